@@ -1,0 +1,33 @@
+# LLU Book. Two commands on a fresh machine:
+#   make book   set up, build the offline model, execute every chapter, build the HTML book
+#   make test   set up and run the test suite (what CI runs)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# One embedding cache for the tests and the book build (see llu_core/paths.py).
+export LLU_CACHE_DIR ?= $(CURDIR)/.cache
+export MPLBACKEND ?= Agg
+
+.PHONY: setup book test benchmark reproduce clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml scripts/install-system-deps.sh
+	scripts/install-system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+book: setup
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+
+test: setup
+	$(BIN)/python -m pytest
+
+benchmark: setup
+	$(BIN)/python benchmarks/bench_method.py
+	$(BIN)/python benchmarks/bench_extraction.py
+
+clean:
+	rm -rf _build results
