@@ -23,6 +23,8 @@ _PUBLIC_API = {
     "base_new_split": "protocols",
     "few_shot_indices": "protocols",
     "harmonic_mean": "protocols",
+    "validation_shots": "protocols",
+    "evaluate_base_to_new": "protocols",
     # From images to embeddings (issue 3).
     "load_backbone": "backbones",
     "load_dataset": "datasets",

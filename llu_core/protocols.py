@@ -1,0 +1,132 @@
+"""The evaluation protocol of CoOp/CoCoOp: base/new split, few-shot sampling, harmonic mean.
+
+Base-to-new generalisation (CoCoOp, Sec. 4.1 of the paper): the classes are split in half,
+a classifier is fitted on few shots of the base classes and evaluated on the base classes'
+test images (against the base classes only) and on the new classes' test images (against
+the new classes only); the harmonic mean of both accuracies sums the trade-off up.
+"""
+
+import math
+
+import numpy as np
+from sklearn.base import clone
+
+from .validation import as_labels
+
+
+def base_new_split(class_ids):
+    """Split class labels into (base, new) by CoOp's rule: sorted, the first ⌈n/2⌉ are base.
+
+    Parameters
+    ----------
+    class_ids : array-like of int
+        Class labels (duplicates are ignored).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray), int64: base labels and new labels, each sorted.
+    """
+    labels = np.unique(np.asarray(class_ids).astype(np.int64))
+    if labels.size == 0:
+        raise ValueError("class_ids is empty; expected at least one class label")
+    n_base = math.ceil(labels.size / 2)
+    return labels[:n_base], labels[n_base:]
+
+
+def few_shot_indices(labels, shots, seed):
+    """Pick ``shots`` samples of every class without replacement, seeded.
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (n,)
+        The class of every sample of the pool.
+    shots : int
+        Samples per class, at least 1.
+    seed : int
+        The same seed picks the same samples.
+
+    Returns
+    -------
+    numpy.ndarray, int64, shape (n_classes · shots,): indices into ``labels``, class by class
+    in sorted class order.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.size == 0:
+        raise ValueError(f"labels must be a non-empty 1-D array, got shape {labels.shape}")
+    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
+        raise ValueError(f"shots must be a positive integer, got {shots!r}")
+    rng = np.random.default_rng(seed)
+    picked = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if members.size < shots:
+            raise ValueError(f"class {label} has {members.size} sample(s), fewer than shots={shots}")
+        picked.append(rng.choice(members, size=shots, replace=False))
+    return np.concatenate(picked).astype(np.int64)
+
+
+def validation_shots(shots):
+    """Validation samples per class for a ``shots``-shot run: min(shots, 4), CoOp's rule.
+
+    (KaiyangZhou/CoOp, ``datasets/*.py``: ``num_shots_val = min(num_shots, 4)``.)
+    """
+    return min(shots, 4)
+
+
+def harmonic_mean(base, new):
+    """Harmonic mean 2·b·n / (b + n) of the base and new accuracies (0 when both are 0)."""
+    if base + new == 0:
+        return 0.0
+    return 2.0 * base * new / (base + new)
+
+
+def evaluate_base_to_new(classifier, X_train, y_train, X_test, y_test, T, shots, seed):
+    """Base-to-new evaluation of one classifier on one data set (CoCoOp's protocol).
+
+    Picks ``shots`` training samples of every base class from the pool (``seed``), fits a
+    clone of ``classifier`` (its ``seed`` set to ``seed`` when it has one) on them against
+    ``T[base]``, then scores the base classes' test rows against ``T[base]`` and the new
+    classes' test rows against ``T[new]``.
+
+    Parameters
+    ----------
+    classifier : an estimator of :mod:`llu_core.classifiers` (left unfitted).
+    X_train : array-like, shape (n_train, d)
+        The training pool's image embeddings.
+    y_train : array-like of int, shape (n_train,)
+        Labels into the rows of ``T``.
+    X_test : array-like, shape (n_test, d)
+    y_test : array-like of int, shape (n_test,)
+    T : array-like, shape (C, d)
+        Text embeddings of all classes; the split is CoOp's rule on ``range(C)``.
+    shots : int
+    seed : int
+
+    Returns
+    -------
+    dict with "base", "new", "hm": accuracies in percent. A classifier that cannot score
+    unseen classes (the linear probe) gets NaN for "new" and "hm".
+    """
+    T = np.asarray(T, dtype=np.float32)
+    X_train, X_test = np.asarray(X_train, dtype=np.float32), np.asarray(X_test, dtype=np.float32)
+    y_train = as_labels(y_train, X_train.shape[0], T.shape[0], "y_train").numpy()
+    y_test = as_labels(y_test, X_test.shape[0], T.shape[0], "y_test").numpy()
+    base, new = base_new_split(np.arange(T.shape[0]))
+
+    pool = np.flatnonzero(np.isin(y_train, base))
+    chosen = pool[few_shot_indices(y_train[pool], shots, seed)]
+    model = clone(classifier)
+    if "seed" in model.get_params():
+        model.set_params(seed=seed)
+    model.fit(X_train[chosen], np.searchsorted(base, y_train[chosen]), T[base])
+
+    def accuracy(classes):
+        rows = np.flatnonzero(np.isin(y_test, classes))
+        if rows.size == 0:
+            raise ValueError(f"no test rows for classes {classes.tolist()[:5]}...; cannot evaluate")
+        return 100.0 * model.score(X_test[rows], np.searchsorted(classes, y_test[rows]), T[classes])
+
+    result = {"base": accuracy(base)}
+    result["new"] = accuracy(new) if model.scores_unseen_classes and new.size else float("nan")
+    result["hm"] = harmonic_mean(result["base"], result["new"])
+    return result
