@@ -8,6 +8,7 @@
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 IDENTITY_NORMS = ("mean_squared", "frobenius")
@@ -64,11 +65,11 @@ class AffineAdapter(nn.Module):
         torch.Tensor, a scalar that carries gradients.
         """
         weight, bias = self.linear.weight, self.linear.bias
-        offset = weight - self.identity
         if norm == "mean_squared":
-            return offset.pow(2).mean() + bias.pow(2).mean()
+            # One fused op over the (d, d) matrix: cheaper than forming W − I first.
+            return F.mse_loss(weight, self.identity) + bias.pow(2).mean()
         if norm == "frobenius":
-            return torch.linalg.matrix_norm(offset) + torch.linalg.vector_norm(bias)
+            return torch.linalg.matrix_norm(weight - self.identity) + torch.linalg.vector_norm(bias)
         raise ValueError(f"identity_norm must be one of {IDENTITY_NORMS}, got {norm!r}")
 
 
