@@ -24,9 +24,12 @@ from sklearn.linear_model import LogisticRegression
 from .adapters import IDENTITY_NORMS, AffineAdapter, BottleneckAdapter
 from .clustering import cluster_centres
 from .locality import MASKS, interpolate, local_weight
-from .training import coop_epochs, coop_optimizer, coop_schedule, cosine_schedule, minimise
-from .validation import (as_labels, check_choice, check_fit_inputs, check_in_range, check_is_fitted,
+from .training import coop_epochs, coop_optimizer, cosine_schedule, minimise
+from .validation import (as_embeddings, as_labels, check_choice, check_fit_inputs, check_in_range, check_is_fitted,
                          check_predict_inputs)
+
+# Tip-Adapter-F's training length (gaopengcuhk/Tip-Adapter, configs/*.yaml: train_epoch: 20).
+TIP_ADAPTER_F_EPOCHS = 20
 
 # Two unit vectors count as the same class embedding when their cosine is at least this.
 _SAME_EMBEDDING = 1.0 - 1e-5
@@ -104,7 +107,7 @@ class EmbeddingClassifier(BaseEstimator):
     def score(self, X, y, T):
         """Accuracy (a fraction in [0, 1]) of :meth:`predict` against labels ``y`` into ``T``."""
         predicted = self.predict(X, T)
-        labels = as_labels(y, predicted.shape[0], np.asarray(T).shape[0] if not torch.is_tensor(T) else T.shape[0])
+        labels = as_labels(y, predicted.shape[0], len(T))
         return float((predicted == labels.numpy()).mean())
 
 
@@ -282,7 +285,7 @@ class LLUClassifier(EmbeddingClassifier):
         """α (Eq. 5) of every row of ``X`` (n, d) against D_image or D_text: numpy float32 (n,)."""
         check_choice("modality", modality, ("image", "text"))
         check_is_fitted(self, "dim_")
-        X = check_predict_inputs(X, X[:1], self.dim_)[0].to(self.device_)
+        X = as_embeddings(X, "X", dim=self.dim_).to(self.device_)
         return self._alpha(X, modality).cpu().numpy()
 
     def transform_images(self, X):
@@ -295,7 +298,7 @@ class LLUClassifier(EmbeddingClassifier):
 
     def _transform_numpy(self, E, modality):
         check_is_fitted(self, "dim_")
-        E = check_predict_inputs(E, E[:1], self.dim_)[0].to(self.device_)
+        E = as_embeddings(E, "embeddings", dim=self.dim_).to(self.device_)
         with torch.no_grad():
             return self._transform(E, modality).cpu().numpy()
 
@@ -415,7 +418,7 @@ class TipAdapterClassifier(EmbeddingClassifier):
         Train the keys (Tip-Adapter-F).
     logit_scale : float
     epochs, lr, batch_size, seed, device
-        Training settings for ``finetune=True``.
+        Training settings for ``finetune=True`` (``epochs=None``: 20).
 
     Attributes
     ----------
@@ -461,7 +464,8 @@ class TipAdapterClassifier(EmbeddingClassifier):
             def batch_loss(indices):
                 return F.cross_entropy(self._training_logits(X[indices]), y[indices])
 
-            self.loss_history_ = minimise(batch_loss, optimizer, X.shape[0], self.epochs or 20, self.batch_size,
+            epochs = self.epochs if self.epochs is not None else TIP_ADAPTER_F_EPOCHS
+            self.loss_history_ = minimise(batch_loss, optimizer, X.shape[0], epochs, self.batch_size,
                                           self.seed, schedule=cosine_schedule, description="Tip-Adapter-F")
             self.keys_ = self.keys_.detach()
         return self
