@@ -1,0 +1,239 @@
+"""Every figure the book draws.
+
+Each function takes plain numbers (arrays, result records, summaries) and returns a
+:class:`matplotlib.figure.Figure` made with pyplot, so a notebook cell shows it inline and a
+test can inspect or close it. Colours follow the paper's figures where it has them: the
+original model blue, the adapter orange, the final (LLU) model green in Figure 1; zero-shot
+CLIP blue and LLU red in Figure 2.
+"""
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .experiments import METHOD_LABELS
+from .locality import interpolate, local_weight
+
+ORIGINAL, ADAPTER, FINAL = "tab:blue", "tab:orange", "tab:green"
+
+#: Colour per method, as in the paper's Figure 2 where it has the method.
+METHOD_COLOURS = {
+    "zero_shot": "tab:blue", "llu": "tab:red", "clip_adapter": "tab:purple", "tip_adapter": "tab:olive",
+    "tip_adapter_f": "tab:brown", "linear_probe": "tab:gray", "coop": "tab:green", "cocoop": "gold",
+    "prograd": "tab:cyan",
+}
+
+
+def _circle(angles):
+    angles = torch.as_tensor(angles, dtype=torch.float32)
+    return torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+
+
+def plot_local_interpolation(beta=0.5, gamma=20.0, train_angles=(1.2, 1.5, 4.0), rotation=0.8):
+    """The paper's Figure 1 on the unit circle, computed with the real Eq. 4 and Eq. 5.
+
+    Embeddings are the unit vectors x(θ) = (cos θ, sin θ). A class text embedding t is fixed;
+    the plotted "feature" is the cosine similarity tᵀx of the original model f (blue), of an
+    affine adapter g (a rotation by ``rotation`` radians, orange) and of the final model
+    normalize(α g(x) + (1 − α) x) (green), with α(x, D) from Eq. 5 for D the training
+    embeddings at ``train_angles`` (green points). The lower panel shows α.
+
+    Parameters
+    ----------
+    beta, gamma : float
+        β and γ of Eq. 5.
+    train_angles : sequence of float
+        Angles of the training embeddings D, in radians.
+    rotation : float
+        The angle by which the illustrative adapter g rotates the circle.
+    """
+    theta = torch.linspace(0.0, 2.0 * math.pi, 721)
+    x, train = _circle(theta), _circle(train_angles)
+    text = _circle([0.6])[0]
+    cos, sin = math.cos(rotation), math.sin(rotation)
+    adapted = x @ torch.tensor([[cos, sin], [-sin, cos]])
+    alpha = local_weight(x, train, beta, gamma)
+    final = interpolate(x, adapted, alpha)
+    final_at_train = interpolate(train, train @ torch.tensor([[cos, sin], [-sin, cos]]),
+                                 local_weight(train, train, beta, gamma))
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    top.plot(theta, x @ text, color=ORIGINAL, label="original $f$")
+    top.plot(theta, adapted @ text, color=ADAPTER, label=r"adapter $g \circ f$")
+    top.plot(theta, final @ text, color=FINAL, lw=2, label=r"final $\alpha (g \circ f) + (1-\alpha) f$")
+    top.scatter(train_angles, final_at_train @ text, color=FINAL, zorder=3, label="training samples $D$")
+    top.set_ylabel("similarity to a class")
+    top.legend(loc="lower left", fontsize=8)
+    bottom.plot(theta, alpha, color="black")
+    bottom.scatter(train_angles, np.zeros(len(train_angles)), color=FINAL, zorder=3)
+    bottom.set_ylim(-0.05, 1.05)
+    bottom.set_ylabel(r"$\alpha(x, D)$")
+    bottom.set_xlabel(r"position on the unit circle $\theta$ (radians)")
+    fig.suptitle(rf"Local interpolation, $\beta = {beta:g}$, $\gamma = {gamma:g}$")
+    fig.tight_layout()
+    return fig
+
+
+def plot_examples(images, true_names, predicted_names, ncols=8):
+    """A grid of images titled with their predicted class (red where it is wrong)."""
+    nrows = math.ceil(len(images) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, truth, predicted in zip(axes.flat, images, true_names, predicted_names):
+        ax.imshow(image, cmap="gray" if np.asarray(image).ndim == 2 else None)
+        ax.set_title(predicted, fontsize=8, color="black" if predicted == truth else "red")
+    fig.tight_layout()
+    return fig
+
+
+def plot_grouped_bars(values, ylabel="accuracy (%)", title=None):
+    """Grouped bars: ``values[group][bar] -> number`` (e.g. data set -> prompt -> accuracy)."""
+    groups = list(values)
+    bars = list(dict.fromkeys(bar for group in groups for bar in values[group]))
+    width = 0.8 / len(bars)
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(groups) * max(1, len(bars) / 3)), 3.4))
+    positions = np.arange(len(groups))
+    for index, bar in enumerate(bars):
+        heights = [values[group].get(bar, np.nan) for group in groups]
+        ax.bar(positions + (index - (len(bars) - 1) / 2) * width, heights, width, label=bar)
+    ax.set_xticks(positions, groups)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_base_new(rows, title=None):
+    """Base- and new-class accuracy side by side per method: ``rows`` of dicts with
+    ``label``, ``base`` and ``new`` (percent). The gap between the bars is the overfitting."""
+    return plot_grouped_bars({row["label"]: {"base classes": row["base"], "new classes": row["new"]}
+                              for row in rows}, title=title)
+
+
+def plot_loss_curves(histories, title="Training loss (cross-entropy + regulariser)"):
+    """Per-epoch training loss of several fitted models: ``histories[label] -> list of float``."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for label, history in histories.items():
+        ax.plot(np.arange(1, len(history) + 1), history, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean training loss")
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_mask_2d(coords, alpha, is_base, centre_coords, beta, gamma, accuracies=None):
+    """α(x, D) over a 2-D view of the image embeddings (chapter 3).
+
+    Parameters
+    ----------
+    coords : ndarray, shape (n, 2)
+        Test image embeddings projected to 2-D (e.g. by PCA).
+    alpha : ndarray, shape (n,)
+        α of each test embedding, computed in the full space (Eq. 5).
+    is_base : ndarray of bool, shape (n,)
+        Whether each test image belongs to a base (training) class; new classes get crosses.
+    centre_coords : ndarray, shape (k, 2)
+        The points of D_image in the same 2-D view.
+    beta, gamma : float
+        The mask's β and γ, for the title.
+    accuracies : dict, optional
+        ``{"base": ..., "new": ...}`` in percent, shown in the title.
+    """
+    fig, ax = plt.subplots(figsize=(6.4, 5))
+    is_base = np.asarray(is_base, dtype=bool)
+    scatter = None
+    for selection, marker, label in ((is_base, "o", "test image, base class"), (~is_base, "x", "test image, new class")):
+        scatter = ax.scatter(coords[selection, 0], coords[selection, 1], c=alpha[selection], cmap="viridis",
+                             vmin=0.0, vmax=max(float(beta), 1e-6), marker=marker, s=18, label=label)
+    ax.scatter(centre_coords[:, 0], centre_coords[:, 1], marker="*", s=60, facecolor="none", edgecolor="red",
+               linewidths=0.8, label="$D_{image}$ (training embeddings or centres)")
+    fig.colorbar(scatter, ax=ax, label=r"$\alpha(x, D_{image})$")
+    title = rf"$\beta = {beta:g}$, $\gamma = {gamma:g}$"
+    if accuracies is not None:
+        title += f"   base {accuracies['base']:.1f} %, new {accuracies['new']:.1f} %"
+    ax.set_title(title)
+    ax.set_xlabel("principal component 1")
+    ax.set_ylabel("principal component 2")
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def plot_cluster_sweep(rows):
+    """Accuracy and memory of D against the number of clusters (chapter 4).
+
+    ``rows``: dicts with ``n_clusters`` (the requested count), ``n_centres`` (|D_image| +
+    |D_text| actually stored), ``memory_kib`` and ``base``/``new`` accuracies in percent.
+    """
+    rows = sorted(rows, key=lambda row: row["n_centres"])
+    centres = [row["n_centres"] for row in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for metric, marker in (("base", "o"), ("new", "x")):
+        left.plot(centres, [row[metric] for row in rows], marker=marker, label=f"{metric} classes")
+    left.set_xscale("log")
+    left.set_xlabel("stored centres $|D_{image}| + |D_{text}|$")
+    left.set_ylabel("accuracy (%)")
+    left.legend(fontsize=8)
+    right.plot(centres, [row["memory_kib"] for row in rows], marker="s", color="black")
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel("stored centres $|D_{image}| + |D_{text}|$")
+    right.set_ylabel("memory of D (KiB)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_clusters(coords, labels, centre_coords):
+    """Training embeddings coloured by cluster, with their centres, in a 2-D view (chapter 4)."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.6))
+    ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap="tab20", s=14)
+    ax.scatter(centre_coords[:, 0], centre_coords[:, 1], marker="*", s=120, color="black", label="centres")
+    ax.set_xlabel("principal component 1")
+    ax.set_ylabel("principal component 2")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_vs_shots(summary, datasets=None, methods=None):
+    """Base (circles) and new (crosses) accuracy against shots, one panel per data set,
+    laid out like the paper's Figure 2. ``summary``: rows of :func:`llu_core.experiments.summarise`."""
+    datasets = datasets or list(dict.fromkeys(row["dataset"] for row in summary))
+    methods = methods or list(dict.fromkeys(row["method"] for row in summary))
+    ncols = min(3, len(datasets))
+    nrows = math.ceil(len(datasets) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
+    for ax in axes.flat[len(datasets):]:
+        ax.axis("off")
+    for ax, dataset in zip(axes.flat, datasets):
+        for method in methods:
+            rows = sorted((r for r in summary if r["dataset"] == dataset and r["method"] == method),
+                          key=lambda r: r["shots"])
+            if not rows:
+                continue
+            shots = [r["shots"] for r in rows]
+            colour = METHOD_COLOURS.get(method)
+            for metric, marker, style in (("base", "o", "-"), ("new", "x", "--")):
+                values = [r[f"{metric}_mean"] for r in rows]
+                if all(np.isnan(values)):
+                    continue
+                ax.errorbar(shots, values, yerr=[r[f"{metric}_std"] for r in rows], color=colour, marker=marker,
+                            linestyle=style, capsize=2,
+                            label=METHOD_LABELS.get(method, method) if metric == "base" else None)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted({r["shots"] for r in summary}), [str(s) for s in sorted({r["shots"] for r in summary})])
+        ax.set_title(dataset)
+        ax.set_xlabel("shots per base class")
+        ax.set_ylabel("accuracy (%)")
+    axes.flat[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle("Base classes (circles, solid) and new classes (crosses, dashed)")
+    fig.tight_layout()
+    return fig

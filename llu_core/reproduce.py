@@ -1,0 +1,112 @@
+"""Rerun the base-to-new chapter and the ablation chapter through papermill over a grid.
+
+    python -m llu_core.reproduce                      # offline model, the three offline data sets
+    python -m llu_core.reproduce --backbone ViT-B-16 --pretrained /models/ViT-B-16.pt \\
+        --data-root /data --datasets dtd eurosat --shots 16 --seeds 1 2 3   # the paper's setting
+
+Each chapter notebook is executed once per data set with the grid's shots and seeds as its
+parameters. The executed notebooks, every notebook's JSON results, and the combined records
+(``<chapter>.csv`` and ``<chapter>.json``, with the summaries over seeds) are written under
+``--output`` (default ``results/``). The tables are printed at the end, with the paper's
+numbers beside ours where the setting matches the paper's (ViT-B-16, 16 shots).
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import papermill
+
+from .experiments import add_dataset_average, format_table_1, format_table_4, summarise, write_csv
+from .io import read_json, write_json
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+#: Chapter name -> the notebook that runs it.
+CHAPTERS = {"base_to_new": "05_base_to_new.ipynb", "ablations": "06_ablations.ipynb"}
+
+OFFLINE_DATASETS = ("fashion_mnist", "cifar10", "dtd")
+
+
+def run_chapter(chapter, datasets, output, **parameters):
+    """Execute one chapter notebook per data set with papermill and collect its records.
+
+    Parameters
+    ----------
+    chapter : str
+        A key of :data:`CHAPTERS`.
+    datasets : sequence of str
+        Data-set names; the notebook runs once per data set.
+    output : Path
+        Folder for ``<chapter>/<dataset>.ipynb`` and ``<chapter>/<dataset>.json``.
+    **parameters
+        Further notebook parameters (backbone, pretrained, data_root, shots, seeds,
+        train_per_class, test_per_class, device).
+
+    Returns
+    -------
+    list of dict
+        The records of every run (see :func:`llu_core.experiments.run_grid`).
+    """
+    if chapter not in CHAPTERS:
+        raise ValueError(f"unknown chapter {chapter!r}; expected one of {sorted(CHAPTERS)}")
+    folder = Path(output) / chapter
+    folder.mkdir(parents=True, exist_ok=True)
+    records = []
+    for dataset in datasets:
+        results_path = (folder / f"{dataset}.json").resolve()
+        papermill.execute_notebook(
+            str(NOTEBOOKS / CHAPTERS[chapter]), str(folder / f"{dataset}.ipynb"),
+            parameters=dict(parameters, datasets=[dataset], results_path=str(results_path)),
+            cwd=str(NOTEBOOKS), progress_bar=False)
+        records += read_json(results_path)["records"]
+    return records
+
+
+def save_and_format(chapter, records, output, backbone, shots):
+    """Write the combined records and summary of a chapter and return its tables as text."""
+    summary = summarise(add_dataset_average(records))
+    write_csv(Path(output) / f"{chapter}.csv", records)
+    write_json(Path(output) / f"{chapter}.json", {"records": records, "summary": summary})
+    if chapter == "ablations":
+        return "\n\n".join(format_table_4(summary, backbone=backbone, shots=shot) for shot in shots)
+    return "\n\n".join(format_table_1(summary, shots=shot, backbone=backbone) for shot in shots)
+
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m llu_core.reproduce", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--chapters", nargs="+", default=list(CHAPTERS), choices=list(CHAPTERS))
+    parser.add_argument("--backbone", default="offline", help='"offline" or an open_clip model name, e.g. ViT-B-16')
+    parser.add_argument("--pretrained", default=None, help="open_clip pretrained tag or a local checkpoint file")
+    parser.add_argument("--data-root", default=None, help="folder holding the data sets (default: $LLU_DATA_ROOT)")
+    parser.add_argument("--datasets", nargs="+", default=list(OFFLINE_DATASETS))
+    parser.add_argument("--shots", nargs="+", type=int, default=[16])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--train-per-class", type=int, default=None,
+                        help="training pool per class (default: the notebook's; 0 means the whole split)")
+    parser.add_argument("--test-per-class", type=int, default=None,
+                        help="test images per class (default: the notebook's; 0 means the whole split)")
+    parser.add_argument("--device", default=None, help="torch device (default: CUDA when available)")
+    parser.add_argument("--output", default="results", help="folder for executed notebooks and results")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_arguments(argv)
+    parameters = dict(backbone=args.backbone, pretrained=args.pretrained, data_root=args.data_root,
+                      shots=args.shots, seeds=args.seeds, device=args.device)
+    for name in ("train_per_class", "test_per_class"):
+        value = getattr(args, name)
+        if value is not None:
+            parameters[name] = value or None
+    for chapter in args.chapters:
+        records = run_chapter(chapter, args.datasets, args.output, **parameters)
+        print(f"\n## {chapter}\n")
+        print(save_and_format(chapter, records, args.output, args.backbone, args.shots))
+    print(f"\nExecuted notebooks and results are in {Path(args.output).resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

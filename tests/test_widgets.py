@@ -1,0 +1,73 @@
+"""Chapter 3's slider callback, tested as a plain function (no browser, no kernel)."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from llu_core import ZeroShotClassifier
+from llu_core.protocols import evaluate_base_to_new
+from llu_core.widgets import build_mask_explorer, mask_accuracies, mask_sliders, mask_view
+
+from synthetic import embedded_dataset
+
+
+@pytest.fixture(scope="module")
+def data():
+    return embedded_dataset(n_classes=6, seed=3)
+
+
+@pytest.fixture(scope="module")
+def explorer(data):
+    return build_mask_explorer(data, shots=4, seed=1, epochs=10)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_beta_zero_gives_zero_shot_accuracies(data, explorer):
+    zero_shot = evaluate_base_to_new(ZeroShotClassifier(), data.train_X, data.train_y, data.test_X, data.test_y,
+                                     data.text, 4, 1)
+    _, accuracies = mask_accuracies(explorer, beta=0.0, gamma=20.0)
+    assert accuracies["base"] == pytest.approx(zero_shot["base"])
+    assert accuracies["new"] == pytest.approx(zero_shot["new"])
+
+
+def test_trained_update_changes_base_accuracy(data, explorer):
+    _, off = mask_accuracies(explorer, beta=0.0, gamma=20.0)
+    _, on = mask_accuracies(explorer, beta=1.0, gamma=1.0)
+    assert on["base"] != off["base"]
+
+
+def test_view_returns_a_figure_and_a_local_mask(explorer):
+    figure, result = mask_view(explorer, beta=0.5, gamma=20.0)
+    assert len(figure.axes) == 2  # the scatter and its colour bar
+    assert set(result) == {"base", "new", "mean_alpha_base", "mean_alpha_new"}
+    assert 0.0 <= result["mean_alpha_new"] < result["mean_alpha_base"] <= 0.5
+    # A sharper mask (larger γ) applies the update less far from D.
+    _, sharp = mask_view(explorer, beta=0.5, gamma=200.0)
+    assert sharp["mean_alpha_new"] < result["mean_alpha_new"]
+    # γ → 0 is the global mask: α = β everywhere.
+    _, flat = mask_view(explorer, beta=0.5, gamma=0.0)
+    assert flat["mean_alpha_new"] == pytest.approx(0.5) and flat["mean_alpha_base"] == pytest.approx(0.5)
+
+
+def test_view_does_not_change_the_explorer(explorer):
+    before = explorer.classifier.get_params()
+    mask_view(explorer, beta=0.9, gamma=3.0)
+    assert explorer.classifier.get_params() == before
+
+
+@pytest.mark.parametrize("beta, gamma", [(1.5, 20.0), (-0.1, 20.0), (0.5, -1.0), (0.5, np.nan)])
+def test_bad_slider_values_raise(explorer, beta, gamma):
+    with pytest.raises(ValueError):
+        mask_view(explorer, beta=beta, gamma=gamma)
+
+
+def test_sliders_wire_the_callback(explorer):
+    box = mask_sliders(explorer, beta=0.25, gamma=50.0)
+    beta_slider, gamma_slider = box.children[0].children
+    assert (beta_slider.value, beta_slider.min, beta_slider.max) == (0.25, 0.0, 1.0)
+    assert gamma_slider.value == pytest.approx(50.0)
