@@ -19,8 +19,9 @@ $(VENV)/.installed: requirements.txt pyproject.toml scripts/install-system-deps.
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
+# Progress bars are for interactive runs; the built pages leave them out.
 book: setup
-	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	TQDM_DISABLE=1 $(BIN)/jupyter-book build . --warningiserror --keep-going
 
 test: setup
 	$(BIN)/python -m pytest
@@ -28,6 +29,11 @@ test: setup
 benchmark: setup
 	$(BIN)/python benchmarks/bench_method.py
 	$(BIN)/python benchmarks/bench_extraction.py
+
+# Rerun chapters 5 and 6 through papermill over a grid; pass options with ARGS, e.g.
+#   make reproduce ARGS="--backbone ViT-B-16 --pretrained /models/ViT-B-16.pt --data-root /data --datasets dtd"
+reproduce: setup
+	$(BIN)/python -m llu_core.reproduce $(ARGS)
 
 clean:
 	rm -rf _build results
