@@ -1,0 +1,71 @@
+"""Build the book as `make book` does, then open the built pages in headless Chromium.
+
+The build executes every chapter at its defaults (jupyter-cache reuses executions whose code
+did not change) with warnings as errors, so a failing cell, a broken reference or a missing
+citation fails here. Each chapter page is then loaded in Debian's Chromium, and its DOM is
+checked for figures (img elements whose files exist and are not empty) and for error output.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# The chapters embed images through llu_core.features (issue 3, landing in parallel); until that
+# module exists there is nothing to execute. Remove this line once it has landed.
+pytest.importorskip("llu_core.features", reason="llu_core.features (issue 3) has not landed yet")
+
+REPO = Path(__file__).resolve().parent.parent
+HTML = REPO / "_build" / "html"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--virtual-time-budget=5000"]
+CHAPTERS = ["01_zero_shot", "02_affine_adapter", "03_local_mask", "04_clustering", "05_base_to_new", "06_ablations"]
+FIGURES = {"book/method": 1, **{f"notebooks/{name}": 1 for name in CHAPTERS}, "notebooks/01_zero_shot": 2}
+
+
+@pytest.fixture(scope="module")
+def built():
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    environment = dict(os.environ, TQDM_DISABLE="1")
+    completed = subprocess.run([str(jupyter_book), "build", str(REPO), "--warningiserror", "--keep-going"],
+                               capture_output=True, text=True, env=environment, timeout=1800)
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    return HTML
+
+
+def dom(page):
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run scripts/install-system-deps.sh"
+    completed = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, "--dump-dom", page.as_uri()], capture_output=True,
+                               text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout
+
+
+@pytest.mark.parametrize("page, n_figures", sorted(FIGURES.items()))
+def test_page_renders_with_figures_and_without_errors(built, page, n_figures):
+    html_file = built / f"{page}.html"
+    assert html_file.exists()
+    rendered = dom(html_file)
+    assert "<main" in rendered and "</html>" in rendered
+    sources = [src for src in re.findall(r'<img[^>]*\bsrc="([^"]+)"', rendered) if "logo" not in src]
+    figures = [src for src in sources if src.startswith("data:image") or "_images/" in src]
+    assert len(figures) >= n_figures, sources
+    for src in figures:
+        if not src.startswith("data:"):
+            image = (html_file.parent / src).resolve()
+            assert image.exists() and image.stat().st_size > 1000, src
+    assert "Traceback" not in rendered
+    assert not re.search(r'class="[^"]*\boutput (stderr|error|traceback)\b', rendered)
+
+
+def test_book_has_every_chapter_and_the_bibliography(built):
+    index = dom(built / "book" / "intro.html")
+    for name in CHAPTERS:
+        assert f"{name}.html" in index
+    references = (built / "book" / "references.html").read_text()
+    assert "Localized Latent Updates" in references
