@@ -29,6 +29,8 @@ _PUBLIC_API = {
     "load_backbone": "backbones",
     "load_dataset": "datasets",
     "extract_features": "features",
+    "extract_text_features": "features",
+    "embed_dataset": "features",
 }
 
 __all__ = sorted(_PUBLIC_API)

@@ -15,9 +15,6 @@ from pathlib import Path
 
 import pytest
 
-# The chapters embed images through llu_core.features (issue 3, landing in parallel); until that
-# module exists there is nothing to execute. Remove this line once it has landed.
-pytest.importorskip("llu_core.features", reason="llu_core.features (issue 3) has not landed yet")
 
 REPO = Path(__file__).resolve().parent.parent
 HTML = REPO / "_build" / "html"

