@@ -290,8 +290,12 @@ def _paper_value(variant, metric):
 
 
 def records_to_csv(records):
-    """Render records as CSV text, one column per key seen in any record (first-seen order)."""
-    columns = list(dict.fromkeys(key for record in records for key in record))
+    """Render records as CSV text: the grid's columns first, then any other key seen in a record.
+
+    The order does not depend on the records' key order, which JSON files do not keep.
+    """
+    leading = ("method", "dataset", "shots", "seed", *METRICS)
+    columns = list(dict.fromkeys([*leading, *(key for record in records for key in record)]))
     buffer = StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
     writer.writeheader()
