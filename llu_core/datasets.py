@@ -152,6 +152,8 @@ class CoOpDataset:
     split_file: str
     template: str
     subset_folder: str = ""
+    #: The section of CoOp's DATASETS.md on this data set, when not the name without "_".
+    anchor: str = ""
 
 
 # Folder layouts from CoOp's DATASETS.md; templates from CoOp's CUSTOM_TEMPLATES
@@ -165,7 +167,7 @@ COOP_DATASETS = {
     "stanford_cars": CoOpDataset("stanford_cars", "", "split_zhou_StanfordCars.json",
                                  "a photo of a {}."),
     "oxford_flowers": CoOpDataset("oxford_flowers", "jpg", "split_zhou_OxfordFlowers.json",
-                                  "a photo of a {}, a type of flower."),
+                                  "a photo of a {}, a type of flower.", anchor="flowers102"),
     "food101": CoOpDataset("food-101", "images", "split_zhou_Food101.json",
                            "a photo of {}, a type of food."),
     "fgvc_aircraft": CoOpDataset("fgvc_aircraft", "images", "",
@@ -285,7 +287,7 @@ def _load_cifar10(split, root):
 
 
 def _missing(name, what, root):
-    anchor = name.replace("_", "")
+    anchor = COOP_DATASETS[name].anchor or name.replace("_", "")
     return FileNotFoundError(
         f"{name}: {what} not found under {root}. Download it as CoOp's DATASETS.md says "
         f"({COOP_DATASETS_MD}#{anchor}) and pass root= or set LLU_DATA_ROOT to the folder "
