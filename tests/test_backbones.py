@@ -83,7 +83,7 @@ def test_offline_model_aligns_unseen_imagenet_names(offline):
     assert report["held_out_rank1"][str(report["alpha"])] > 0.30
     assert offline.cache_key == load_backbone("offline", device="cpu").cache_key
     text = offline.encode_text(["sneaker", "sandal", "coat"], ["a photo of a {}."])
-    assert text.shape == (3, 1280)
+    assert text.shape == (3, 512)
     assert torch.allclose(text.norm(dim=1), torch.ones(3), atol=1e-5)
 
 
@@ -92,7 +92,7 @@ def test_offline_model_aligns_unseen_imagenet_names(offline):
 def test_offline_model_sees_real_images(offline, name, zero_shot_floor):
     # The book's default subsets (50 training and 100 test images per class): shared cache.
     data = embed_dataset(offline, name, train_per_class=50, test_per_class=100, progress=False)
-    assert data.test_X.shape == (1000, 1280) and data.text.shape == (10, 1280)
+    assert data.test_X.shape == (1000, 512) and data.text.shape == (10, 512)
     assert np.allclose(np.linalg.norm(data.test_X, axis=1), 1.0, atol=1e-5)
     zero_shot = 100 * ZeroShotClassifier().fit(data.train_X, data.train_y, data.text).score(
         data.test_X, data.test_y, data.text)
