@@ -24,6 +24,7 @@ _PUBLIC_API = {
     "few_shot_indices": "protocols",
     "harmonic_mean": "protocols",
     "validation_shots": "protocols",
+    "fit_on_base": "protocols",
     "evaluate_base_to_new": "protocols",
     # From images to embeddings (issue 3).
     "load_backbone": "backbones",

@@ -25,15 +25,10 @@ from pathlib import Path
 
 import torch
 
+from .validation import default_device
+
 OFFLINE = "offline"
 OPEN_CLIP_CHECKPOINTS = "https://github.com/mlfoundations/open_clip#pretrained-model-interface"
-
-
-def default_device(device=None):
-    """``device`` as a :class:`torch.device`; None means CUDA when available, else the CPU."""
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
 
 
 def load_backbone(name=OFFLINE, pretrained=None, device=None):

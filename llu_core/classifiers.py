@@ -26,20 +26,13 @@ from .clustering import cluster_centres
 from .locality import MASKS, interpolate, local_weight
 from .training import coop_epochs, coop_optimizer, cosine_schedule, minimise
 from .validation import (as_embeddings, as_labels, check_choice, check_fit_inputs, check_in_range, check_is_fitted,
-                         check_predict_inputs)
+                         check_predict_inputs, default_device)
 
 # Tip-Adapter-F's training length (gaopengcuhk/Tip-Adapter, configs/*.yaml: train_epoch: 20).
 TIP_ADAPTER_F_EPOCHS = 20
 
 # Two unit vectors count as the same class embedding when their cosine is at least this.
 _SAME_EMBEDDING = 1.0 - 1e-5
-
-
-def _resolve_device(device):
-    """The torch device to fit on: ``device`` if given, else CUDA when available, else CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _shots_per_class(y):
@@ -131,7 +124,7 @@ class ZeroShotClassifier(EmbeddingClassifier):
         """Check the input and record its dimension; returns self."""
         check_in_range("logit_scale", self.logit_scale, low=0.0)
         X, y, T = check_fit_inputs(X, y, T)
-        self.dim_, self.device_ = T.shape[1], _resolve_device(self.device)
+        self.dim_, self.device_ = T.shape[1], default_device(self.device)
         return self
 
     def _logits(self, X, T):
@@ -238,7 +231,7 @@ class LLUClassifier(EmbeddingClassifier):
         """Train g_I and g_T on image embeddings ``X`` (n, d) labelled ``y`` against ``T`` (C, d)."""
         self._check_params()
         X, y, T = check_fit_inputs(X, y, T)
-        self.dim_, self.device_ = T.shape[1], _resolve_device(self.device)
+        self.dim_, self.device_ = T.shape[1], default_device(self.device)
         self._build_modules()
         if self.mask == "global":  # α = β everywhere: D is never looked at
             self.image_centres_ = self.text_centres_ = torch.empty(0, self.dim_, device=self.device_)
@@ -371,7 +364,7 @@ class CLIPAdapterClassifier(EmbeddingClassifier):
             raise ValueError(f"reduction must be a positive integer, got {self.reduction!r}")
         _check_training_params(self)
         X, y, T = check_fit_inputs(X, y, T)
-        self.dim_, self.device_ = T.shape[1], _resolve_device(self.device)
+        self.dim_, self.device_ = T.shape[1], default_device(self.device)
         self._build_modules()
         X, y, T = X.to(self.device_), y.to(self.device_), T.to(self.device_)
 
@@ -451,7 +444,7 @@ class TipAdapterClassifier(EmbeddingClassifier):
         check_in_range("logit_scale", self.logit_scale, low=0.0)
         _check_training_params(self)
         X, y, T = check_fit_inputs(X, y, T)
-        self.dim_, self.device_ = T.shape[1], _resolve_device(self.device)
+        self.dim_, self.device_ = T.shape[1], default_device(self.device)
         self.class_embeddings_ = T.to(self.device_)
         self.keys_ = X.clone().to(self.device_)
         self.values_ = F.one_hot(y, T.shape[0]).to(torch.float32).to(self.device_)

@@ -20,13 +20,12 @@ import math
 from io import StringIO
 
 import numpy as np
-from sklearn.base import clone
 from tqdm.auto import tqdm
 
 from .classifiers import LLUClassifier
 from .io import atomic_path
 from .paper_results import PAPER_SETTING, TABLE_1, TABLE_4
-from .protocols import base_new_split, evaluate_base_to_new, few_shot_indices, harmonic_mean
+from .protocols import fit_on_base, harmonic_mean, score_base_to_new
 
 METRICS = ("base", "new", "hm")
 
@@ -70,7 +69,7 @@ def run_grid(methods, datasets, shots, seeds, progress=True):
         One record per run: ``method``, ``dataset``, ``shots``, ``seed``, ``base``, ``new``,
         ``hm`` (percent; NaN where a method cannot score new classes) and, for LLU models,
         ``identity_distance`` (the fitted adapters' distance to the identity, see
-        :func:`fit_on_base`).
+        :func:`llu_core.protocols.fit_on_base`).
     """
     datasets, shots, seeds = list(datasets), [int(s) for s in shots], [int(s) for s in seeds]
     if not methods or not datasets or not shots or not seeds:
@@ -79,49 +78,14 @@ def run_grid(methods, datasets, shots, seeds, progress=True):
     runs = [(data, shot, seed, name) for data in datasets for shot in shots for seed in seeds for name in methods]
     records = []
     for data, shot, seed, name in tqdm(runs, desc="grid", disable=not progress):
-        estimator = clone(methods[name])
-        scores = evaluate_base_to_new(estimator, data.train_X, data.train_y, data.test_X, data.test_y,
-                                      data.text, shot, seed)
+        fitted = fit_on_base(methods[name], data.train_X, data.train_y, data.text, shot, seed)
+        scores = score_base_to_new(fitted, data.test_X, data.test_y, data.text)
         record = {"method": name, "dataset": data.name, "shots": shot, "seed": seed}
         record.update({metric: float(scores[metric]) for metric in METRICS})
-        if isinstance(estimator, LLUClassifier):
-            # The protocol returns accuracies only; the same seeded fit on the same samples gives
-            # the same model again, whose distance to the identity is Table 4's last row.
-            fitted = fit_on_base(estimator, data.train_X, data.train_y, data.text, shot, seed)
+        if isinstance(fitted, LLUClassifier):  # Table 4's last row
             record["identity_distance"] = float(fitted.identity_distance_)
         records.append(record)
     return records
-
-
-def fit_on_base(estimator, X_train, y_train, T, shots, seed):
-    """Fit a clone of ``estimator`` on the few-shot base-class samples of the protocol.
-
-    The samples, the seed and the class embeddings ``T[base]`` are exactly those of
-    :func:`llu_core.protocols.evaluate_base_to_new`, so the model is the one it scores; use
-    this when the fitted model itself is needed (its adapters, its identity distance).
-
-    Parameters
-    ----------
-    estimator : an unfitted ``llu_core`` classifier
-    X_train : array-like, shape (n, d)
-    y_train : array-like of int, shape (n,)
-        Labels into the rows of ``T``.
-    T : array-like, shape (C, d)
-    shots, seed : int
-
-    Returns
-    -------
-    The fitted clone; its classes are the rows of ``T[base]`` with
-    ``base, new = base_new_split(range(C))``.
-    """
-    T, X_train, y_train = np.asarray(T, dtype=np.float32), np.asarray(X_train, dtype=np.float32), np.asarray(y_train)
-    base, _ = base_new_split(np.arange(T.shape[0]))
-    pool = np.flatnonzero(np.isin(y_train, base))
-    chosen = pool[few_shot_indices(y_train[pool], shots, seed)]
-    model = clone(estimator)
-    if "seed" in model.get_params():
-        model.set_params(seed=seed)
-    return model.fit(X_train[chosen], np.searchsorted(base, y_train[chosen]), T[base])
 
 
 def add_dataset_average(records, name="average"):

@@ -3,8 +3,10 @@
 Both locations are configurable, so the same code runs on the embedded offline data here and
 on a user's copy of the CoOp datasets on a GPU machine:
 
-- data root: the ``root`` argument of a loader, else ``$LLU_DATA_ROOT``, else the
-  ``shared/data`` folder beside this repository (the offline data this project ships with);
+- data root: the ``root`` argument of a loader, else ``$LLU_DATA_ROOT``, else the offline
+  data this project is developed with: the ``shared/data`` folder beside this repository, or
+  ``/work/shared/data`` where its machines keep it (so a clone elsewhere, such as a CI
+  checkout in ``/tmp``, still finds it);
 - cache directory: ``$LLU_CACHE_DIR``, else ``~/.cache/llu_book``. The Makefile points it
   at ``.cache/`` in the repository so that the tests and the book build share one cache.
 """
@@ -13,6 +15,8 @@ import os
 from pathlib import Path
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Where the offline data is looked for when no root is given, in order.
+OFFLINE_DATA_ROOTS = (_REPO_ROOT.parent / "shared" / "data", Path("/work/shared/data"))
 
 
 def data_root(root=None):
@@ -27,7 +31,7 @@ def data_root(root=None):
         return Path(root).expanduser()
     if os.environ.get("LLU_DATA_ROOT"):
         return Path(os.environ["LLU_DATA_ROOT"]).expanduser()
-    return _REPO_ROOT.parent / "shared" / "data"
+    return next((folder for folder in OFFLINE_DATA_ROOTS if folder.is_dir()), OFFLINE_DATA_ROOTS[0])
 
 
 def cache_dir():

@@ -13,6 +13,7 @@ from safetensors import safe_open
 
 from . import classifiers
 from .io import write_tensors
+from .validation import default_device
 
 _HEADER_KEY = "llu_core"
 _FORMAT_VERSION = 1
@@ -62,7 +63,7 @@ def load_classifier(path, device=None):
     clf = getattr(classifiers, header["class"])(**header["params"])
     for attribute, value in header["fitted"].items():
         setattr(clf, attribute, value)
-    clf.device_ = classifiers._resolve_device(device or header["params"].get("device"))
+    clf.device_ = default_device(device or header["params"].get("device"))
     clf._build_modules()
     for attribute in _FITTED[header["class"]][0]:
         value = getattr(clf, attribute, None)

@@ -80,6 +80,64 @@ def harmonic_mean(base, new):
     return 2.0 * base * new / (base + new)
 
 
+def fit_on_base(classifier, X_train, y_train, T, shots, seed):
+    """Fit a clone of ``classifier`` on few shots of the base classes (CoCoOp's protocol).
+
+    Picks ``shots`` training samples of every base class from the pool (``seed``) and fits a
+    clone of ``classifier`` (its ``seed`` set to ``seed`` when it has one) on them against
+    ``T[base]``, with ``base, new = base_new_split(range(C))``.
+
+    Parameters
+    ----------
+    classifier : an estimator of :mod:`llu_core.classifiers` (left unfitted).
+    X_train : array-like, shape (n_train, d)
+        The training pool's image embeddings.
+    y_train : array-like of int, shape (n_train,)
+        Labels into the rows of ``T``.
+    T : array-like, shape (C, d)
+        Text embeddings of all classes.
+    shots, seed : int
+
+    Returns
+    -------
+    The fitted clone; its classes are the rows of ``T[base]``.
+    """
+    T, X_train = np.asarray(T, dtype=np.float32), np.asarray(X_train, dtype=np.float32)
+    y_train = as_labels(y_train, X_train.shape[0], T.shape[0], "y_train").numpy()
+    base, _ = base_new_split(np.arange(T.shape[0]))
+    pool = np.flatnonzero(np.isin(y_train, base))
+    chosen = pool[few_shot_indices(y_train[pool], shots, seed)]
+    model = clone(classifier)
+    if "seed" in model.get_params():
+        model.set_params(seed=seed)
+    return model.fit(X_train[chosen], np.searchsorted(base, y_train[chosen]), T[base])
+
+
+def score_base_to_new(model, X_test, y_test, T):
+    """Score a model fitted by :func:`fit_on_base`: the base classes' test rows against
+    ``T[base]``, the new classes' test rows against ``T[new]``, and the harmonic mean.
+
+    Returns
+    -------
+    dict with "base", "new", "hm": accuracies in percent. A classifier that cannot score
+    unseen classes (the linear probe) gets NaN for "new" and "hm".
+    """
+    T, X_test = np.asarray(T, dtype=np.float32), np.asarray(X_test, dtype=np.float32)
+    y_test = as_labels(y_test, X_test.shape[0], T.shape[0], "y_test").numpy()
+    base, new = base_new_split(np.arange(T.shape[0]))
+
+    def accuracy(classes):
+        rows = np.flatnonzero(np.isin(y_test, classes))
+        if rows.size == 0:
+            raise ValueError(f"no test rows for classes {classes.tolist()[:5]}...; cannot evaluate")
+        return 100.0 * model.score(X_test[rows], np.searchsorted(classes, y_test[rows]), T[classes])
+
+    result = {"base": accuracy(base)}
+    result["new"] = accuracy(new) if model.scores_unseen_classes and new.size else float("nan")
+    result["hm"] = harmonic_mean(result["base"], result["new"])
+    return result
+
+
 def evaluate_base_to_new(classifier, X_train, y_train, X_test, y_test, T, shots, seed):
     """Base-to-new evaluation of one classifier on one data set (CoCoOp's protocol).
 
@@ -107,26 +165,5 @@ def evaluate_base_to_new(classifier, X_train, y_train, X_test, y_test, T, shots,
     dict with "base", "new", "hm": accuracies in percent. A classifier that cannot score
     unseen classes (the linear probe) gets NaN for "new" and "hm".
     """
-    T = np.asarray(T, dtype=np.float32)
-    X_train, X_test = np.asarray(X_train, dtype=np.float32), np.asarray(X_test, dtype=np.float32)
-    y_train = as_labels(y_train, X_train.shape[0], T.shape[0], "y_train").numpy()
-    y_test = as_labels(y_test, X_test.shape[0], T.shape[0], "y_test").numpy()
-    base, new = base_new_split(np.arange(T.shape[0]))
-
-    pool = np.flatnonzero(np.isin(y_train, base))
-    chosen = pool[few_shot_indices(y_train[pool], shots, seed)]
-    model = clone(classifier)
-    if "seed" in model.get_params():
-        model.set_params(seed=seed)
-    model.fit(X_train[chosen], np.searchsorted(base, y_train[chosen]), T[base])
-
-    def accuracy(classes):
-        rows = np.flatnonzero(np.isin(y_test, classes))
-        if rows.size == 0:
-            raise ValueError(f"no test rows for classes {classes.tolist()[:5]}...; cannot evaluate")
-        return 100.0 * model.score(X_test[rows], np.searchsorted(classes, y_test[rows]), T[classes])
-
-    result = {"base": accuracy(base)}
-    result["new"] = accuracy(new) if model.scores_unseen_classes and new.size else float("nan")
-    result["hm"] = harmonic_mean(result["base"], result["new"])
-    return result
+    model = fit_on_base(classifier, X_train, y_train, T, shots, seed)
+    return score_base_to_new(model, X_test, y_test, T)

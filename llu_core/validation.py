@@ -112,3 +112,10 @@ def check_is_fitted(estimator, attribute):
     """Raise scikit-learn's ``NotFittedError`` (a ``ValueError``) if ``estimator`` lacks ``attribute``."""
     if not hasattr(estimator, attribute):
         raise NotFittedError(f"this {type(estimator).__name__} is not fitted yet; call fit(X, y, T) first")
+
+
+def default_device(device=None):
+    """``device`` as a :class:`torch.device`; None means CUDA when available, else the CPU."""
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from .classifiers import LLUClassifier
-from .experiments import fit_on_base
+from .protocols import fit_on_base
 from .plots import plot_mask_2d
 from .protocols import base_new_split
 from .validation import check_in_range

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from llu_core import LLUClassifier, ZeroShotClassifier
-from llu_core.experiments import (add_dataset_average, fit_on_base, format_table_1, format_table_4, run_grid,
+from llu_core.experiments import (add_dataset_average, format_table_1, format_table_4, run_grid,
                                   summarise, write_csv)
 from llu_core.paper_results import TABLE_1, TABLE_4
-from llu_core.protocols import base_new_split, harmonic_mean
+from llu_core.protocols import base_new_split, fit_on_base, harmonic_mean
 
 from synthetic import embedded_dataset
 
