@@ -141,29 +141,12 @@ def score_base_to_new(model, X_test, y_test, T):
 def evaluate_base_to_new(classifier, X_train, y_train, X_test, y_test, T, shots, seed):
     """Base-to-new evaluation of one classifier on one data set (CoCoOp's protocol).
 
-    Picks ``shots`` training samples of every base class from the pool (``seed``), fits a
-    clone of ``classifier`` (its ``seed`` set to ``seed`` when it has one) on them against
-    ``T[base]``, then scores the base classes' test rows against ``T[base]`` and the new
-    classes' test rows against ``T[new]``.
-
-    Parameters
-    ----------
-    classifier : an estimator of :mod:`llu_core.classifiers` (left unfitted).
-    X_train : array-like, shape (n_train, d)
-        The training pool's image embeddings.
-    y_train : array-like of int, shape (n_train,)
-        Labels into the rows of ``T``.
-    X_test : array-like, shape (n_test, d)
-    y_test : array-like of int, shape (n_test,)
-    T : array-like, shape (C, d)
-        Text embeddings of all classes; the split is CoOp's rule on ``range(C)``.
-    shots : int
-    seed : int
+    :func:`fit_on_base` on the training pool (``X_train``, ``y_train``: labels into the rows
+    of ``T``), then :func:`score_base_to_new` on the test rows; the parameters are theirs.
 
     Returns
     -------
-    dict with "base", "new", "hm": accuracies in percent. A classifier that cannot score
-    unseen classes (the linear probe) gets NaN for "new" and "hm".
+    dict with "base", "new", "hm": accuracies in percent (see :func:`score_base_to_new`).
     """
     model = fit_on_base(classifier, X_train, y_train, T, shots, seed)
     return score_base_to_new(model, X_test, y_test, T)
