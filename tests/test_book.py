@@ -66,3 +66,10 @@ def test_book_has_every_chapter_and_the_bibliography(built):
         assert f"{name}.html" in index
     references = (built / "book" / "references.html").read_text()
     assert "Localized Latent Updates" in references
+
+
+def test_equations_render_without_network(built):
+    # MathJax is copied into the book (sphinx-mathjax-offline); Chromium runs without network.
+    method = dom(built / "book" / "method.html")
+    assert "_static/mathjax/" in method
+    assert method.count("<mjx-container") >= 5  # the equations of the method page, typeset
