@@ -6,8 +6,8 @@ set and split, keyed by everything that changes the numbers: the backbone's ``ca
 (weights), its preprocessing, the data set's name, split, items and loader preprocessing.
 
 Inside a folder, features are stored in *parts*: each a safetensors file holding the
-``indices`` of the images it covers, their ``features`` and, in its header, the folder's key
-digest and a SHA-256 checksum of both tensors. So
+``indices`` of the images it covers, their ``features`` and, in its header, the folder's name
+(which ends in the key digest) and a SHA-256 checksum of both tensors. So
 
 - a write is atomic (temporary file, then rename; :func:`llu_core.io.write_tensors`);
 - an interrupted extraction loses at most the part it was computing and resumes with the
@@ -39,7 +39,7 @@ from .io import write_tensors
 from .paths import cache_dir
 
 #: Version of the on-disk layout; part of every key.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 #: More parts than this in one folder are merged into one after an extraction.
 MAX_PARTS = 16
 
@@ -60,17 +60,16 @@ def _safe_name(text):
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", text)
 
 
-def image_cache_key(backbone, dataset):
-    """The dict of everything an image embedding depends on, and its short digest."""
+def image_cache_folder(backbone, dataset):
+    """The cache folder of ``dataset``'s embeddings by ``backbone``.
+
+    Its name ends in a digest of everything an image embedding depends on; the name is the
+    key that every part file in the folder must carry.
+    """
     key = {"format": CACHE_FORMAT, "backbone": backbone.cache_key, "preprocess": _describe(backbone.preprocess),
            "dataset": dataset.name, "split": dataset.split, "items": dataset.content_digest(),
            "loader": dataset.preprocessing}
-    return key, hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-
-
-def image_cache_folder(backbone, dataset):
-    """The cache folder of ``dataset``'s embeddings by ``backbone``."""
-    _, digest = image_cache_key(backbone, dataset)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     return (cache_dir() / "features" / _safe_name(backbone.cache_key)
             / f"{_safe_name(dataset.name)}-{dataset.split}-{digest}")
 
@@ -189,8 +188,8 @@ def extract_features(backbone, dataset, indices=None, batch_size=64, chunk_size=
         raise ValueError(f"indices must be a non-empty 1-D array, got shape {indices.shape}")
     if indices.min() < 0 or indices.max() >= len(dataset):
         raise ValueError(f"indices must lie in [0, {len(dataset)}) for {dataset!r}")
-    _, digest = image_cache_key(backbone, dataset)
     folder = image_cache_folder(backbone, dataset)
+    digest = folder.name
     cached_indices, cached_features = _cached_rows(folder, digest)
     missing = np.setdiff1d(indices, cached_indices.numpy())
     if missing.size:

@@ -146,8 +146,8 @@ def fit_alignment(text_embeddings, classifier_rows, seed=0):
     order = np.random.default_rng(seed).permutation(len(text_embeddings))
     held_out, fitted = order[:HELD_OUT_NAMES], order[HELD_OUT_NAMES:]
     scores = {}
+    text_mean, row_mean = text_embeddings[fitted].mean(0), classifier_rows[fitted].mean(0)
     for alpha in RIDGE_ALPHAS:
-        text_mean, row_mean = text_embeddings[fitted].mean(0), classifier_rows[fitted].mean(0)
         ridge = Ridge(alpha=alpha, fit_intercept=False).fit(text_embeddings[fitted] - text_mean,
                                                              classifier_rows[fitted] - row_mean)
         scores[alpha] = _rank_one_accuracy(ridge.predict(text_embeddings[held_out] - text_mean),
