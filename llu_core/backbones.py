@@ -12,6 +12,8 @@
 - ``logit_scale``: CLIP's 1/τ;
 - ``centre_images``: whether image embeddings are centred by the training images' mean feature
   (see :mod:`llu_core.offline_model`; False for CLIP);
+- ``embed_images(features, centre)``: image features (n, d) and the centre subtracted from
+  them (d,) → the unit-norm image embeddings (n, d) that the classifiers consume;
 - ``name`` and ``cache_key``: a readable name, and a string that changes whenever the weights
   or the preprocessing change (the embedding cache is keyed by it).
 
@@ -127,6 +129,11 @@ class OpenCLIPBackbone:
     def encode_image(self, images):
         """Image features (n, d) of preprocessed images (n, 3, H, W), not normalised."""
         return self.model.encode_image(images.to(self.device)).float()
+
+    @staticmethod
+    def embed_images(features, centre):
+        """Unit-norm image embeddings (n, d): ``features`` minus ``centre`` (zeros for CLIP), normalised."""
+        return torch.nn.functional.normalize(features - centre, dim=1)
 
     @torch.no_grad()
     def encode_text(self, classnames, templates):

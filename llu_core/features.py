@@ -312,7 +312,7 @@ def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, roo
     image_centre = train_features.mean(dim=0) if centre else torch.zeros(train_features.shape[1])
 
     def embed(features):
-        return torch.nn.functional.normalize(features - image_centre, dim=1).numpy()
+        return backbone.embed_images(features, image_centre).numpy()
 
     text = extract_text_features(backbone, train.classnames, train.templates)
     return EmbeddedDataset(name=name, backbone=backbone.name, classnames=train.classnames, templates=train.templates,

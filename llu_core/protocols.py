@@ -80,6 +80,27 @@ def harmonic_mean(base, new):
     return 2.0 * base * new / (base + new)
 
 
+def base_training_indices(y_train, n_classes, shots, seed):
+    """The training pool rows that base-to-new training uses: ``shots`` of every base class.
+
+    Parameters
+    ----------
+    y_train : numpy.ndarray of int, shape (n_train,)
+        Labels of the training pool into ``range(n_classes)``.
+    n_classes : int
+        C, the number of classes (base and new).
+    shots, seed : int
+        As in :func:`few_shot_indices`.
+
+    Returns
+    -------
+    numpy.ndarray, int64: indices into ``y_train``, base class by base class.
+    """
+    base, _ = base_new_split(np.arange(n_classes))
+    pool = np.flatnonzero(np.isin(y_train, base))
+    return pool[few_shot_indices(y_train[pool], shots, seed)]
+
+
 def fit_on_base(classifier, X_train, y_train, T, shots, seed):
     """Fit a clone of ``classifier`` on few shots of the base classes (CoCoOp's protocol).
 
@@ -105,8 +126,7 @@ def fit_on_base(classifier, X_train, y_train, T, shots, seed):
     T, X_train = np.asarray(T, dtype=np.float32), np.asarray(X_train, dtype=np.float32)
     y_train = as_labels(y_train, X_train.shape[0], T.shape[0], "y_train").numpy()
     base, _ = base_new_split(np.arange(T.shape[0]))
-    pool = np.flatnonzero(np.isin(y_train, base))
-    chosen = pool[few_shot_indices(y_train[pool], shots, seed)]
+    chosen = base_training_indices(y_train, T.shape[0], shots, seed)
     model = clone(classifier)
     if "seed" in model.get_params():
         model.set_params(seed=seed)

@@ -1,0 +1,134 @@
+"""Is the local mask in the right regime? The embedding geometry that Eq. 5 sees.
+
+The paper's γ = 20 is tuned to CLIP's geometry: α(x, D) = β·exp(−γ·(1 − xᵀd)) only reaches a
+useful size where test embeddings lie within a cosine distance of ~0.1 of the training
+embeddings D, which on CLIP they do because CLIP's image embeddings sit in a narrow cone.
+:func:`embedding_statistics` measures that geometry for any embedded data set, so a reader who
+switches backbones sees at once whether the paper's β and γ still make the mask act.
+"""
+
+import numpy as np
+import torch
+
+from .locality import local_weight, nearest_distance
+from .protocols import base_new_split, base_training_indices
+from .validation import as_embeddings, as_labels
+
+#: What :func:`embedding_statistics` returns, in the order of the book's table.
+STATISTICS = ("median_distance_base", "median_distance_new", "mean_alpha_base", "mean_alpha_new",
+              "mean_cosine_images", "mean_cosine_texts", "cosine_own_text", "cosine_other_texts")
+
+
+def mean_pairwise_cosine(E):
+    """Mean cosine between distinct rows of the unit-norm matrix ``E`` (n, d), n ≥ 2.
+
+    Uses ‖Σ e_i‖² = n + Σ_{i≠j} e_iᵀe_j, so it costs O(n·d), not O(n²·d).
+    """
+    E = np.asarray(E, dtype=np.float64)
+    n = E.shape[0]
+    if n < 2:
+        raise ValueError(f"need at least two rows for a mean pairwise cosine, got {n}")
+    total = E.sum(axis=0)
+    return float((total @ total - np.einsum("ij,ij->", E, E)) / (n * (n - 1)))
+
+
+def embedding_statistics(data, shots=16, seed=1, beta=0.5, gamma=20.0):
+    """The geometry of an embedded data set as the local mask (Eq. 5) sees it.
+
+    D is the image side of base-to-new training: ``shots`` training images of every base class
+    (drawn with ``seed`` exactly as :func:`llu_core.protocols.fit_on_base` draws them), not
+    clustered. Test images are split by whether their class is a base or a new class.
+
+    Parameters
+    ----------
+    data : embedded data set
+        An object with ``train_X`` (n, d), ``train_y`` (n,), ``test_X`` (m, d), ``test_y`` (m,)
+        and ``text`` (C, d), such as :func:`llu_core.features.embed_dataset` returns.
+    shots, seed : int
+        The few-shot draw that makes D.
+    beta, gamma : float
+        β and γ of Eq. 5 (the paper's defaults).
+
+    Returns
+    -------
+    dict with the keys of :data:`STATISTICS`:
+
+    - ``median_distance_base``, ``median_distance_new``: median of 1 − max_{d∈D} xᵀd over the
+      base-class and the new-class test images;
+    - ``mean_alpha_base``, ``mean_alpha_new``: mean α(x, D) over the same images;
+    - ``mean_cosine_images``: mean cosine between two distinct test images (the cone);
+    - ``mean_cosine_texts``: mean cosine between two distinct class text embeddings;
+    - ``cosine_own_text``, ``cosine_other_texts``: mean cos(image, text of its class) and mean
+      cos(image, text of another class) over the test images.
+    """
+    train_X = as_embeddings(data.train_X, "train_X")
+    dim = train_X.shape[1]
+    test_X = as_embeddings(data.test_X, "test_X", dim=dim)
+    text = as_embeddings(data.text, "text", dim=dim)
+    n_classes = text.shape[0]
+    train_y = as_labels(data.train_y, train_X.shape[0], n_classes, "train_y").numpy()
+    test_y = as_labels(data.test_y, test_X.shape[0], n_classes, "test_y").numpy()
+    base, new = base_new_split(np.arange(n_classes))
+    if new.size == 0:
+        raise ValueError("the data set has a single class: there are no new classes to measure")
+    D = train_X[torch.from_numpy(base_training_indices(train_y, n_classes, shots, seed))]
+
+    statistics = {}
+    for name, classes in (("base", base), ("new", new)):
+        rows = torch.from_numpy(np.flatnonzero(np.isin(test_y, classes)))
+        if rows.numel() == 0:
+            raise ValueError(f"no test images of the {name} classes")
+        statistics[f"median_distance_{name}"] = float(nearest_distance(test_X[rows], D).median())
+        statistics[f"mean_alpha_{name}"] = float(local_weight(test_X[rows], D, beta, gamma).mean())
+    statistics["mean_cosine_images"] = mean_pairwise_cosine(test_X.numpy())
+    statistics["mean_cosine_texts"] = mean_pairwise_cosine(text.numpy())
+    cosines = (test_X @ text.T).numpy()
+    own = np.zeros_like(cosines, dtype=bool)
+    own[np.arange(len(test_y)), test_y] = True
+    statistics["cosine_own_text"] = float(cosines[own].mean())
+    statistics["cosine_other_texts"] = float(cosines[~own].mean())
+    return {key: statistics[key] for key in STATISTICS}
+
+
+#: The same statistics measured on real CLIP ViT-B/32 embeddings of two CoOp data sets (16 shots
+#: per base class, seed 1, β = 0.5, γ = 20), as (low, high) over the two: the regime the
+#: paper's γ = 20 was tuned for. Measured by this project (issue 8), not taken from the paper.
+CLIP_VIT_B32 = {"median_distance_base": (0.11, 0.12), "median_distance_new": (0.14, 0.23),
+                "mean_alpha_base": (0.06, 0.06), "mean_alpha_new": (0.01, 0.035),
+                "mean_cosine_images": (0.55, 0.77), "mean_cosine_texts": (0.60, 0.72),
+                "cosine_own_text": (0.29, 0.33), "cosine_other_texts": (0.19, 0.21)}
+
+_COLUMNS = (("median 1 − xᵀd, base / new", ("median_distance_base", "median_distance_new")),
+            ("mean α, base / new", ("mean_alpha_base", "mean_alpha_new")),
+            ("mean cos, images", ("mean_cosine_images",)),
+            ("mean cos, class texts", ("mean_cosine_texts",)),
+            ("cos(image, own / other class text)", ("cosine_own_text", "cosine_other_texts")))
+
+
+def _number(value):
+    return f"{value:.2g}" if abs(value) < 0.01 else f"{value:.2f}"
+
+
+def _range(low, high):
+    return _number(low) if low == high else f"{_number(low)}-{_number(high)}"
+
+
+def format_statistics_table(statistics, reference=CLIP_VIT_B32, reference_name="CLIP ViT-B/32 (two CoOp data sets)"):
+    """A Markdown table of :func:`embedding_statistics` results, one row per data set.
+
+    Parameters
+    ----------
+    statistics : dict of str -> dict
+        Row name (e.g. ``"offline, CIFAR-10"``) → the statistics of one data set.
+    reference : dict of str -> (float, float), optional
+        A last row of (low, high) ranges; :data:`CLIP_VIT_B32` by default, None for none.
+    """
+    lines = ["| embeddings | " + " | ".join(title for title, _ in _COLUMNS) + " |",
+             "|---" * (len(_COLUMNS) + 1) + "|"]
+    for name, row in statistics.items():
+        cells = [" / ".join(_number(row[key]) for key in keys) for _, keys in _COLUMNS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if reference is not None:
+        cells = [" / ".join(_range(*reference[key]) for key in keys) for _, keys in _COLUMNS]
+        lines.append(f"| **{reference_name}** | " + " | ".join(f"**{cell}**" for cell in cells) + " |")
+    return "\n".join(lines)

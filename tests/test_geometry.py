@@ -1,0 +1,109 @@
+"""The embedding geometry the local mask sees: the statistics function, and the offline model's
+cones, which must put the mask in the regime it has on CLIP (issue 8)."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from llu_core import LLUClassifier, ZeroShotClassifier, embed_dataset
+from llu_core.geometry import STATISTICS, embedding_statistics, mean_pairwise_cosine
+from llu_core.offline_model import CONTENT_DIM, EMBED_DIM, GAP, IMAGE_CONE, into_cone, modality_offsets
+from llu_core.protocols import fit_on_base, score_base_to_new
+
+
+def unit(rows):
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_mean_pairwise_cosine_matches_brute_force():
+    E = unit(np.random.default_rng(0).normal(size=(40, 6)) + 1.0)
+    cosines = E @ E.T
+    brute = (cosines.sum() - np.trace(cosines)) / (40 * 39)
+    assert mean_pairwise_cosine(E) == pytest.approx(brute, abs=1e-9)
+    with pytest.raises(ValueError, match="at least two rows"):
+        mean_pairwise_cosine(E[:1])
+
+
+def test_statistics_on_a_constructed_geometry():
+    # Two classes, each a tight bundle around one axis; D is the base class's training images.
+    rng = np.random.default_rng(1)
+
+    def around(axis, n, spread):
+        rows = np.zeros((n, 4))
+        rows[:, axis] = 1.0
+        return unit(rows + spread * rng.normal(size=(n, 4)))
+
+    data = SimpleNamespace(train_X=np.vstack([around(0, 8, 0.01), around(1, 8, 0.01)]), train_y=np.repeat([0, 1], 8),
+                           test_X=np.vstack([around(0, 5, 0.01), around(1, 5, 0.01)]), test_y=np.repeat([0, 1], 5),
+                           text=np.eye(4)[[0, 2]])
+    stats = embedding_statistics(data, shots=4, seed=1, beta=0.5, gamma=20.0)
+    assert list(stats) == list(STATISTICS)
+    assert stats["median_distance_base"] < 1e-3        # base test images sit on D
+    assert stats["median_distance_new"] == pytest.approx(1.0, abs=0.05)  # new ones are orthogonal to it
+    assert stats["mean_alpha_base"] == pytest.approx(0.5, abs=0.02)
+    assert stats["mean_alpha_new"] == pytest.approx(0.5 * np.exp(-20.0), rel=0.7)
+    assert stats["mean_cosine_texts"] == pytest.approx(0.0, abs=1e-9)
+    assert stats["cosine_own_text"] == pytest.approx(0.5, abs=0.02)     # class 0 on its text, class 1 off
+    with pytest.raises(ValueError, match="no new classes"):
+        embedding_statistics(SimpleNamespace(train_X=data.train_X[:8], train_y=np.zeros(8, int), test_X=data.test_X[:5],
+                                             test_y=np.zeros(5, int), text=data.text[:1]), shots=4)
+
+
+def test_cones_shrink_image_distances_uniformly_and_keep_zero_shot_predictions():
+    image_offset, text_offset = modality_offsets()
+    rng = np.random.default_rng(2)
+    images, texts = torch.randn(30, EMBED_DIM, generator=torch.Generator().manual_seed(3)), torch.from_numpy(
+        rng.normal(size=(7, EMBED_DIM)).astype(np.float32))
+    content = torch.nn.functional.normalize(images[:, :CONTENT_DIM], dim=1)
+    in_cone = into_cone(images, image_offset)
+    assert torch.allclose(in_cone.norm(dim=1), torch.ones(30), atol=1e-6)
+    content_distance = 1 - content @ content.T
+    assert torch.allclose(1 - in_cone @ in_cone.T, content_distance * (1 - IMAGE_CONE), atol=1e-5)
+    text_content = torch.nn.functional.normalize(texts[:, :CONTENT_DIM], dim=1)
+    text_in_cone = into_cone(texts, text_offset)
+    assert torch.equal((in_cone @ text_in_cone.T).argmax(1), (content @ text_content.T).argmax(1))
+    # Uncorrelated contents: image-image cosine IMAGE_CONE, image-text cosine GAP.
+    assert float(image_offset @ image_offset) / (1 + float(image_offset @ image_offset)) == pytest.approx(IMAGE_CONE)
+    gap = float(image_offset @ text_offset) / np.sqrt((1 + float(image_offset @ image_offset))
+                                                      * (1 + float(text_offset @ text_offset)))
+    assert gap == pytest.approx(GAP)
+
+
+# Zero-shot accuracy of the offline model on these subsets before the cones (issue 8), in %.
+ZERO_SHOT_BEFORE = {"fashion_mnist": 45.5, "cifar10": 51.4, "dtd": 23.6}
+
+
+@pytest.fixture(scope="module")
+def offline_data():
+    # The book's default subsets (50 training and 100 test images per class): shared cache.
+    return {name: embed_dataset("offline", name, train_per_class=50, test_per_class=100, progress=False)
+            for name in ZERO_SHOT_BEFORE}
+
+
+@pytest.mark.parametrize("name", sorted(ZERO_SHOT_BEFORE))
+def test_offline_model_puts_the_mask_in_clips_regime(offline_data, name):
+    data = offline_data[name]
+    stats = embedding_statistics(data)  # 16 shots, seed 1, β = 0.5, γ = 20: the paper's setting
+    # Real CLIP ViT-B/32 (two CoOp data sets): median distance 0.11-0.12 (±30 %: 0.077-0.156),
+    # mean α on base-class test images 0.06 (a factor of 2: 0.03-0.12), mean image cosine ≥ 0.385.
+    assert 0.077 <= stats["median_distance_base"] <= 0.156, stats
+    assert 0.03 <= stats["mean_alpha_base"] <= 0.12, stats
+    assert stats["mean_cosine_images"] >= 0.385, stats
+    zero_shot = 100 * ZeroShotClassifier().fit(data.train_X, data.train_y, data.text).score(
+        data.test_X, data.test_y, data.text)
+    assert abs(zero_shot - ZERO_SHOT_BEFORE[name]) <= 2.0
+    zero_shot_base = score_base_to_new(ZeroShotClassifier().fit(data.train_X, data.train_y, data.text),
+                                       data.test_X, data.test_y, data.text)["base"]
+    llu = fit_on_base(LLUClassifier(), data.train_X, data.train_y, data.text, shots=16, seed=1)
+    assert score_base_to_new(llu, data.test_X, data.test_y, data.text)["base"] > zero_shot_base + 3.0
+
+
+def test_mask_separates_base_from_new_where_the_features_do(offline_data):
+    # What the appendix says: the cones scale distances alike, so the base/new ratio of α is the
+    # features' own; Fashion-MNIST (chapter 3's data set) separates, CIFAR-10 least.
+    ratio = {name: (lambda s: s["mean_alpha_base"] / s["mean_alpha_new"])(embedding_statistics(data))
+             for name, data in offline_data.items()}
+    assert ratio["fashion_mnist"] >= 3.0, ratio
+    assert ratio["cifar10"] < min(ratio["fashion_mnist"], ratio["dtd"]), ratio
