@@ -31,14 +31,14 @@ METRICS = ("base", "new", "hm")
 
 #: How the tables call our methods (the paper's names where it has them).
 METHOD_LABELS = {
-    "zero_shot": "CLIP (zero-shot)", "clip_adapter": "CLIP-Adapter", "tip_adapter": "Tip-Adapter",
+    "zero_shot": "Zero-shot", "clip_adapter": "CLIP-Adapter", "tip_adapter": "Tip-Adapter",
     "tip_adapter_f": "Tip-Adapter-F", "linear_probe": "Linear probe", "llu": "LLU",
     "coop": "CoOp", "cocoop": "CoCoOp", "prograd": "ProGrad",
 }
 
 #: How Table 4 calls the ablation variants (``llu_core.ABLATIONS`` keys).
 VARIANT_LABELS = {
-    "zero_shot": "CLIP", "default": "Default", "no_cluster": "no cluster", "no_damping": "no damp.",
+    "zero_shot": "Zero-shot", "default": "Default", "no_cluster": "no cluster", "no_damping": "no damp.",
     "no_mask": "no mask", "dirac_mask": "Dirac mask", "no_reg": "no reg", "random_init": "rand. init",
     "linear": "Linear",
 }
@@ -242,8 +242,44 @@ def format_table_4(summary, dataset="average", backbone="offline", shots=16):
         if "identity_distance_mean" in rows[v] else "–" for v in variants])
     if with_paper:
         table.append(["Identity distance, paper"] + [_paper_value(v, "identity_distance") for v in variants])
-    header = [f"{dataset}, {shots} shots"] + [VARIANT_LABELS.get(v, v) for v in variants]
+    header = [f"{dataset}, {shots} shots, {backbone}"] + [VARIANT_LABELS.get(v, v) for v in variants]
     return _markdown(header, table)
+
+
+def format_paper_table_1(dataset="average", methods=None):
+    """The paper's own Table 1 block for ``dataset`` (CLIP ViT-B/16, 16 shots), in Markdown.
+
+    For chapters whose results come from another backbone or other data: the paper's numbers
+    are shown beside ours, in their own table whose heading names the paper's setting, so that
+    nobody mistakes one for the other.
+
+    Parameters
+    ----------
+    dataset : str
+        A key of :data:`llu_core.paper_results.TABLE_1` (``"average"``: Table 1(a), the mean over
+        the paper's 11 data sets).
+    methods : iterable of str, optional
+        Which rows, in this order (default: all the paper has), by ``llu_core`` method name.
+    """
+    if dataset not in TABLE_1:
+        raise ValueError(f"the paper's Table 1 has no data set {dataset!r}; it has {', '.join(TABLE_1)}")
+    entries = TABLE_1[dataset]
+    methods = [method for method in (entries if methods is None else methods) if method in entries]
+    where = "average over its 11 data sets" if dataset == "average" else dataset
+    rows = [[METHOD_LABELS.get(m, m).replace("Zero-shot", "CLIP zero-shot")] + [f"{entries[m][k]:.2f}" for k in METRICS]
+            for m in methods]
+    return (f"**The paper's Table 1, {where}** (CLIP ViT-B/16, 16 shots)\n\n"
+            + _markdown(["Method", "Base", "New", "H"], rows))
+
+
+def format_paper_table_4():
+    """The paper's Table 4 (CLIP ViT-B/16, 16 shots, average over 11 data sets), in Markdown."""
+    variants = list(VARIANT_LABELS)
+    table = [[label] + [_paper_value(v, metric) for v in variants]
+             for metric, label in (("base", "Base"), ("new", "New"), ("hm", "Mean (H)"),
+                                   ("identity_distance", "Identity distance"))]
+    header = ["The paper (ViT-B/16), 16 shots"] + [VARIANT_LABELS[v].replace("Zero-shot", "CLIP") for v in variants]
+    return "**The paper's Table 4** (CLIP ViT-B/16, 16 shots, average over 11 data sets)\n\n" + _markdown(header, table)
 
 
 def _paper_value(variant, metric):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from llu_core import LLUClassifier, ZeroShotClassifier
-from llu_core.experiments import (add_dataset_average, format_table_1, format_table_4, run_grid,
-                                  summarise, write_csv)
+from llu_core.experiments import (add_dataset_average, format_paper_table_1, format_paper_table_4, format_table_1,
+                                  format_table_4, run_grid, summarise, write_csv)
 from llu_core.paper_results import TABLE_1, TABLE_4
 from llu_core.protocols import base_new_split, fit_on_base, harmonic_mean
 
@@ -84,7 +84,7 @@ def test_dataset_average_and_summary(records):
 def test_table_1_layout_and_paper_columns_only_when_the_setting_matches(records):
     summary = summarise(add_dataset_average(records))
     table = format_table_1(summary, shots=2)
-    assert "**average**" in table and "**toy_a**" in table and "CLIP (zero-shot)" in table and "LLU" in table
+    assert "**average**" in table and "**toy_a**" in table and "Zero-shot" in table and "LLU" in table
     assert table.index("**average**") < table.index("**toy_a**")
     assert "Paper" not in table and "±" in table
     with pytest.raises(ValueError, match="16 shots"):
@@ -103,7 +103,7 @@ def test_table_4_layout(records):
     summary = summarise(add_dataset_average(renamed))
     table = format_table_4(summary, shots=1)
     lines = table.splitlines()
-    assert lines[0].split("|")[2:4] == [" CLIP ", " Default "]
+    assert lines[0].split("|")[2:4] == [" Zero-shot ", " Default "]
     assert [line.split("|")[1].strip() for line in lines[2:]] == ["Base", "New", "Mean (H)", "Identity distance"]
     assert "paper" not in table
 
@@ -120,6 +120,17 @@ def test_csv_round_trip(tmp_path, records):
     assert len(rows) == len(records)
     assert float(rows[-1]["base"]) == pytest.approx(records[-1]["base"])
     assert rows[0]["identity_distance"] == ""  # zero-shot rows have none
+
+
+def test_paper_tables_are_shown_under_the_papers_setting():
+    table = format_paper_table_1("average", methods=["zero_shot", "coop", "llu", "tip_adapter"])
+    assert "CLIP ViT-B/16, 16 shots" in table and "average over its 11 data sets" in table
+    assert f"{TABLE_1['average']['llu']['hm']:.2f}" in table and "CLIP zero-shot" in table
+    assert "Tip-Adapter" not in table  # the paper has no such row
+    with pytest.raises(ValueError, match="no data set 'cifar10'"):
+        format_paper_table_1("cifar10")
+    table_4 = format_paper_table_4()
+    assert "ViT-B/16" in table_4 and f"{TABLE_4['linear']['new']:.2f}" in table_4 and "Dirac mask" in table_4
 
 
 @pytest.mark.parametrize("dataset", sorted(set(TABLE_1) - {"average"}))
