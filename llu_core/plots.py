@@ -77,14 +77,15 @@ def plot_local_interpolation(beta=0.5, gamma=20.0, train_angles=(1.2, 1.5, 4.0),
 
 
 def plot_examples(images, true_names, predicted_names, ncols=8):
-    """A grid of images titled with their predicted class (red where it is wrong)."""
+    """A grid of images titled with their true and their predicted class (red where they differ)."""
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 2.0 * nrows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, truth, predicted in zip(axes.flat, images, true_names, predicted_names):
         ax.imshow(image, cmap="gray" if np.asarray(image).ndim == 2 else None)
-        ax.set_title(predicted, fontsize=8, color="black" if predicted == truth else "red")
+        ax.set_title(f"true: {truth}\npredicted: {predicted}", fontsize=8,
+                     color="black" if predicted == truth else "red")
     fig.tight_layout()
     return fig
 
