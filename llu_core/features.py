@@ -41,6 +41,7 @@ from .backbones import load_backbone
 from .datasets import UnreadableImageError, load_dataset
 from .io import checksum, write_tensors
 from .paths import cache_dir
+from .validation import check_integer
 
 #: Version of the on-disk layout; part of every key.
 CACHE_FORMAT = 2
@@ -257,6 +258,8 @@ def extract_features(backbone, dataset, indices=None, batch_size=64, chunk_size=
         indices = _as_indices(indices, len(dataset))
     except ValueError as error:
         raise ValueError(f"{error} for {dataset!r}") from None
+    check_integer("batch_size", batch_size)
+    check_integer("chunk_size", chunk_size)
     folder = image_cache_folder(backbone, dataset)
     digest = folder.name
     cached_indices, cached_features = _cached_rows(folder, digest)
@@ -318,8 +321,7 @@ def class_balanced_subset(labels, per_class, seed=0):
     labels = np.asarray(labels)
     if per_class is None:
         return np.arange(labels.size)
-    if per_class < 1:
-        raise ValueError(f"per_class must be positive or None, got {per_class}")
+    check_integer("per_class", per_class)
     rng = np.random.default_rng(seed)
     picked = [rng.permutation(np.flatnonzero(labels == label))[:per_class] for label in np.unique(labels)]
     return np.sort(np.concatenate(picked))

@@ -26,7 +26,7 @@ from llu_core.backbones import load_backbone
 from llu_core.classifiers import (CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier, TipAdapterClassifier,
                                   ZeroShotClassifier)
 from llu_core.datasets import ImageArrays, ImageFiles, load_dataset
-from llu_core.features import encode_images, extract_features, image_cache_folder
+from llu_core.features import class_balanced_subset, encode_images, extract_features, image_cache_folder
 from llu_core.io import checksum, write_json, write_tensors
 from llu_core.paths import cache_dir
 from llu_core.persistence import load_classifier, save_classifier
@@ -354,6 +354,10 @@ UNCLEAR = [
     ("logit_scale=0", lambda tmp: ZeroShotClassifier(logit_scale=0).fit(X, y, T), ValueError, r"^logit_scale must"),
     ("C=0", lambda tmp: LinearProbeClassifier(C=0).fit(X, y, T), ValueError, r"^C must lie in \(0"),
     ("max_iter=True", lambda tmp: LinearProbeClassifier(max_iter=True).fit(X, y, T), ValueError, r"^max_iter must"),
+    ("per_class=True", lambda tmp: class_balanced_subset(y, True), ValueError, r"^per_class must be"),
+    ("extraction batch_size=True", lambda tmp: extract_features(CountingBackbone(), ImageArrays(
+        "toy", "train", np.zeros((2, 4, 4, 3), np.uint8), [0, 1], ["a", "b"], ["{}"]), batch_size=True),
+     ValueError, r"^batch_size must be"),
     ("base-to-new with no new class", lambda tmp: evaluate_base_to_new(ZeroShotClassifier(), X, 0 * y, X, 0 * y,
                                                                        T[:1], 1, 1), ValueError, r"^T has 1 class"),
     ("truncated model file", _truncated_model, ValueError, "{tmp}/model.safetensors cannot be read"),
