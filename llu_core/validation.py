@@ -66,7 +66,8 @@ def as_embeddings(values, name, dim=None):
         raise ValueError(f"{name} has rows of dimension {tensor.shape[1]}, expected {dim} (dimension mismatch)")
     bad = ~torch.isfinite(tensor).all(dim=1)
     if bad.any():
-        raise ValueError(f"{name} has {int(bad.sum())} row(s) with NaN or infinite entries, e.g. row {int(bad.nonzero()[0])}")
+        raise ValueError(f"{name} has {int(bad.sum())} row(s) with NaN or infinite entries, "
+                         f"e.g. row {int(bad.nonzero()[0])}")
     scale = tensor.abs().amax(dim=1, keepdim=True)
     zero = scale.squeeze(1) == 0
     if zero.any():

@@ -336,7 +336,8 @@ def _text_checkpoint(tmp):
 
 
 UNCLEAR = [
-    ("string labels", lambda tmp: LLUClassifier(epochs=1).fit(X, list("abcabcab"), T), ValueError, r"^y must hold integer"),
+    ("string labels", lambda tmp: LLUClassifier(epochs=1).fit(X, list("abcabcab"), T), ValueError,
+     r"^y must hold integer"),
     ("None labels", lambda tmp: LLUClassifier(epochs=1).fit(X, [None] * 8, T), ValueError, r"^y must hold integer"),
     ("boolean labels", lambda tmp: ZeroShotClassifier().fit(X, y > 0, T), ValueError, r"^y must hold integer"),
     ("complex X", lambda tmp: ZeroShotClassifier().fit(X + 1j, y, T), ValueError, r"^X must hold real numbers"),
