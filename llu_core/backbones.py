@@ -96,8 +96,11 @@ class OpenCLIPBackbone:
                 torch.manual_seed(0)
                 self.model, _, self.preprocess = open_clip.create_model_and_transforms(
                     name, pretrained=None if pretrained is None else str(pretrained), device=self.device)
-        except (OSError, RuntimeError) as error:
-            if Path(str(pretrained)).exists():
+        except Exception as error:
+            if weights.startswith("file-"):  # a local file that is not a checkpoint of this model
+                raise ValueError(f"checkpoint {pretrained} cannot be loaded as {name} weights "
+                                 f"({type(error).__name__}: {error})") from error
+            if not isinstance(error, (OSError, RuntimeError)):
                 raise
             raise RuntimeError(
                 f"could not load open_clip weights {name}/{pretrained} ({error}). Without network access, "
@@ -115,6 +118,8 @@ class OpenCLIPBackbone:
             warnings.warn(f"{name}: no pretrained weights given; the model has random weights", stacklevel=4)
             return "random-seed0"
         if Path(str(pretrained)).suffix in {".pt", ".pth", ".bin", ".safetensors"} or Path(str(pretrained)).exists():
+            if Path(pretrained).is_dir():
+                raise ValueError(f"checkpoint {pretrained} is a directory; pass the checkpoint file itself")
             if not Path(pretrained).is_file():
                 raise FileNotFoundError(f"checkpoint {pretrained} does not exist; download {name}'s weights "
                                         f"({OPEN_CLIP_CHECKPOINTS}) and pass the file's path")

@@ -25,14 +25,17 @@ from .adapters import IDENTITY_NORMS, AffineAdapter, BottleneckAdapter
 from .clustering import cluster_centres
 from .locality import MASKS, interpolate, local_weight
 from .training import coop_epochs, coop_optimizer, cosine_schedule, minimise
-from .validation import (as_embeddings, as_labels, check_choice, check_fit_inputs, check_in_range, check_is_fitted,
-                         check_predict_inputs, default_device)
+from .validation import (as_embeddings, as_labels, check_bool, check_choice, check_fit_inputs, check_in_range,
+                         check_integer, check_is_fitted, check_predict_inputs, check_seed, default_device)
 
 # Tip-Adapter-F's training length (gaopengcuhk/Tip-Adapter, configs/*.yaml: train_epoch: 20).
 TIP_ADAPTER_F_EPOCHS = 20
 
 # Two unit vectors count as the same class embedding when their cosine is at least this.
 _SAME_EMBEDDING = 1.0 - 1e-5
+
+# Tip-Adapter scores at most this many affinities (rows × cache keys) at once: 64 MB of float32.
+_CHUNK_ELEMENTS = 1 << 24
 
 
 def _shots_per_class(y):
@@ -61,13 +64,17 @@ def match_classes(T, T_known):
 class EmbeddingClassifier(BaseEstimator):
     """Shared prediction side of every classifier: validation, numpy output, predict, score.
 
-    Subclasses implement ``fit`` (setting ``dim_`` and ``device_``), ``_logits(X, T)`` on
-    validated unit-norm tensors already on ``device_`` and, if they hold torch modules,
-    ``_build_modules`` (also used when loading a saved model).
+    Subclasses implement ``_check_params`` (the hyperparameter checks, run by ``fit`` and
+    again when a saved model is loaded), ``fit`` (setting ``dim_`` and ``device_``),
+    ``_logits(X, T)`` on validated unit-norm tensors already on ``device_`` and, if they hold
+    torch modules, ``_build_modules`` (also used when loading a saved model).
     """
 
     #: Whether the classifier can score classes it was not trained on.
     scores_unseen_classes = True
+
+    def _check_params(self):
+        """Raise ``ValueError`` naming the first hyperparameter that is out of its range."""
 
     def _build_modules(self):
         """Create the (untrained) torch modules of a model of dimension ``dim_`` on ``device_``."""
@@ -120,9 +127,12 @@ class ZeroShotClassifier(EmbeddingClassifier):
         self.logit_scale = logit_scale
         self.device = device
 
+    def _check_params(self):
+        check_in_range("logit_scale", self.logit_scale, low=0.0, low_open=True)
+
     def fit(self, X, y, T):
         """Check the input and record its dimension; returns self."""
-        check_in_range("logit_scale", self.logit_scale, low=0.0)
+        self._check_params()
         X, y, T = check_fit_inputs(X, y, T)
         self.dim_, self.device_ = T.shape[1], default_device(self.device)
         return self
@@ -212,18 +222,16 @@ class LLUClassifier(EmbeddingClassifier):
         check_in_range("beta", self.beta, 0.0, 1.0)
         check_in_range("gamma", self.gamma, low=0.0)
         check_in_range("lam", self.lam, low=0.0)
-        check_in_range("logit_scale", self.logit_scale, low=0.0)
-        check_in_range("lr", self.lr, low=0.0)
+        check_in_range("logit_scale", self.logit_scale, low=0.0, low_open=True)
         check_in_range("dirac_threshold", self.dirac_threshold, low=0.0)
         check_choice("mask", self.mask, MASKS)
         check_choice("init", self.init, ("identity", "random"))
         check_choice("identity_norm", self.identity_norm, IDENTITY_NORMS)
-        if self.n_clusters is not None and (not isinstance(self.n_clusters, (int, np.integer)) or self.n_clusters < 1):
-            raise ValueError(f"n_clusters must be a positive integer or None, got {self.n_clusters!r}")
+        check_integer("n_clusters", self.n_clusters, allow_none=True)
         _check_training_params(self)
 
     def _build_modules(self):
-        generator = torch.Generator().manual_seed(self.seed)
+        generator = torch.Generator().manual_seed(check_seed(self.seed))
         self.image_adapter_ = AffineAdapter(self.dim_, self.init, generator).to(self.device_)
         self.text_adapter_ = AffineAdapter(self.dim_, self.init, generator).to(self.device_)
 
@@ -251,10 +259,10 @@ class LLUClassifier(EmbeddingClassifier):
                 loss = loss + self.lam * self._identity_distance()
             return loss
 
-        self.n_epochs_ = self.epochs if self.epochs is not None else coop_epochs(_shots_per_class(y))
+        self.n_epochs_ = int(self.epochs) if self.epochs is not None else coop_epochs(_shots_per_class(y))
         parameters = [*self.image_adapter_.parameters(), *self.text_adapter_.parameters()]
         self.loss_history_ = minimise(batch_loss, coop_optimizer(parameters, self.lr), X.shape[0], self.n_epochs_,
-                                      self.batch_size, self.seed, description="LLU")
+                                      self.batch_size, check_seed(self.seed), description="LLU")
         with torch.no_grad():
             self.identity_distance_ = self._identity_distance().item()
         return self
@@ -299,10 +307,9 @@ class LLUClassifier(EmbeddingClassifier):
 def _check_training_params(estimator):
     """Validate the training hyperparameters shared by the trainable classifiers."""
     check_in_range("lr", estimator.lr, low=0.0)
-    if estimator.epochs is not None and (not isinstance(estimator.epochs, (int, np.integer)) or estimator.epochs < 1):
-        raise ValueError(f"epochs must be a positive integer or None, got {estimator.epochs!r}")
-    if not isinstance(estimator.batch_size, (int, np.integer)) or estimator.batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {estimator.batch_size!r}")
+    check_integer("epochs", estimator.epochs, allow_none=True)
+    check_integer("batch_size", estimator.batch_size)
+    check_seed(estimator.seed)
 
 
 _DEFAULT = dict(beta=0.5, gamma=20.0, lam=1e3, n_clusters=512, mask="local", init="identity")
@@ -356,13 +363,15 @@ class CLIPAdapterClassifier(EmbeddingClassifier):
         self.seed = seed
         self.device = device
 
+    def _check_params(self):
+        check_in_range("ratio", self.ratio, 0.0, 1.0)
+        check_in_range("logit_scale", self.logit_scale, low=0.0, low_open=True)
+        check_integer("reduction", self.reduction)
+        _check_training_params(self)
+
     def fit(self, X, y, T):
         """Train the adapter on image embeddings ``X`` (n, d) labelled ``y`` against ``T`` (C, d)."""
-        check_in_range("ratio", self.ratio, 0.0, 1.0)
-        check_in_range("logit_scale", self.logit_scale, low=0.0)
-        if not isinstance(self.reduction, (int, np.integer)) or self.reduction < 1:
-            raise ValueError(f"reduction must be a positive integer, got {self.reduction!r}")
-        _check_training_params(self)
+        self._check_params()
         X, y, T = check_fit_inputs(X, y, T)
         self.dim_, self.device_ = T.shape[1], default_device(self.device)
         self._build_modules()
@@ -371,13 +380,14 @@ class CLIPAdapterClassifier(EmbeddingClassifier):
         def batch_loss(indices):
             return F.cross_entropy(self._logits(X[indices], T), y[indices])
 
-        self.n_epochs_ = self.epochs if self.epochs is not None else coop_epochs(_shots_per_class(y))
+        self.n_epochs_ = int(self.epochs) if self.epochs is not None else coop_epochs(_shots_per_class(y))
         self.loss_history_ = minimise(batch_loss, coop_optimizer(self.adapter_.parameters(), self.lr), X.shape[0],
-                                      self.n_epochs_, self.batch_size, self.seed, description="CLIP-Adapter")
+                                      self.n_epochs_, self.batch_size, check_seed(self.seed),
+                                      description="CLIP-Adapter")
         return self
 
     def _build_modules(self):
-        generator = torch.Generator().manual_seed(self.seed)
+        generator = torch.Generator().manual_seed(check_seed(self.seed))
         self.adapter_ = BottleneckAdapter(self.dim_, self.reduction, generator).to(self.device_)
 
     def _logits(self, X, T):
@@ -437,12 +447,16 @@ class TipAdapterClassifier(EmbeddingClassifier):
         self.seed = seed
         self.device = device
 
-    def fit(self, X, y, T):
-        """Build the cache from ``X`` (n, d) and ``y``; with ``finetune`` train its keys."""
+    def _check_params(self):
         check_in_range("alpha", self.alpha, low=0.0)
         check_in_range("beta", self.beta, low=0.0)
-        check_in_range("logit_scale", self.logit_scale, low=0.0)
+        check_in_range("logit_scale", self.logit_scale, low=0.0, low_open=True)
+        check_bool("finetune", self.finetune)
         _check_training_params(self)
+
+    def fit(self, X, y, T):
+        """Build the cache from ``X`` (n, d) and ``y``; with ``finetune`` train its keys."""
+        self._check_params()
         X, y, T = check_fit_inputs(X, y, T)
         self.dim_, self.device_ = T.shape[1], default_device(self.device)
         self.class_embeddings_ = T.to(self.device_)
@@ -459,13 +473,20 @@ class TipAdapterClassifier(EmbeddingClassifier):
 
             epochs = self.epochs if self.epochs is not None else TIP_ADAPTER_F_EPOCHS
             self.loss_history_ = minimise(batch_loss, optimizer, X.shape[0], epochs, self.batch_size,
-                                          self.seed, schedule=cosine_schedule, description="Tip-Adapter-F")
+                                          check_seed(self.seed), schedule=cosine_schedule,
+                                          description="Tip-Adapter-F")
             self.keys_ = self.keys_.detach()
         return self
 
     def _cache_logits(self, X):
-        """α · exp(−β(1 − xᵀk)) · V: shape (n, K), one column per training class."""
-        return self.alpha * torch.exp(-self.beta * (1.0 - X @ self.keys_.T)) @ self.values_
+        """α · exp(−β(1 − xᵀk)) · V: shape (n, K), one column per training class.
+
+        Computed for a block of rows at a time, so the (rows, keys) affinities never exceed
+        ``_CHUNK_ELEMENTS`` entries (scoring 50k images against 16k keys at once would need 3 GB).
+        """
+        rows = max(1, _CHUNK_ELEMENTS // max(1, self.keys_.shape[0]))
+        return torch.cat([self.alpha * torch.exp(-self.beta * (1.0 - chunk @ self.keys_.T)) @ self.values_
+                          for chunk in X.split(rows)])
 
     def _training_logits(self, X):
         return self.logit_scale * X @ self.class_embeddings_.T + self._cache_logits(X)
@@ -509,14 +530,19 @@ class LinearProbeClassifier(EmbeddingClassifier):
         self.C = C
         self.max_iter = max_iter
 
+    def _check_params(self):
+        check_in_range("C", self.C, low=0.0, low_open=True)
+        check_integer("max_iter", self.max_iter)
+
     def fit(self, X, y, T):
         """Fit the logistic regression on ``X`` (n, d) and labels ``y`` into ``T`` (C, d)."""
-        check_in_range("C", self.C, low=0.0)
+        self._check_params()
         X, y, T = check_fit_inputs(X, y, T)
         classes = torch.unique(y)
         if len(classes) < 2:
             raise ValueError(f"the linear probe needs at least two classes in y, got {len(classes)}")
-        model = LogisticRegression(solver="lbfgs", max_iter=self.max_iter, C=self.C).fit(X.numpy(), y.numpy())
+        model = LogisticRegression(solver="lbfgs", max_iter=int(self.max_iter), C=float(self.C)).fit(X.numpy(),
+                                                                                                  y.numpy())
         self.dim_, self.device_ = T.shape[1], torch.device("cpu")
         self.coef_ = torch.as_tensor(model.coef_, dtype=torch.float32).contiguous()
         self.intercept_ = torch.as_tensor(model.intercept_, dtype=torch.float32)

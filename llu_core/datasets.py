@@ -55,6 +55,10 @@ FASHION_MNIST_CLASSNAMES = [
 ]
 
 
+class UnreadableImageError(ValueError):
+    """An image file that exists in a data set but cannot be decoded (truncated, damaged)."""
+
+
 class LabelledImages(torch.utils.data.Dataset):
     """A labelled image data set with the metadata zero-shot classification needs.
 
@@ -90,7 +94,10 @@ class LabelledImages(torch.utils.data.Dataset):
         return self.load_image(index), int(self.labels[index])
 
     def load_image(self, index):
-        """Return image ``index`` as an RGB :class:`PIL.Image.Image`."""
+        """Return image ``index`` as an RGB :class:`PIL.Image.Image`.
+
+        Raises :class:`UnreadableImageError`, naming the file, when it cannot be decoded.
+        """
         raise NotImplementedError
 
     def content_digest(self):
@@ -112,13 +119,28 @@ class ImageFiles(LabelledImages):
         self.paths = [str(path) for path in paths]
 
     def load_image(self, index):
-        with Image.open(self.image_dir / self.paths[index]) as image:
-            return image.convert("RGB")
+        path = self.image_dir / self.paths[index]
+        try:
+            with Image.open(path) as image:
+                return image.convert("RGB")
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+            raise UnreadableImageError(f"image file {path} cannot be decoded ({error})") from error
 
     def content_digest(self):
-        digest = hashlib.sha256()
+        """A digest of the image folder, every item's path and label, and every file's size and
+        modification time: the way build tools decide staleness, without reading the pixels.
+
+        Another data root, an edited, replaced or damaged file changes it; a cache hit costs
+        one ``stat`` per file.
+        """
+        digest = hashlib.sha256(f"{self.image_dir.resolve()}\n".encode())
         for path, label in zip(self.paths, self.labels.tolist()):
-            digest.update(f"{path}\t{label}\n".encode())
+            try:
+                stat = (self.image_dir / path).stat()
+                version = f"{stat.st_size}\t{stat.st_mtime_ns}"
+            except OSError:
+                version = "missing"
+            digest.update(f"{path}\t{label}\t{version}\n".encode())
         return digest.hexdigest()
 
 
@@ -362,9 +384,35 @@ def _image_dir(name, root):
     raise _missing(name, f"the image folder {root / spec.folder / spec.image_dir}", root)
 
 
+def read_split_file(path):
+    """Read and check a CoOp split file: ``{"train"|"val"|"test": [[path, label, class name], ...]}``.
+
+    Raises ``ValueError`` naming the file for invalid JSON, a missing split, a malformed item,
+    or an image path that leaves the image folder (absolute, or with a ``..`` part).
+    """
+    try:
+        splits = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"split file {path} is not valid JSON ({error})") from None
+    if not isinstance(splits, dict) or not all(isinstance(splits.get(split), list) for split in SPLITS):
+        raise ValueError(f"split file {path} must map each of {SPLITS} to a list of "
+                         "[relative image path, label, class name] items")
+    for split in SPLITS:
+        for item in splits[split]:
+            if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) and item[0]
+                    and isinstance(item[1], int) and not isinstance(item[1], bool) and item[1] >= 0
+                    and isinstance(item[2], str)):
+                raise ValueError(f"split file {path}: item {item!r} of {split!r} is not "
+                                 "[relative image path, non-negative integer label, class name]")
+            if item[0].startswith(("/", "\\")) or ".." in item[0].replace("\\", "/").split("/"):
+                raise ValueError(f"split file {path}: item {item[0]!r} of {split!r} lies outside the image "
+                                 "folder; paths must be relative, without '..'")
+    return {split: splits[split] for split in SPLITS}
+
+
 def _load_from_split_file(name, split, root):
     spec = COOP_DATASETS[name]
-    splits = json.loads(find_split_file(name, root).read_text())
+    splits = read_split_file(find_split_file(name, root))
     folder, image_dir = _image_dir(name, root)
     present, missing = _classes_on_disk(name, splits, image_dir)
     if missing and not folder.endswith("_subset"):

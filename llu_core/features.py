@@ -14,7 +14,11 @@ Inside a folder, features are stored in *parts*: each a safetensors file holding
   images no part holds yet;
 - embedding a larger subset later reuses the images already embedded;
 - a part that cannot be read, whose checksum fails or whose key differs is reported with a
-  warning, deleted and recomputed, never used.
+  warning, deleted and recomputed, never used;
+- a cache that cannot be written (read-only, full) is reported with a warning: the features
+  are then computed in memory and returned all the same;
+- an image that cannot be decoded (a truncated or damaged file) is left out with a warning
+  naming its file; the other images of its chunk are embedded and cached.
 
 Text embeddings of class prompts are cached the same way, one file per backbone, class list
 and template list.
@@ -34,21 +38,15 @@ from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
 from .backbones import load_backbone
-from .datasets import load_dataset
-from .io import write_tensors
+from .datasets import UnreadableImageError, load_dataset
+from .io import checksum, write_tensors
 from .paths import cache_dir
+from .validation import check_integer
 
 #: Version of the on-disk layout; part of every key.
 CACHE_FORMAT = 2
 #: More parts than this in one folder are merged into one after an extraction.
 MAX_PARTS = 16
-
-
-def _digest(*tensors):
-    digest = hashlib.sha256()
-    for tensor in tensors:
-        digest.update(tensor.numpy().tobytes())
-    return digest.hexdigest()
 
 
 def _describe(transform):
@@ -71,32 +69,55 @@ def image_cache_folder(backbone, dataset):
            "loader": dataset.preprocessing}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
     return (cache_dir() / "features" / _safe_name(backbone.cache_key)
-            / f"{_safe_name(dataset.name)}-{dataset.split}-{digest}")
+            / f"{_safe_name(dataset.name)}-{_safe_name(dataset.split)}-{digest}")
 
 
 def _read_verified(path, digest):
     """The tensors of a cache file whose key digest and checksum hold, else None (with a warning)."""
+    if not path.is_file():
+        warnings.warn(f"cache path {path} is not a file and is ignored", stacklevel=3)
+        return None
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
         tensors = load_file(str(path))
         problem = ("it belongs to another key" if metadata.get("key") != digest else
-                   "its checksum does not match" if metadata.get("checksum") != _digest(*tensors.values()) else None)
+                   "its checksum does not match" if metadata.get("checksum") != checksum(*tensors.values()) else None)
     except (SafetensorError, OSError, ValueError) as error:
         problem = f"it cannot be read ({error})"
     if problem is None:
         return tensors
     warnings.warn(f"cache file {path} is not used and will be rebuilt: {problem}", stacklevel=3)
-    path.unlink(missing_ok=True)
+    _remove(path)
     return None
 
 
+def _remove(path):
+    """Delete a cache file; in a read-only cache leave it (it is verified, and refused, on every read)."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _write_cache_file(path, tensors, metadata):
+    """Write a cache file; True on success, False with a warning when the cache cannot be written."""
+    try:
+        write_tensors(path, tensors, metadata=metadata)
+    except OSError as error:
+        warnings.warn(f"cannot write {path} ({error}); the features are computed in memory and not cached",
+                      stacklevel=3)
+        return False
+    return True
+
+
 def _write_part(folder, digest, indices, features):
+    """Write one part file; its path, or None when the cache cannot be written."""
     indices, features = indices.contiguous(), features.contiguous()
     path = folder / f"part-{hashlib.sha256(indices.numpy().tobytes()).hexdigest()[:16]}.safetensors"
-    write_tensors(path, {"indices": indices, "features": features},
-                  metadata={"key": digest, "checksum": _digest(indices, features)})
-    return path
+    written = _write_cache_file(path, {"indices": indices, "features": features},
+                                {"key": digest, "checksum": checksum(indices, features)})
+    return path if written else None
 
 
 def _cached_rows(folder, digest):
@@ -120,18 +141,24 @@ def _merge_parts(folder, digest):
     indices, features = _cached_rows(folder, digest)
     order = torch.argsort(indices)
     merged = _write_part(folder, digest, indices[order], features[order])
+    if merged is None:
+        return
     for part in parts:
-        if part != merged:
-            part.unlink(missing_ok=True)
+        if part != merged and part.is_file():
+            _remove(part)
 
 
 def _collate(batch):
-    images, labels = zip(*batch)
-    return torch.stack(images), torch.tensor(labels)
+    """Stack the decoded images of a batch; keep the positions and errors of the others apart."""
+    decoded = [(position, image) for position, image, _ in batch if image is not None]
+    errors = [error for _, image, error in batch if image is None]
+    images = torch.stack([image for _, image in decoded]) if decoded else None
+    return torch.tensor([position for position, _ in decoded], dtype=torch.int64), images, errors
 
 
 class _Preprocessed(torch.utils.data.Dataset):
-    """``dataset[indices[i]]`` with the backbone's preprocessing applied to the image."""
+    """``(i, preprocessed image, None)`` for ``dataset[indices[i]]``; ``(i, None, error)`` when its
+    image cannot be decoded (:class:`~llu_core.datasets.UnreadableImageError`, naming the file)."""
 
     def __init__(self, dataset, indices, preprocess):
         self.dataset, self.indices, self.preprocess = dataset, indices, preprocess
@@ -140,20 +167,55 @@ class _Preprocessed(torch.utils.data.Dataset):
         return len(self.indices)
 
     def __getitem__(self, i):
-        image, label = self.dataset[int(self.indices[i])]
-        return self.preprocess(image), label
+        try:
+            image, _ = self.dataset[int(self.indices[i])]
+        except UnreadableImageError as error:
+            return i, None, str(error)
+        return i, self.preprocess(image), None
 
 
 def encode_images(backbone, dataset, indices, batch_size=64, num_workers=0, progress=None):
-    """Image features (len(indices), d) of ``dataset[indices]``, computed without any cache."""
+    """Image features of ``dataset[indices]``, computed without any cache.
+
+    An image that cannot be decoded is left out, with a warning naming its file.
+
+    Returns
+    -------
+    decoded : numpy.ndarray, int64, shape (k,)
+        The entries of ``indices`` whose image was embedded, in order (all of them unless a
+        file is damaged).
+    features : torch.Tensor, float32, shape (k, d), or None when k = 0
+    """
+    indices = np.asarray(indices, dtype=np.int64)
     loader = torch.utils.data.DataLoader(_Preprocessed(dataset, indices, backbone.preprocess),
                                          batch_size=batch_size, num_workers=num_workers, collate_fn=_collate)
-    features = []
-    for images, _ in loader:
-        features.append(backbone.encode_image(images).float().cpu())
+    positions, features = [], []
+    for batch_positions, images, errors in loader:
+        for error in errors:
+            warnings.warn(f"{error}; this image is left out", stacklevel=2)
+        if images is not None:
+            positions.append(batch_positions)
+            features.append(backbone.encode_image(images).float().cpu())
         if progress is not None:
-            progress.update(len(images))
-    return torch.cat(features)
+            progress.update(len(batch_positions) + len(errors))
+    if not features:
+        return indices[:0], None
+    return indices[torch.cat(positions).numpy()], torch.cat(features)
+
+
+def _as_indices(indices, n):
+    """``indices`` of a data set of ``n`` items, checked: a non-empty 1-D integer array in [0, n)."""
+    if indices is None:
+        return np.arange(n)
+    array = np.asarray(indices)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"indices must be a non-empty 1-D array, got shape {array.shape}")
+    if array.dtype.kind not in "iu":
+        hint = "; for a boolean mask pass np.flatnonzero(mask)" if array.dtype.kind == "b" else ""
+        raise ValueError(f"indices must be integers, got dtype {array.dtype}{hint}")
+    if array.min() < 0 or array.max() >= n:
+        raise ValueError(f"indices must lie in [0, {n})")
+    return array.astype(np.int64)
 
 
 def extract_features(backbone, dataset, indices=None, batch_size=64, chunk_size=1024, num_workers=0,
@@ -180,14 +242,24 @@ def extract_features(backbone, dataset, indices=None, batch_size=64, chunk_size=
     Returns
     -------
     features : torch.Tensor, float32, shape (len(indices), d)
-        Raw image features (``encode_image``'s output; not normalised, not centred).
-    labels : torch.Tensor, int64, shape (len(indices),)
+        Raw image features (``encode_image``'s output; not normalised, not centred). Images
+        that cannot be decoded are left out with a warning naming their files: then there
+        are fewer rows.
+    labels : torch.Tensor, int64, shape (len(features),)
+        The labels of the rows returned.
+
+    Raises
+    ------
+    ValueError
+        For indices that are not integers in ``[0, len(dataset))`` (a boolean mask is not
+        indices), or when no requested image can be decoded.
     """
-    indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
-    if indices.ndim != 1 or indices.size == 0:
-        raise ValueError(f"indices must be a non-empty 1-D array, got shape {indices.shape}")
-    if indices.min() < 0 or indices.max() >= len(dataset):
-        raise ValueError(f"indices must lie in [0, {len(dataset)}) for {dataset!r}")
+    try:
+        indices = _as_indices(indices, len(dataset))
+    except ValueError as error:
+        raise ValueError(f"{error} for {dataset!r}") from None
+    check_integer("batch_size", batch_size)
+    check_integer("chunk_size", chunk_size)
     folder = image_cache_folder(backbone, dataset)
     digest = folder.name
     cached_indices, cached_features = _cached_rows(folder, digest)
@@ -195,18 +267,26 @@ def extract_features(backbone, dataset, indices=None, batch_size=64, chunk_size=
     if missing.size:
         bar = tqdm(total=missing.size, desc=f"embedding {dataset.name}/{dataset.split}", unit="img",
                    disable=not progress)
+        writable = True
         for start in range(0, missing.size, chunk_size):
-            chunk = torch.from_numpy(missing[start:start + chunk_size])
-            features = encode_images(backbone, dataset, chunk.numpy(), batch_size, num_workers, bar)
-            _write_part(folder, digest, chunk, features)
+            decoded, features = encode_images(backbone, dataset, missing[start:start + chunk_size], batch_size,
+                                              num_workers, bar)
+            if features is None:
+                continue
+            chunk = torch.from_numpy(decoded)
+            writable = writable and _write_part(folder, digest, chunk, features) is not None
             cached_indices = torch.cat([cached_indices, chunk])
             cached_features = features if cached_features is None else torch.cat([cached_features, features])
         bar.close()
-        _merge_parts(folder, digest)
+        if writable:
+            _merge_parts(folder, digest)
     row_of = torch.full((len(dataset),), -1, dtype=torch.int64)
     row_of[cached_indices] = torch.arange(len(cached_indices))
     rows = row_of[torch.from_numpy(indices)]
-    return cached_features[rows], torch.from_numpy(dataset.labels[indices])
+    kept = rows >= 0
+    if not kept.any():
+        raise ValueError(f"none of the {indices.size} requested images of {dataset!r} could be decoded")
+    return cached_features[rows[kept]], torch.from_numpy(dataset.labels[indices[kept.numpy()]])
 
 
 def extract_text_features(backbone, classnames, templates):
@@ -228,7 +308,7 @@ def extract_text_features(backbone, classnames, templates):
         if tensors is not None:
             return tensors["text"]
     text = backbone.encode_text(classnames, templates).float().cpu().contiguous()
-    write_tensors(path, {"text": text}, metadata={"key": digest, "checksum": _digest(text)})
+    _write_cache_file(path, {"text": text}, {"key": digest, "checksum": checksum(text)})
     return text
 
 
@@ -241,8 +321,7 @@ def class_balanced_subset(labels, per_class, seed=0):
     labels = np.asarray(labels)
     if per_class is None:
         return np.arange(labels.size)
-    if per_class < 1:
-        raise ValueError(f"per_class must be positive or None, got {per_class}")
+    check_integer("per_class", per_class)
     rng = np.random.default_rng(seed)
     picked = [rng.permutation(np.flatnonzero(labels == label))[:per_class] for label in np.unique(labels)]
     return np.sort(np.concatenate(picked))

@@ -68,6 +68,7 @@ import hashlib
 import io
 import json
 import os
+import warnings
 from functools import cached_property
 from importlib.metadata import version
 
@@ -78,7 +79,7 @@ from safetensors.torch import load_file
 from sklearn.linear_model import Ridge
 from torchvision import transforms
 
-from .io import write_tensors
+from .io import checksum, write_tensors
 from .paths import cache_dir
 
 NAME = "offline"
@@ -211,13 +212,19 @@ def build_alignment(path=None):
     projection, text_mean, basis, report = fit_alignment(text, rows)
     metadata = {"recipe": RECIPE, "report": json.dumps(report),
                 "packages": json.dumps({name: version(name) for name in PACKAGES})}
-    tensors = {"projection": projection, "text_mean": text_mean, "basis": basis}
-    write_tensors(path, {name: torch.from_numpy(value) for name, value in tensors.items()}, metadata=metadata)
+    tensors = {name: torch.from_numpy(value) for name, value in
+               {"projection": projection, "text_mean": text_mean, "basis": basis}.items()}
+    metadata["checksum"] = checksum(*(tensors[name] for name in sorted(tensors)))
+    write_tensors(path, tensors, metadata=metadata)
     return path
 
 
 def load_alignment(path=None):
-    """Load the alignment, building it first when it is missing, stale or unreadable."""
+    """Load the alignment, building it first when it is missing, stale or unreadable.
+
+    A file whose checksum does not match its tensors (damaged on disk) is reported with a
+    warning and rebuilt, like a feature cache file.
+    """
     from safetensors import safe_open
 
     path = path or alignment_path()
@@ -227,7 +234,11 @@ def load_alignment(path=None):
         current = metadata.get("recipe") == RECIPE and json.loads(metadata.get("packages", "{}")) == {
             name: version(name) for name in PACKAGES}
         if current:
-            return load_file(str(path)), metadata
+            tensors = load_file(str(path))
+            if metadata.get("checksum") == checksum(*(tensors[name] for name in sorted(tensors))):
+                return tensors, metadata
+            warnings.warn(f"alignment file {path} is not used and will be rebuilt: its checksum does not match",
+                          stacklevel=2)
     except (FileNotFoundError, SafetensorError, OSError, ValueError):
         pass
     build_alignment(path)

@@ -1,22 +1,46 @@
-"""Save and load fitted classifiers: one safetensors file, never pickle.
+"""Save and load fitted classifiers: one safetensors file, never pickle, checked on every load.
 
 The file holds the fitted tensors (adapter weights, centres, cache, probe coefficients) and,
-in its header metadata under ``"llu_core"``, a JSON document with the class name, the
-hyperparameters (``get_params()``) and the fitted scalars (e.g. ``identity_distance_``,
-``loss_history_``). It is written atomically (:func:`llu_core.io.write_tensors`).
+in its header metadata under ``"llu_core"``, a JSON document with the format version, the
+class name, the hyperparameters (``get_params()``, numpy scalars stored as plain numbers)
+and the fitted scalars (e.g. ``identity_distance_``, ``loss_history_``); ``"checksum"`` is a
+SHA-256 of that document and every tensor. It is written atomically
+(:func:`llu_core.io.write_tensors`).
+
+Loading trusts nothing in the file: it verifies the format version and the checksum, builds
+only the project's five estimators, re-runs the hyperparameter checks of ``fit``, compares
+every tensor's name, dtype and shape with what the header's ``dim_`` implies *before*
+allocating anything, and refuses non-finite values. Every failure is a ``ValueError`` (a
+missing file: ``FileNotFoundError``) that names the file and the problem.
+
+A model is fitted on embeddings made with some ``image_centre`` (the mean feature subtracted
+by :func:`llu_core.features.embed_dataset`); test embeddings centred differently are scored
+wrongly without any visible sign. Pass ``image_centre=`` to :func:`save_classifier` to keep it
+with the model (the loaded model's ``image_centre_``), and to :func:`load_classifier` to check
+that new embeddings were made with the same one.
 """
 
 import json
+import numbers
 
+import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
-from . import classifiers
-from .io import write_tensors
-from .validation import default_device
+from .classifiers import (CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier, TipAdapterClassifier,
+                          ZeroShotClassifier)
+from .io import checksum, target_path, write_tensors
+from .validation import check_is_fitted, default_device
 
 _HEADER_KEY = "llu_core"
-_FORMAT_VERSION = 1
+_CHECKSUM_KEY = "checksum"
+#: Version 2 added the checksum; version 1 files are refused (refit and save again).
+_FORMAT_VERSION = 2
+_IMAGE_CENTRE = "image_centre"
+
+#: The classes a file may ask for: the project's estimators, nothing else.
+_CLASSES = {cls.__name__: cls for cls in (ZeroShotClassifier, LLUClassifier, CLIPAdapterClassifier,
+                                          TipAdapterClassifier, LinearProbeClassifier)}
 
 # Per class: fitted tensors stored as such, and fitted plain values stored in the JSON.
 _FITTED = {
@@ -29,13 +53,36 @@ _FITTED = {
 }
 
 
-def save_classifier(clf, path):
-    """Write the fitted classifier ``clf`` to ``path`` (a ``.safetensors`` file), atomically."""
-    name = type(clf).__name__
-    if name not in _FITTED:
-        raise ValueError(f"cannot save a {name}; expected one of {sorted(_FITTED)}")
-    tensor_names, value_names = _FITTED[name]
-    classifiers.check_is_fitted(clf, "dim_")
+def _expected_shapes(name, params, d):
+    """Every stored tensor's shape for a model of dimension ``d``: ints, or letters that must agree."""
+    if name == "LLUClassifier":
+        adapter = {f"{side}_adapter_.linear.{part}": shape for side in ("image", "text")
+                   for part, shape in (("weight", (d, d)), ("bias", (d,)))}
+        return {**adapter, "image_centres_": ("k", d), "text_centres_": ("m", d)}
+    if name == "CLIPAdapterClassifier":
+        hidden = max(1, d // params["reduction"])
+        return {"adapter_.down.weight": (hidden, d), "adapter_.up.weight": (d, hidden)}
+    if name == "TipAdapterClassifier":
+        return {"keys_": ("n", d), "values_": ("n", "K"), "class_embeddings_": ("K", d)}
+    if name == "LinearProbeClassifier":
+        return {"coef_": ("k", d), "intercept_": ("k",), "class_embeddings_": ("K", d)}
+    return {}
+
+
+def _plain(value, name):
+    """``value`` as JSON data: numpy scalars become Python numbers, a torch device its string."""
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    if isinstance(value, torch.device):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, name) for item in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ValueError(f"cannot save {name}={value!r}: a {type(value).__name__} is not a number, string or None")
+
+
+def _fitted_tensors(clf, tensor_names):
     tensors = {}
     for attribute in tensor_names:
         value = getattr(clf, attribute)
@@ -43,29 +90,175 @@ def save_classifier(clf, path):
             tensors.update({f"{attribute}.{key}": tensor for key, tensor in value.state_dict().items()})
         else:
             tensors[attribute] = value
-    header = {"format": _FORMAT_VERSION, "class": name, "params": clf.get_params(),
-              "fitted": {attribute: getattr(clf, attribute) for attribute in value_names}}
-    write_tensors(path, tensors, metadata={_HEADER_KEY: json.dumps(header, default=str)})
+    return tensors
 
 
-def load_classifier(path, device=None):
+def _as_centre(image_centre):
+    centre = torch.as_tensor(np.asarray(image_centre, dtype=np.float32)).reshape(-1)
+    if centre.numel() == 0 or not torch.isfinite(centre).all():
+        raise ValueError("image_centre must be a non-empty 1-D array of finite numbers (the mean feature "
+                         "subtracted before normalisation, EmbeddedDataset.image_centre)")
+    return centre
+
+
+def save_classifier(clf, path, image_centre=None):
+    """Write the fitted classifier ``clf`` to ``path`` (a ``.safetensors`` file), atomically.
+
+    Parameters
+    ----------
+    clf : a fitted estimator of :mod:`llu_core.classifiers`
+    path : str or Path
+        The file to write (``~`` is expanded; a folder is refused).
+    image_centre : array-like, shape (m,), optional
+        The centre the training embeddings were made with (``EmbeddedDataset.image_centre``),
+        kept with the model so that :func:`load_classifier` can check new embeddings.
+    """
+    name = type(clf).__name__
+    if name not in _CLASSES or type(clf) is not _CLASSES[name]:
+        raise ValueError(f"cannot save a {name}; expected one of {sorted(_CLASSES)}")
+    path = target_path(path)
+    check_is_fitted(clf, "dim_")
+    clf._check_params()
+    tensor_names, value_names = _FITTED[name]
+    tensors = {key: tensor.detach().to("cpu", torch.float32).contiguous()
+               for key, tensor in _fitted_tensors(clf, tensor_names).items()}
+    if image_centre is not None:
+        tensors[_IMAGE_CENTRE] = _as_centre(image_centre)
+    for key, tensor in tensors.items():
+        if not torch.isfinite(tensor).all():
+            raise ValueError(f"cannot save this {name}: its {key} has NaN or infinite entries")
+    header = {"format": _FORMAT_VERSION, "class": name,
+              "params": {key: _plain(value, key) for key, value in clf.get_params().items()},
+              "fitted": {attribute: _plain(getattr(clf, attribute), attribute) for attribute in value_names}}
+    text = json.dumps(header, sort_keys=True)
+    write_tensors(path, tensors, metadata={_HEADER_KEY: text,
+                                           _CHECKSUM_KEY: checksum(text, *(tensors[k] for k in sorted(tensors)))})
+
+
+def _read_header(handle, path):
+    """The JSON header of an open file, checked: format, class, names; with its text and checksum."""
+    metadata = handle.metadata() or {}
+    if _HEADER_KEY not in metadata:
+        raise ValueError(f"{path} is not a classifier saved by llu_core (no '{_HEADER_KEY}' header)")
+    try:
+        header = json.loads(metadata[_HEADER_KEY])
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: the '{_HEADER_KEY}' header is not valid JSON ({error})") from None
+    if not isinstance(header, dict) or header.get("format") != _FORMAT_VERSION:
+        version = header.get("format") if isinstance(header, dict) else None
+        raise ValueError(f"{path} has format version {version!r}; this llu_core reads version {_FORMAT_VERSION} "
+                         "only (refit the model and save it again)")
+    name = header.get("class")
+    if name not in _CLASSES:
+        raise ValueError(f"{path} asks for class {name!r}; only {sorted(_CLASSES)} can be loaded")
+    params, fitted = header.get("params"), header.get("fitted")
+    expected_params = set(_CLASSES[name]._get_param_names())
+    if not isinstance(params, dict) or set(params) != expected_params:
+        raise ValueError(f"{path}: the hyperparameters of a {name} must be exactly {sorted(expected_params)}")
+    if not isinstance(fitted, dict) or set(fitted) != set(_FITTED[name][1]):
+        raise ValueError(f"{path}: the fitted values of a {name} must be exactly {sorted(_FITTED[name][1])}")
+    return header, metadata[_HEADER_KEY], metadata.get(_CHECKSUM_KEY)
+
+
+def _check_fitted_values(fitted, path):
+    """The JSON-stored fitted values: a positive integer dimension, finite numbers."""
+    def is_number(value):
+        return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+
+    checks = {"dim_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+              "n_epochs_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+              "identity_distance_": lambda v: is_number(v) and v >= 0,
+              "loss_history_": lambda v: isinstance(v, list) and all(is_number(item) for item in v)}
+    for attribute, value in fitted.items():
+        if not checks[attribute](value):
+            raise ValueError(f"{path}: the fitted value {attribute}={value!r} is not valid")
+
+
+def _check_shapes(handle, path, header):
+    """Compare every stored tensor with the shapes the header implies, reading no tensor data."""
+    name, d = header["class"], header["fitted"]["dim_"]
+    expected = _expected_shapes(name, header["params"], d)
+    stored = set(handle.keys()) - {_IMAGE_CENTRE}
+    if stored != set(expected):
+        raise ValueError(f"{path}: a {name} stores the tensors {sorted(expected)}, this file holds {sorted(stored)}")
+    sizes = {}
+    for key, shape in expected.items():
+        piece = handle.get_slice(key)
+        actual = tuple(piece.get_shape())
+        agrees = len(actual) == len(shape) and all(
+            size == want if isinstance(want, int) else sizes.setdefault(want, size) == size
+            for size, want in zip(actual, shape))
+        if piece.get_dtype() != "F32" or not agrees:
+            raise ValueError(f"{path}: tensor {key} is {piece.get_dtype()} of shape {list(actual)}; a {name} of "
+                             f"dimension {d} needs F32 of shape {list(shape)}")
+    if name == "LinearProbeClassifier" and sizes["k"] != (1 if sizes["K"] == 2 else sizes["K"]):
+        raise ValueError(f"{path}: coef_ has {sizes['k']} row(s) for {sizes['K']} classes")
+    if name == "LLUClassifier" and header["params"]["mask"] != "global" and min(sizes["k"], sizes["m"]) == 0:
+        raise ValueError(f"{path}: the {header['params']['mask']} mask needs image and text centres, one is empty")
+    if _IMAGE_CENTRE in handle.keys():
+        piece = handle.get_slice(_IMAGE_CENTRE)
+        if piece.get_dtype() != "F32" or len(piece.get_shape()) != 1:
+            raise ValueError(f"{path}: {_IMAGE_CENTRE} must be a 1-D F32 tensor")
+
+
+def load_classifier(path, device=None, image_centre=None):
     """Read a classifier written by :func:`save_classifier`; it scores exactly as the saved one.
 
-    ``device`` overrides where the loaded model computes (default: the saved ``device``
-    hyperparameter, i.e. CUDA when available for ``None``).
+    Parameters
+    ----------
+    path : str or Path
+        The file (``~`` is expanded).
+    device : str or torch.device, optional
+        Where the loaded model computes (default: the saved ``device`` hyperparameter, i.e.
+        CUDA when available for ``None``).
+    image_centre : array-like, shape (m,), optional
+        The centre the embeddings to be scored were made with: compared with the one saved
+        with the model, a mismatch raises ``ValueError``.
+
+    Returns
+    -------
+    The fitted estimator; its ``image_centre_`` is the saved centre (numpy float32) or None.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    ValueError
+        When the file is not a complete, unmodified classifier of a supported format, when a
+        value in it is invalid, or when ``image_centre`` differs from the saved one.
     """
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata() or {}
-        if _HEADER_KEY not in metadata:
-            raise ValueError(f"{path} is not a classifier saved by llu_core (no '{_HEADER_KEY}' header)")
-        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    header = json.loads(metadata[_HEADER_KEY])
-    clf = getattr(classifiers, header["class"])(**header["params"])
+    path = target_path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no saved classifier at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header, text, stored_checksum = _read_header(handle, path)
+            name = header["class"]
+            clf = _CLASSES[name](**header["params"])
+            try:  # the checks of fit, before any size in the file is believed
+                clf._check_params()
+                clf.device_ = default_device(device if device is not None else header["params"].get("device"))
+            except ValueError as error:
+                raise ValueError(f"{path}: {error}") from None
+            _check_fitted_values(header["fitted"], path)
+            _check_shapes(handle, path, header)
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError) as error:
+        raise ValueError(f"{path} cannot be read as a safetensors file ({error}); it is damaged or not a "
+                         "saved classifier") from None
+    if stored_checksum != checksum(text, *(tensors[k] for k in sorted(tensors))):
+        raise ValueError(f"{path}: the checksum does not match; the file was modified or damaged")
+    for key, tensor in tensors.items():
+        if not torch.isfinite(tensor).all():
+            raise ValueError(f"{path}: tensor {key} has NaN or infinite entries")
+    saved_centre = tensors.pop(_IMAGE_CENTRE, None)
+    clf.image_centre_ = None if saved_centre is None else saved_centre.numpy()
+    if image_centre is not None:
+        _compare_centres(path, saved_centre, _as_centre(image_centre))
     for attribute, value in header["fitted"].items():
         setattr(clf, attribute, value)
-    clf.device_ = default_device(device or header["params"].get("device"))
     clf._build_modules()
-    for attribute in _FITTED[header["class"]][0]:
+    for attribute in _FITTED[name][0]:
         value = getattr(clf, attribute, None)
         if isinstance(value, torch.nn.Module):
             prefix = f"{attribute}."
@@ -74,3 +267,13 @@ def load_classifier(path, device=None):
         else:
             setattr(clf, attribute, tensors[attribute].to(clf.device_))
     return clf
+
+
+def _compare_centres(path, saved, given):
+    if saved is None:
+        raise ValueError(f"{path} holds no image centre to compare image_centre with; save the model with "
+                         "save_classifier(..., image_centre=...)")
+    if saved.shape != given.shape or not torch.allclose(saved, given, rtol=1e-5, atol=1e-6 * float(saved.abs().max())):
+        raise ValueError(f"image_centre differs from the centre saved with the model in {path}: the embeddings were "
+                         "centred differently from the training embeddings; embed them with the saved centre "
+                         "(the loaded model's image_centre_)")

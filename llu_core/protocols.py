@@ -145,15 +145,18 @@ def score_base_to_new(model, X_test, y_test, T):
     T, X_test = np.asarray(T, dtype=np.float32), np.asarray(X_test, dtype=np.float32)
     y_test = as_labels(y_test, X_test.shape[0], T.shape[0], "y_test").numpy()
     base, new = base_new_split(np.arange(T.shape[0]))
+    if new.size == 0:
+        raise ValueError(f"T has {T.shape[0]} class(es): a base-to-new evaluation needs at least two, "
+                         "so that the new half is not empty")
 
     def accuracy(classes):
         rows = np.flatnonzero(np.isin(y_test, classes))
         if rows.size == 0:
-            raise ValueError(f"no test rows for classes {classes.tolist()[:5]}...; cannot evaluate")
+            raise ValueError(f"y_test has no rows of classes {classes.tolist()[:5]}...; cannot evaluate")
         return 100.0 * model.score(X_test[rows], np.searchsorted(classes, y_test[rows]), T[classes])
 
     result = {"base": accuracy(base)}
-    result["new"] = accuracy(new) if model.scores_unseen_classes and new.size else float("nan")
+    result["new"] = accuracy(new) if model.scores_unseen_classes else float("nan")
     result["hm"] = harmonic_mean(result["base"], result["new"])
     return result
 

@@ -89,19 +89,37 @@ def minimise(batch_loss, optimizer, n_samples, epochs, batch_size, seed, schedul
     Returns
     -------
     list of float, length ``epochs``.
+
+    Raises
+    ------
+    ValueError
+        When the loss or a trained parameter stops being finite (a learning rate or a
+        regularisation weight far too large for the data): training stops there, so no NaN
+        model is ever returned.
     """
-    generator = torch.Generator().manual_seed(seed)
+    epochs, batch_size = int(epochs), int(batch_size)
+    generator = torch.Generator().manual_seed(int(seed))
     steps_per_epoch = math.ceil(n_samples / batch_size)
     scheduler = schedule(optimizer, epochs, steps_per_epoch)
     history = []
-    for _ in tqdm(range(epochs), desc=description, leave=False):
+    for epoch in tqdm(range(epochs), desc=description, leave=False):
         total = 0.0
         for indices in torch.randperm(n_samples, generator=generator).split(batch_size):
             loss = batch_loss(indices)
+            if not torch.isfinite(loss):
+                _diverged(description, epoch, f"the loss became {loss.item()}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
             total += loss.item() * len(indices)
         history.append(total / n_samples)
+    if not all(torch.isfinite(p).all() for group in optimizer.param_groups for p in group["params"]):
+        _diverged(description, epochs - 1, "a trained parameter is no longer finite")
     return history
+
+
+def _diverged(description, epoch, what):
+    raise ValueError(f"{description}: training diverged in epoch {epoch + 1}: {what}. The hyperparameters "
+                     "(learning rate lr, regularisation weight lam, logit_scale) are too large for these "
+                     "embeddings; lower them")
