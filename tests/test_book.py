@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from chapter_claims import (check_ablations, check_affine_adapter, check_base_to_new, check_clustering,
+                            check_local_mask, check_zero_shot)
+from llu_core.io import read_json
+
 
 REPO = Path(__file__).resolve().parent.parent
 HTML = REPO / "_build" / "html"
@@ -58,6 +62,16 @@ def test_page_renders_with_figures_and_without_errors(built, page, n_figures):
             assert image.exists() and image.stat().st_size > 1000, src
     assert "Traceback" not in rendered
     assert not re.search(r'class="[^"]*\boutput (stderr|error|traceback)\b', rendered)
+
+
+#: Every chapter's prose, checked against the results the build itself computed.
+CLAIMS = {"01_zero_shot": check_zero_shot, "02_affine_adapter": check_affine_adapter, "03_local_mask": check_local_mask,
+          "04_clustering": check_clustering, "05_base_to_new": check_base_to_new, "06_ablations": check_ablations}
+
+
+@pytest.mark.parametrize("chapter", sorted(CLAIMS))
+def test_built_chapter_numbers_back_its_prose(built, chapter):
+    CLAIMS[chapter](read_json(REPO / "results" / "book" / f"{chapter}.json"))
 
 
 def test_book_has_every_chapter_and_the_bibliography(built):

@@ -1,12 +1,13 @@
 """Every chapter, executed by papermill on small parameters, checked on the results it writes."""
 
-import math
 from pathlib import Path
 
 import papermill
-import pytest
 
 from llu_core.io import read_json
+
+from chapter_claims import (by_method, check_ablations, check_affine_adapter, check_base_to_new, check_clustering,
+                            check_local_mask, check_zero_shot)
 
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -20,10 +21,6 @@ def execute(tmp_path, notebook, **parameters):
                                parameters=dict(parameters, results_path=str(results)), cwd=str(NOTEBOOKS),
                                progress_bar=False, kernel_name="python3")
     return read_json(results)
-
-
-def by_method(records, **where):
-    return {r["method"]: r for r in records if all(r[key] == value for key, value in where.items())}
 
 
 def test_chapters_are_stored_without_outputs_and_with_parameters():
@@ -42,57 +39,34 @@ def test_chapters_are_stored_without_outputs_and_with_parameters():
 
 def test_zero_shot(tmp_path):
     result = execute(tmp_path, "01_zero_shot.ipynb", datasets=["cifar10"], n_examples=4)
-    prompts = result["accuracy"]["cifar10"]
-    assert set(prompts) == {"class name only", "data set template", "7-template ensemble"}
-    for accuracy in prompts.values():
-        assert 20.0 < accuracy <= 100.0  # ten classes: chance is 10 %
+    check_zero_shot(result)
     assert len(result["examples"]["predicted"]) == 4
 
 
 def test_affine_adapter(tmp_path):
     result = execute(tmp_path, "02_affine_adapter.ipynb", shots=4, seeds=[1])
-    assert result["untrained_max_score_gap"] < 1e-3  # identity init scores like zero-shot
-    distances = result["identity_distance"]
-    assert distances["LLU"] < distances["Linear layer"]
-    methods = by_method(result["records"])
-    assert set(methods) == {"zero_shot", "clip_adapter", "linear", "no_mask", "llu"}
-    for record in methods.values():
-        assert 10.0 < record["base"] <= 100.0 and 0.0 <= record["new"] <= 100.0
-    assert abs(methods["llu"]["new"] - methods["zero_shot"]["new"]) < 5.0
-    assert methods["linear"]["new"] < methods["llu"]["new"]
+    check_affine_adapter(result)
+    assert set(by_method(result["records"])) == {"zero_shot", "clip_adapter", "linear", "no_mask", "llu"}
 
 
 def test_local_mask(tmp_path):
     result = execute(tmp_path, "03_local_mask.ipynb", shots=4, gammas=[0.0, 20.0, 1000.0])
-    view = result["view"]
-    assert view["mean_alpha_new"] < view["mean_alpha_base"] <= view["beta"]
-    sweep = result["sweep"]
-    assert sweep[0]["mean_alpha_new"] == pytest.approx(view["beta"])  # γ = 0: the global weight β
-    assert sweep[0]["mean_alpha_new"] > sweep[1]["mean_alpha_new"] > sweep[2]["mean_alpha_new"]
-    for row in sweep:
-        assert 10.0 < row["base"] <= 100.0 and 10.0 < row["new"] <= 100.0
+    assert result["dataset"] == "fashion_mnist"
+    check_local_mask(result, strict=False)
 
 
 def test_clustering(tmp_path):
     result = execute(tmp_path, "04_clustering.ipynb", shots=4, seeds=[1], n_clusters=[2, None], n_clusters_shown=3)
-    small, everything = result["sweep"]
-    assert small["n_centres"] < everything["n_centres"]
-    assert everything["n_centres"] == 5 * 4 + 5  # 4 shots of 5 base classes, 5 base class texts
-    assert everything["memory_kib"] / small["memory_kib"] == pytest.approx(everything["n_centres"] / small["n_centres"])
-    for row in result["sweep"]:
-        assert 10.0 < row["base"] <= 100.0
+    assert result["sweep"][-1]["n_centres"] == 5 * 4 + 5  # 4 shots of 5 base classes, 5 base class texts
+    check_clustering(result)
 
 
 def test_base_to_new(tmp_path):
     result = execute(tmp_path, "05_base_to_new.ipynb", datasets=["dtd"], shots=[2], seeds=[1])
     methods = by_method(result["records"], dataset="dtd")
     assert set(methods) == {"zero_shot", "clip_adapter", "tip_adapter", "linear_probe", "llu"}
-    for record in methods.values():
-        assert 10.0 < record["base"] <= 100.0
-    assert math.isnan(methods["linear_probe"]["new"])
-    assert methods["tip_adapter"]["new"] == pytest.approx(methods["zero_shot"]["new"])  # empty cache: zero-shot
-    assert abs(methods["llu"]["new"] - methods["zero_shot"]["new"]) < 5.0
     assert {row["dataset"] for row in result["summary"]} == {"dtd", "average"}
+    check_base_to_new(result, strict=False)
 
 
 def test_ablations(tmp_path):
@@ -102,10 +76,7 @@ def test_ablations(tmp_path):
                               "random_init", "linear"]
     distances = {name: record.get("identity_distance") for name, record in variants.items()}
     assert distances.pop("zero_shot") is None and all(value >= 0.0 for value in distances.values())
-    assert distances["linear"] == max(distances.values())
-    assert distances["default"] < distances["random_init"]
-    assert variants["dirac_mask"]["new"] == pytest.approx(variants["zero_shot"]["new"], abs=1.0)
-    assert variants["no_cluster"] == dict(variants["default"], method="no_cluster")  # 10 < 512 training points
+    check_ablations(result)
 
 
 def test_reproduce_command(tmp_path, capsys):
