@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from llu_core import LLUClassifier, TipAdapterClassifier, ZeroShotClassifier
 from llu_core.experiments import records_to_csv
@@ -220,7 +221,7 @@ class TinyBackbone:
         return torch.cat([images.mean(dim=(2, 3)), images.std(dim=(2, 3))], dim=1) + 1.0
 
     def encode_text(self, classnames, templates):
-        rows = torch.tensor([[len(name), 1.0, 2.0, 0.0, 1.0, float(i)] for i, name in enumerate(classnames)])
+        rows = torch.tensor([[len(name), 1.0, 2.0, 0.0, 1.0, float(sum(map(ord, name)) % 97)] for name in classnames])
         return torch.nn.functional.normalize(rows, dim=1)
 
 
@@ -247,3 +248,38 @@ def test_targets_are_centred_by_the_source_centre(tmp_path, monkeypatch):
         with pytest.raises(ValueError, match=r"centre must be a finite array of shape \(6,\)"):
             embed_target(backbone, "cifar10_gray_contrast", bad, test_per_class=2, progress=False)
 
+
+
+def test_imagenet_a_is_scored_against_its_own_classes_after_fitting_on_imagenet(tmp_path, monkeypatch):
+    """End to end on a tiny ImageNet (6 classes) and ImageNet-A (3 of them): the target's text
+    rows are the source's rows of its classes, so domain generalisation accepts it, and every
+    score is over the 3 classes."""
+    monkeypatch.setenv("LLU_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    wnids = [f"n0{k}" for k in range(6)]
+    names = "".join(f"{wnid} thing {k}\n" for k, wnid in enumerate(wnids))
+
+    def tree(folder, classes, per_class):
+        for k in classes:
+            (folder / wnids[k]).mkdir(parents=True)
+            for i in range(per_class):
+                pixels = np.clip(rng.normal(40 * k, 30, size=(8, 8, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / wnids[k] / f"{i}.png")
+
+    (tmp_path / "imagenet").mkdir()
+    (tmp_path / "imagenet" / "classnames.txt").write_text(names)
+    tree(tmp_path / "imagenet" / "images" / "train", range(6), 4)
+    tree(tmp_path / "imagenet" / "images" / "val", range(6), 2)
+    tree(tmp_path / "imagenet-adversarial" / "imagenet-a", (4, 1, 3), 3)
+    backbone = TinyBackbone()
+    source = embed_dataset(backbone, "imagenet", root=tmp_path, progress=False)
+    target = embed_target(backbone, "imagenet_a", source.image_centre, root=tmp_path, progress=False)
+    assert target.classnames == ["thing 1", "thing 3", "thing 4"]
+    assert target.test_y.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    np.testing.assert_allclose(target.text, source.text[[1, 3, 4]], atol=1e-6)
+    records = run_transfer({"zero_shot": ZeroShotClassifier(), "tip_adapter": TipAdapterClassifier()}, source,
+                           domain_generalisation=[target], shots=[2], seeds=[1], progress=False)
+    model = fit_on_source(TipAdapterClassifier(), source.train_X, source.train_y, source.text, 2, 1)
+    record = next(r for r in records if (r["method"], r["dataset"]) == ("tip_adapter", "imagenet_a"))
+    predicted = model.predict(target.test_X, target.text)
+    assert predicted.max() <= 2 and record["accuracy"] == pytest.approx(100 * np.mean(predicted == target.test_y))
