@@ -79,12 +79,18 @@ def check_target(source, target, protocol):
     """Raise ``ValueError`` unless ``target`` can be scored by a model fitted on ``source``.
 
     Both are embedded data sets (``name``, ``test_X``, ``test_y``, ``text``; the source also
-    ``train_X``). The embedding dimensions must agree; for ``"domain_generalisation"`` every
-    class text of the target must be one of the source's (cosine ≥ 1 − 1e-5, see
-    :func:`llu_core.classifiers.match_classes`).
+    ``train_X``). The embedding dimensions must agree; where both carry an ``image_centre``,
+    the target must have been centred by the source's (:func:`llu_core.features.embed_target`);
+    for ``"domain_generalisation"`` every class text of the target must be one of the source's
+    (cosine ≥ 1 − 1e-5, see :func:`llu_core.classifiers.match_classes`).
     """
     if protocol not in PROTOCOLS[1:]:
         raise ValueError(f"protocol must be one of {PROTOCOLS[1:]}, got {protocol!r}")
+    centres = [getattr(data, "image_centre", None) for data in (source, target)]
+    if None not in centres and not np.array_equal(*centres):
+        raise ValueError(f"target {target.name!r} was centred by another image centre than the source "
+                         f"{source.name!r}; a model fitted on the source assumes the source's centre: embed the "
+                         "target with llu_core.features.embed_target(..., centre=source.image_centre)")
     dim = np.asarray(source.text).shape[1]
     for what in ("test_X", "text"):
         if np.asarray(getattr(target, what)).shape[1] != dim:
@@ -274,6 +280,29 @@ def format_table_3(summary, shots=16, backbone="offline", alpha_methods=("llu",)
     """Lay out the domain-generalisation results like the paper's Table 3 (the parameters and
     the paper's rows as in :func:`format_table_2`; Table 3 has no average column)."""
     return _transfer_table(summary, "domain_generalisation", TABLE_3, shots, backbone, alpha_methods)
+
+
+def _paper_table(paper, title, methods, average):
+    methods = [m for m in (paper if methods is None else methods) if m in paper]
+    columns = [c for c in paper["zero_shot"] if c != "average" or average]
+    rows = [["CLIP zero-shot" if m == "zero_shot" else METHOD_LABELS.get(m, m)]
+            + [f"{paper[m][c]:.2f}" for c in columns] for m in methods]
+    header = ["Method", "imagenet (source)", *columns[1:]]
+    return f"**{title}** (CLIP ViT-B/16, fitted on ImageNet with 16 shots; accuracy in %)\n\n" + _markdown(header, rows)
+
+
+def format_paper_table_2(methods=None):
+    """The paper's own Table 2 in Markdown, in a table of its own headed by the paper's setting.
+
+    ``methods``: which rows, in this order, by ``llu_core`` method name (default: all of the
+    paper's, the prompt learners included).
+    """
+    return _paper_table(TABLE_2, "The paper's Table 2, cross-dataset", methods, average=True)
+
+
+def format_paper_table_3(methods=None):
+    """The paper's own Table 3 in Markdown (see :func:`format_paper_table_2`)."""
+    return _paper_table(TABLE_3, "The paper's Table 3, domain generalisation", methods, average=False)
 
 
 def gains_over_zero_shot(summary, shots=16, alpha_method="llu"):

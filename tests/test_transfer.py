@@ -9,13 +9,13 @@ import torch
 from PIL import Image
 
 from llu_core import LLUClassifier, TipAdapterClassifier, ZeroShotClassifier
-from llu_core.experiments import records_to_csv
-from llu_core.features import class_balanced_subset, embed_dataset, embed_target, extract_features
 from llu_core.datasets import load_dataset
+from llu_core.experiments import METHOD_LABELS, records_to_csv
+from llu_core.features import class_balanced_subset, embed_dataset, embed_target, extract_features
 from llu_core.paper_results import TABLE_2, TABLE_3
-from llu_core.transfer import (COLUMNS, add_target_average, check_target, fit_on_source, format_table_2,
-                               format_table_3, gains_over_zero_shot, run_transfer, score_target,
-                               summarise_transfer)
+from llu_core.transfer import (COLUMNS, add_target_average, check_target, fit_on_source, format_paper_table_2,
+                               format_paper_table_3, format_table_2, format_table_3, gains_over_zero_shot,
+                               run_transfer, score_target, summarise_transfer)
 from synthetic_embeddings import unit_rows
 
 DIM, N_CLASSES = 32, 5
@@ -143,7 +143,7 @@ def test_records_have_the_fields_the_tables_need(source):
     lines = table.splitlines()
     assert lines[2].split("|")[1:-1] == [" Method ", " source (source) ", " far ", " far_b ", " average "]
     assert [line.split("|")[1].strip() for line in lines[4:]] == [
-        "CLIP (zero-shot)", "LLU", "mean α of the test images (LLU)", "mean α of the class texts (LLU)"]
+        METHOD_LABELS["zero_shot"], "LLU", "mean α of the test images (LLU)", "mean α of the class texts (LLU)"]
     assert "paper" not in table and "shifted" not in table
     table = format_table_3(summary, shots=2)
     assert " shifted " in table and " far " not in table and "average" not in table
@@ -175,10 +175,23 @@ def test_tables_put_the_paper_beside_ours_only_in_its_setting():
     cells = [cell.strip() for cell in paper_row.split("|")[2:-1]]
     assert cells == [f"{TABLE_2['llu'][d]:.2f}" for d in ["imagenet", *targets[:3]]] + ["–"]  # 3 of 10 targets
     table = format_table_3(summary, backbone="ViT-B-16")
-    paper_row = next(line for line in table.splitlines() if line.startswith("| CLIP (zero-shot), paper"))
+    paper_row = next(line for line in table.splitlines() if line.startswith(f"| {METHOD_LABELS['zero_shot']}, paper"))
     assert [cell.strip() for cell in paper_row.split("|")[2:-1]] == ["66.73", "60.83", "47.77"]
     with pytest.raises(ValueError, match="targets"):
         format_table_2(summary, shots=1)
+
+
+def test_the_papers_tables_2_and_3_on_their_own():
+    table = format_paper_table_2()
+    lines = table.splitlines()
+    assert "CLIP ViT-B/16" in lines[0] and "Table 2" in lines[0]
+    assert lines[2].split("|")[2].strip() == "imagenet (source)" and lines[2].split("|")[-2].strip() == "average"
+    assert len(lines) == 4 + len(TABLE_2)  # title, blank, header, rule, one row per method
+    llu = next(line for line in lines if line.startswith("| LLU |"))
+    assert [cell.strip() for cell in llu.split("|")[2:-1]] == [f"{value:.2f}" for value in TABLE_2["llu"].values()]
+    table = format_paper_table_3(methods=["zero_shot", "llu", "coop"])
+    rows = [line.split("|")[1].strip() for line in table.splitlines()[4:]]
+    assert rows == ["CLIP zero-shot", "LLU", "CoOp"] and "average" not in table
 
 
 def test_paper_tables_2_and_3_transcription_is_consistent():
@@ -200,6 +213,10 @@ def test_bad_targets_raise_value_errors(source):
     with pytest.raises(ValueError, match=r"1 class\(es\) of 'far'.*far 0"):
         check_target(source, far_target(n_classes=1), "domain_generalisation")
     check_target(source, far_target(), "cross_dataset")  # other classes are what cross-dataset is for
+    centred = SimpleNamespace(**vars(source), image_centre=np.zeros(DIM, dtype=np.float32))
+    with pytest.raises(ValueError, match="centred by another image centre than the source 'source'.*embed_target"):
+        check_target(centred, SimpleNamespace(**vars(far_target()), image_centre=np.ones(DIM)), "cross_dataset")
+    check_target(centred, SimpleNamespace(**vars(far_target()), image_centre=np.zeros(DIM)), "cross_dataset")
     with pytest.raises(ValueError, match="protocol must be one of"):
         check_target(source, far_target(), "source")
     with pytest.raises(ValueError, match="at least one method, target"):
