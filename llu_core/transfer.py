@@ -87,7 +87,7 @@ def check_target(source, target, protocol):
     if protocol not in PROTOCOLS[1:]:
         raise ValueError(f"protocol must be one of {PROTOCOLS[1:]}, got {protocol!r}")
     centres = [getattr(data, "image_centre", None) for data in (source, target)]
-    if None not in centres and not np.array_equal(*centres):
+    if all(centre is not None for centre in centres) and not np.array_equal(*centres):
         raise ValueError(f"target {target.name!r} was centred by another image centre than the source "
                          f"{source.name!r}; a model fitted on the source assumes the source's centre: embed the "
                          "target with llu_core.features.embed_target(..., centre=source.image_centre)")
