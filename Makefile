@@ -30,8 +30,8 @@ benchmark: setup
 	$(BIN)/python benchmarks/bench_method.py
 	$(BIN)/python benchmarks/bench_extraction.py
 
-# Rerun chapters 5 and 6 through papermill over a grid; pass options with ARGS, e.g.
-#   make reproduce ARGS="--backbone ViT-B-16 --pretrained /models/ViT-B-16.pt --data-root /data --datasets dtd"
+# Rerun chapters 5, 6 and 8 (Tables 1-4) through papermill over a grid; pass options with ARGS, e.g.
+#   make reproduce ARGS="--chapters base_to_new --backbone ViT-B-16 --pretrained /models/ViT-B-16.pt --data-root /data --datasets dtd"
 reproduce: setup
 	$(BIN)/python -m llu_core.reproduce $(ARGS)
 

@@ -32,6 +32,10 @@ _PUBLIC_API = {
     "extract_features": "features",
     "extract_text_features": "features",
     "embed_dataset": "features",
+    # Transfer: cross-dataset and domain generalisation (issue 11).
+    "embed_target": "features",
+    "fit_on_source": "transfer",
+    "run_transfer": "transfer",
 }
 
 __all__ = sorted(_PUBLIC_API)

@@ -30,6 +30,21 @@ Two small data sets outside the benchmark run the book offline:
   is part of the feature cache key).
 - ``cifar10``: ``<root>/cifar10/<split>/<class>/*.jpg`` (ImageFolder layout), else
   torchvision's ``<root>/cifar-10-batches-py``.
+
+Test-only data sets for the transfer protocols (Sec. 4.2-4.3; their only split is ``"test"``):
+
+- ``imagenet_v2``, ``imagenet_sketch``, ``imagenet_a``, ``imagenet_r``: ImageNet's classes in
+  other domains, laid out as in CoOp's ``DATASETS.md`` with a copy of ImageNet's
+  ``classnames.txt`` in each folder (else ``<root>/imagenet/classnames.txt`` is read).
+  ImageNet-V2's folders ``0``..``999`` are ImageNet's labels (classes in sorted wnid order);
+  Sketch, A and R have one folder per wnid, and their classes are the sorted wnid folders
+  present: all 1000 for Sketch, 200 for A and R, so that A and R are scored against their 200
+  classes only, as CoOp does (``datasets/imagenet_a.py``, ``imagenet_r.py``).
+- ``cifar10_<kind>`` for each corruption of :mod:`llu_core.corruptions` (``cifar10_sketch``,
+  ``cifar10_gray_contrast``, ``cifar10_blur_noise``, ``cifar10_jpeg``): CIFAR-10's test split,
+  corrupted at severity 3 with seed 0 when an image is read; ``cifar10_<kind>@<severity>``
+  chooses another severity (1-5). No image file is written; the corruption is part of the
+  loader's preprocessing and so of the feature cache key.
 """
 
 import gzip
@@ -43,6 +58,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .corruptions import CORRUPTIONS, check_corruption, corrupt
 from .paths import data_root
 
 COOP_DATASETS_MD = "https://github.com/KaiyangZhou/CoOp/blob/main/DATASETS.md"
@@ -165,6 +181,26 @@ class ImageArrays(LabelledImages):
         return digest.hexdigest()
 
 
+class CorruptedImages(LabelledImages):
+    """Another data set's images, corrupted when read (:func:`llu_core.corruptions.corrupt`).
+
+    Item ``i`` is ``corrupt(source[i], kind, severity, seed, index=i)`` with ``source[i]``'s
+    label, so the same seed gives the same bytes in any reading order.
+    """
+
+    def __init__(self, name, source, kind, severity, seed):
+        check_corruption(kind, severity)
+        super().__init__(name, source.split, source.labels, source.classnames, source.templates)
+        self.source, self.kind, self.severity, self.seed = source, kind, int(severity), int(seed)
+        self.preprocessing = f"{source.preprocessing},{kind}@{self.severity},seed={self.seed}"
+
+    def load_image(self, index):
+        return corrupt(self.source.load_image(index), self.kind, self.severity, self.seed, index)
+
+    def content_digest(self):
+        return self.source.content_digest()
+
+
 @dataclass(frozen=True)
 class CoOpDataset:
     """Where CoOp keeps one benchmark data set (CoOp's ``datasets/<name>.py``)."""
@@ -204,7 +240,20 @@ COOP_DATASETS = {
 }
 # The generic CLIP/CoOp prompt for the two small data sets outside the benchmark.
 DEFAULT_TEMPLATE = "a photo of a {}."
-DATASET_NAMES = ("fashion_mnist", "cifar10", *COOP_DATASETS)
+
+# ImageNet's shifted versions (CoOp's DATASETS.md): folder, image folder, DATASETS.md anchor.
+IMAGENET_SHIFTS = {
+    "imagenet_v2": ("imagenetv2", "imagenetv2-matched-frequency-format-val", "imagenetv2"),
+    "imagenet_sketch": ("imagenet-sketch", "images", "imagenet-sketch"),
+    "imagenet_a": ("imagenet-adversarial", "imagenet-a", "imagenet-a"),
+    "imagenet_r": ("imagenet-rendition", "imagenet-r", "imagenet-r"),
+}
+#: The corrupted data sets' source, default severity and seed (see :mod:`llu_core.corruptions`).
+CORRUPTED_SOURCE, DEFAULT_SEVERITY, CORRUPTION_SEED = "cifar10", 3, 0
+CORRUPTED_DATASETS = tuple(f"{CORRUPTED_SOURCE}_{kind}" for kind in CORRUPTIONS)
+DATASET_NAMES = ("fashion_mnist", "cifar10", *COOP_DATASETS, *IMAGENET_SHIFTS, *CORRUPTED_DATASETS)
+#: Data sets that exist only as test sets: transfer targets, never fitted on.
+TEST_ONLY = (*IMAGENET_SHIFTS, *CORRUPTED_DATASETS)
 SPLITS = ("train", "val", "test")
 
 
@@ -214,9 +263,12 @@ def load_dataset(name, split, root=None):
     Parameters
     ----------
     name : str
-        One of :data:`DATASET_NAMES`: ``"fashion_mnist"``, ``"cifar10"`` or a CoOp data set.
+        One of :data:`DATASET_NAMES`: ``"fashion_mnist"``, ``"cifar10"``, a CoOp data set, a
+        shifted ImageNet or a corrupted CIFAR-10 (``"cifar10_<kind>"``, optionally with
+        ``"@<severity>"``).
     split : {"train", "val", "test"}
-        ``"val"`` exists for the CoOp data sets only (ImageNet's test split is its val folder).
+        ``"val"`` exists for the CoOp data sets only (ImageNet's test split is its val folder);
+        the data sets of :data:`TEST_ONLY` have only ``"test"``.
     root : str or Path, optional
         The data root; default :func:`llu_core.paths.data_root`.
 
@@ -227,15 +279,28 @@ def load_dataset(name, split, root=None):
     Raises
     ------
     ValueError
-        For an unknown name or split.
+        For an unknown name, split, corruption or severity.
     FileNotFoundError
         When the data are not on disk; the message says what to download and where to put it.
     """
-    if name not in DATASET_NAMES:
-        raise ValueError(f"unknown data set {name!r}; known names: {', '.join(DATASET_NAMES)}")
+    registered, at, severity = name.partition("@")
+    if registered not in DATASET_NAMES or (at and registered not in CORRUPTED_DATASETS):
+        raise ValueError(f"unknown data set {name!r}; known names: {', '.join(DATASET_NAMES)} "
+                         f"(a corrupted one may end in @<severity>, e.g. {CORRUPTED_DATASETS[0]}@5)")
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    if registered in TEST_ONLY and split != "test":
+        raise ValueError(f"{registered} is a transfer target with only a 'test' split, not {split!r}: "
+                         "fit on its source data set and evaluate on this one")
     root = data_root(root)
+    if registered in CORRUPTED_DATASETS:
+        kind = registered[len(CORRUPTED_SOURCE) + 1:]
+        severity = int(severity) if severity.isdigit() else severity if at else DEFAULT_SEVERITY
+        check_corruption(kind, severity)
+        return CorruptedImages(f"{registered}@{severity}", load_dataset(CORRUPTED_SOURCE, split, root), kind,
+                               severity, CORRUPTION_SEED)
+    if name in IMAGENET_SHIFTS:
+        return _load_imagenet_shift(name, root)
     if name == "fashion_mnist":
         return _load_fashion_mnist(split, root)
     if name == "cifar10":
@@ -339,6 +404,50 @@ def _load_imagenet(split, root):
             labels.append(label)
     return ImageFiles("imagenet", split, split_dir, paths, labels,
                       [names[wnid] for wnid in wnids], [spec.template])
+
+
+def _imagenet_classnames(folder, root, name):
+    """{wnid: class name} from ``folder/classnames.txt``, else ImageNet's own copy."""
+    for path in (folder / "classnames.txt", root / COOP_DATASETS["imagenet"].folder / "classnames.txt"):
+        if path.exists():
+            return dict(line.strip().split(" ", 1) for line in path.read_text().splitlines() if line.strip())
+    raise FileNotFoundError(
+        f"{name}: classnames.txt not found in {folder} or {root / 'imagenet'}; copy ImageNet's "
+        f"classnames.txt there as CoOp's DATASETS.md says ({COOP_DATASETS_MD}#{IMAGENET_SHIFTS[name][2]})")
+
+
+def _load_imagenet_shift(name, root):
+    folder_name, image_folder, anchor = IMAGENET_SHIFTS[name]
+    folder = root / folder_name
+    image_dir = folder / image_folder
+    if not image_dir.is_dir():
+        raise FileNotFoundError(
+            f"{name}: {image_dir} not found under {root}. Download it as CoOp's DATASETS.md says "
+            f"({COOP_DATASETS_MD}#{anchor}) and pass root= or set LLU_DATA_ROOT to the folder that holds it")
+    names = _imagenet_classnames(folder, root, name)
+    folders = sorted(path.name for path in image_dir.iterdir() if path.is_dir() and not path.name.startswith("."))
+    if name == "imagenet_v2":  # folder k holds ImageNet's class k (classes in sorted wnid order)
+        wnids = sorted(names)
+        unknown = [f for f in folders if not f.isdigit() or int(f) >= len(wnids)]
+        folders = sorted((f for f in folders if f not in unknown), key=int)
+        classes = wnids
+        label_of = {f: int(f) for f in folders}
+    else:
+        unknown = [f for f in folders if f not in names]
+        classes = folders
+        label_of = {f: label for label, f in enumerate(folders)}
+    if unknown:
+        raise ValueError(f"{name}: folders {unknown[:5]} under {image_dir} are not ImageNet classes of classnames.txt")
+    paths, labels = [], []
+    for class_folder in folders:
+        for image in sorted((image_dir / class_folder).iterdir()):
+            if image.is_file() and not image.name.startswith("."):
+                paths.append(f"{class_folder}/{image.name}")
+                labels.append(label_of[class_folder])
+    if not paths:
+        raise FileNotFoundError(f"{name}: no images under {image_dir}; see {COOP_DATASETS_MD}#{anchor}")
+    return ImageFiles(name, "test", image_dir, paths, labels, [names[wnid] for wnid in classes],
+                      [COOP_DATASETS["imagenet"].template])
 
 
 def _load_fgvc_aircraft(split, root):

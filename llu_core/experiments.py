@@ -34,6 +34,7 @@ METHOD_LABELS = {
     "zero_shot": "Zero-shot", "clip_adapter": "CLIP-Adapter", "tip_adapter": "Tip-Adapter",
     "tip_adapter_f": "Tip-Adapter-F", "linear_probe": "Linear probe", "llu": "LLU",
     "coop": "CoOp", "cocoop": "CoCoOp", "prograd": "ProGrad",
+    "no_mask": "LLU, no mask",  # the ablation, where chapter 8 compares it with the methods
 }
 
 #: How Table 4 calls the ablation variants (``llu_core.ABLATIONS`` keys).
@@ -289,12 +290,16 @@ def _paper_value(variant, metric):
     return f"{value:.3g}" if metric == "identity_distance" else f"{value:.2f}"
 
 
-def records_to_csv(records):
-    """Render records as CSV text: the grid's columns first, then any other key seen in a record.
+#: The columns that lead a CSV file of grid records.
+GRID_COLUMNS = ("method", "dataset", "shots", "seed", *METRICS)
+
+
+def records_to_csv(records, leading=GRID_COLUMNS):
+    """Render records as CSV text: the ``leading`` columns first (default: the grid's), then any
+    other key seen in a record.
 
     The order does not depend on the records' key order, which JSON files do not keep.
     """
-    leading = ("method", "dataset", "shots", "seed", *METRICS)
     columns = list(dict.fromkeys([*leading, *(key for record in records for key in record)]))
     buffer = StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
@@ -303,7 +308,7 @@ def records_to_csv(records):
     return buffer.getvalue()
 
 
-def write_csv(path, records):
+def write_csv(path, records, leading=GRID_COLUMNS):
     """Write records to a CSV file atomically (see :func:`records_to_csv`)."""
     with atomic_path(path) as temporary:
-        temporary.write_text(records_to_csv(records))
+        temporary.write_text(records_to_csv(records, leading))

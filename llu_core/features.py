@@ -371,10 +371,12 @@ def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, roo
         Data root (see :func:`llu_core.paths.data_root`).
     device, pretrained :
         Passed to :func:`llu_core.load_backbone` when ``backbone`` is a name.
-    centre : bool, optional
+    centre : bool or array-like of shape (d,), optional
         Subtract the mean raw feature of the training pool from every image feature before
         normalising (the offline model's explicit centring step; no label is used by the mean,
-        only to draw the pool). Default: ``backbone.centre_images``.
+        only to draw the pool). Default: ``backbone.centre_images``. An array is subtracted
+        instead of the pool's mean: another data set's ``image_centre``, for a model fitted
+        there (see :func:`embed_target`).
 
     Returns
     -------
@@ -387,8 +389,11 @@ def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, roo
                                                batch_size=batch_size, progress=progress)
     test_features, test_y = extract_features(backbone, test, class_balanced_subset(test.labels, test_per_class),
                                              batch_size=batch_size, progress=progress)
-    centre = backbone.centre_images if centre is None else centre
-    image_centre = train_features.mean(dim=0) if centre else torch.zeros(train_features.shape[1])
+    if centre is None or isinstance(centre, bool):
+        centre = backbone.centre_images if centre is None else centre
+        image_centre = train_features.mean(dim=0) if centre else torch.zeros(train_features.shape[1])
+    else:
+        image_centre = _as_centre(centre, train_features.shape[1])
 
     def embed(features):
         return backbone.embed_images(features, image_centre).numpy()
@@ -397,3 +402,55 @@ def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, roo
     return EmbeddedDataset(name=name, backbone=backbone.name, classnames=train.classnames, templates=train.templates,
                            train_X=embed(train_features), train_y=train_y.numpy(), test_X=embed(test_features),
                            test_y=test_y.numpy(), text=text.numpy(), image_centre=image_centre.numpy())
+
+
+def _as_centre(centre, dim):
+    """An explicit image centre as a float32 tensor (d,), checked against the features' size."""
+    centre = torch.as_tensor(np.asarray(centre, dtype=np.float32))
+    if centre.shape != (dim,) or not torch.isfinite(centre).all():
+        raise ValueError(f"centre must be a finite array of shape ({dim},), the raw image feature size; got "
+                         f"shape {tuple(centre.shape)}")
+    return centre
+
+
+def embed_target(backbone, name, centre, test_per_class=None, root=None, device=None, pretrained=None,
+                 batch_size=64, progress=True):
+    """Embed the test split of data set ``name`` as a transfer target of a model fitted elsewhere.
+
+    A model fitted on a source data set assumes the source's embedding: with the offline
+    model, image features centred by the source's ``image_centre`` (CLIP has no such step, its
+    centre is zeros). So the target's images are centred by ``centre``, never by a statistic of
+    their own; the class prompts are the target's. Only the test split is embedded: a target is
+    never fitted on, and the test-only data sets (``llu_core.datasets.TEST_ONLY``) have no other.
+
+    Parameters
+    ----------
+    backbone : str or backbone object
+        As for :func:`embed_dataset` (the source's backbone).
+    name : str
+        A data set of :func:`llu_core.load_dataset` that has a ``"test"`` split.
+    centre : array-like, shape (d,)
+        The source's ``EmbeddedDataset.image_centre``.
+    test_per_class : int, optional
+        Size of the class-balanced random test subset (seed 0, nested across sizes, so it
+        shares cached embeddings with :func:`embed_dataset`); None embeds the whole split.
+    root, device, pretrained, batch_size, progress :
+        As for :func:`embed_dataset`.
+
+    Returns
+    -------
+    EmbeddedDataset
+        With an empty training split (``train_X`` of shape (0, d)) and ``image_centre`` = ``centre``.
+    """
+    if isinstance(backbone, str):
+        backbone = _shared_backbone(backbone, pretrained, None if device is None else str(device))
+    test = load_dataset(name, "test", root=root)
+    features, test_y = extract_features(backbone, test, class_balanced_subset(test.labels, test_per_class),
+                                        batch_size=batch_size, progress=progress)
+    image_centre = _as_centre(centre, features.shape[1])
+    test_X = torch.nn.functional.normalize(features - image_centre, dim=1).numpy()
+    text = extract_text_features(backbone, test.classnames, test.templates)
+    return EmbeddedDataset(name=test.name, backbone=backbone.name, classnames=test.classnames,
+                           templates=test.templates, train_X=np.empty((0, test_X.shape[1]), dtype=np.float32),
+                           train_y=np.empty(0, dtype=np.int64), test_X=test_X, test_y=test_y.numpy(),
+                           text=text.numpy(), image_centre=image_centre.numpy())

@@ -22,7 +22,7 @@ ORIGINAL, ADAPTER, FINAL = "tab:blue", "tab:orange", "tab:green"
 METHOD_COLOURS = {
     "zero_shot": "tab:blue", "llu": "tab:red", "clip_adapter": "tab:purple", "tip_adapter": "tab:olive",
     "tip_adapter_f": "tab:brown", "linear_probe": "tab:gray", "coop": "tab:green", "cocoop": "gold",
-    "prograd": "tab:cyan",
+    "prograd": "tab:cyan", "no_mask": "tab:pink",
 }
 
 
@@ -236,5 +236,59 @@ def plot_accuracy_vs_shots(summary, datasets=None, methods=None):
         ax.set_ylabel("accuracy (%)")
     axes.flat[0].legend(fontsize=7, loc="lower right")
     fig.suptitle("Base classes (circles, solid) and new classes (crosses, dashed)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_rows(rows, ncols=None):
+    """One row of images per label: ``rows[label] -> list of images`` (e.g. one domain shift
+    per row, the same source images in every row), the label written left of its row."""
+    ncols = ncols or max(len(images) for images in rows.values())
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(1.25 * ncols + 1.2, 1.3 * len(rows)), squeeze=False)
+    for ax_row, (label, images) in zip(axes, rows.items()):
+        for ax in ax_row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.axis("off")
+        for ax, image in zip(ax_row, images):
+            ax.imshow(image)
+        ax_row[0].axis("on")
+        for spine in ax_row[0].spines.values():
+            spine.set_visible(False)
+        ax_row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+#: Marker per transfer protocol (see llu_core.transfer).
+PROTOCOL_MARKERS = {"source": "*", "cross_dataset": "s", "domain_generalisation": "^"}
+
+
+def plot_gain_vs_alpha(gains, alpha_label="LLU"):
+    """Accuracy gain over zero-shot against the mean α of the test images, one point per
+    method and evaluated data set (chapter 8). ``gains``: rows of
+    :func:`llu_core.transfer.gains_over_zero_shot`; marker shape is the protocol, colour the method."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax.axhline(0.0, color="black", lw=0.8)
+    for method in dict.fromkeys(row["method"] for row in gains):
+        colour = METHOD_COLOURS.get(method, "black")
+        ax.scatter([], [], marker="o", color=colour, label=METHOD_LABELS.get(method, method))
+        for protocol, marker in PROTOCOL_MARKERS.items():
+            points = [row for row in gains if row["method"] == method and row["protocol"] == protocol]
+            ax.scatter([row["alpha"] for row in points], [row["gain"] for row in points], marker=marker,
+                       s=70 if marker == "*" else 36, color=colour, alpha=0.8)
+    for row in gains:
+        if row["method"] == "llu":
+            ax.annotate(row["dataset"], (row["alpha"], row["gain"]), textcoords="offset points", xytext=(4, 4),
+                        fontsize=7)
+    for protocol, marker in PROTOCOL_MARKERS.items():
+        ax.scatter([], [], marker=marker, color="gray", label=protocol.replace("_", " "))
+    ax.margins(x=0.15)
+    alphas = [row["alpha"] for row in gains]
+    if min(alphas) > 0 and max(alphas) > 100 * min(alphas):  # α spans decades far from D: log axis
+        ax.set_xscale("log")
+    ax.set_xlabel(rf"mean $\alpha(x, D_{{image}})$ of {alpha_label} on the test images (Eq. 5)")
+    ax.set_ylabel("accuracy − zero-shot (points)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig

@@ -1,14 +1,18 @@
-"""Rerun the base-to-new chapter and the ablation chapter through papermill over a grid.
+"""Rerun the paper's experiments (base to new, ablations, transfer) through papermill over a grid.
 
-    python -m llu_core.reproduce                      # offline model, the three offline data sets
+    python -m llu_core.reproduce                      # offline model, the offline data sets
     python -m llu_core.reproduce --backbone ViT-B-16 --pretrained /models/ViT-B-16.pt \\
         --data-root /data --datasets dtd eurosat --shots 16 --seeds 1 2 3   # the paper's setting
+    python -m llu_core.reproduce --chapters transfer --source imagenet --cross-targets dtd eurosat \\
+        --shift-targets imagenet_v2 imagenet_sketch ...   # Tables 2 and 3 (with the backbone options)
 
-Each chapter notebook is executed once per data set with the grid's shots and seeds as its
-parameters. The executed notebooks, every notebook's JSON results, and the combined records
+The base-to-new and ablation chapter notebooks are executed once per data set with the grid's
+shots and seeds as their parameters; the transfer chapter once, with its source and targets.
+The executed notebooks, every notebook's JSON results, and the combined records
 (``<chapter>.csv`` and ``<chapter>.json``, with the summaries over seeds) are written under
 ``--output`` (default ``results/``). The tables are printed at the end, with the paper's
-numbers beside ours where the setting matches the paper's (ViT-B-16, 16 shots).
+numbers beside ours where the setting matches the paper's (ViT-B-16, 16 shots; for the
+transfer tables, ImageNet as the source).
 """
 
 import argparse
@@ -17,15 +21,21 @@ from pathlib import Path
 
 import papermill
 
+from . import transfer
+from .datasets import CORRUPTED_DATASETS
 from .experiments import add_dataset_average, format_table_1, format_table_4, summarise, write_csv
 from .io import read_json, write_json
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 #: Chapter name -> the notebook that runs it.
-CHAPTERS = {"base_to_new": "05_base_to_new.ipynb", "ablations": "06_ablations.ipynb"}
+CHAPTERS = {"base_to_new": "05_base_to_new.ipynb", "ablations": "06_ablations.ipynb",
+            "transfer": "08_transfer.ipynb"}
 
 OFFLINE_DATASETS = ("fashion_mnist", "cifar10", "dtd")
+#: The transfer chapter's offline source and targets (see notebooks/08_transfer.ipynb).
+OFFLINE_TRANSFER = {"source": "cifar10", "cross_dataset": ["fashion_mnist", "dtd"],
+                    "domain_shift": list(CORRUPTED_DATASETS)}
 
 
 def run_chapter(chapter, datasets, output, **parameters):
@@ -48,8 +58,9 @@ def run_chapter(chapter, datasets, output, **parameters):
     list of dict
         The records of every run (see :func:`llu_core.experiments.run_grid`).
     """
-    if chapter not in CHAPTERS:
-        raise ValueError(f"unknown chapter {chapter!r}; expected one of {sorted(CHAPTERS)}")
+    if chapter not in CHAPTERS or chapter == "transfer":
+        raise ValueError(f"unknown per-data-set chapter {chapter!r}; expected one of "
+                         f"{sorted(set(CHAPTERS) - {'transfer'})} (see run_transfer_chapter)")
     folder = Path(output) / chapter
     folder.mkdir(parents=True, exist_ok=True)
     records = []
@@ -63,8 +74,32 @@ def run_chapter(chapter, datasets, output, **parameters):
     return records
 
 
+def run_transfer_chapter(output, source, cross_dataset, domain_shift, **parameters):
+    """Execute the transfer chapter once, fitted on ``source`` and evaluated on the targets.
+
+    Writes ``transfer/transfer.ipynb`` and ``transfer/transfer.json`` under ``output``; the
+    further ``parameters`` are notebook parameters as for :func:`run_chapter` (plus
+    ``shift_per_class``). Returns the records (see :func:`llu_core.transfer.run_transfer`).
+    """
+    folder = Path(output) / "transfer"
+    folder.mkdir(parents=True, exist_ok=True)
+    results_path = (folder / "transfer.json").resolve()
+    papermill.execute_notebook(
+        str(NOTEBOOKS / CHAPTERS["transfer"]), str(folder / "transfer.ipynb"),
+        parameters=dict(parameters, source=source, cross_dataset=list(cross_dataset), domain_shift=list(domain_shift),
+                        results_path=str(results_path)),
+        cwd=str(NOTEBOOKS), progress_bar=False)
+    return read_json(results_path)["records"]
+
+
 def save_and_format(chapter, records, output, backbone, shots):
     """Write the combined records and summary of a chapter and return its tables as text."""
+    if chapter == "transfer":
+        summary = transfer.summarise_transfer(transfer.add_target_average(records))
+        write_csv(Path(output) / "transfer.csv", records, leading=transfer.COLUMNS)
+        write_json(Path(output) / "transfer.json", {"records": records, "summary": summary})
+        return "\n\n".join(table(summary, shots=shot, backbone=backbone) for shot in shots
+                            for table in (transfer.format_table_2, transfer.format_table_3))
     summary = summarise(add_dataset_average(records))
     write_csv(Path(output) / f"{chapter}.csv", records)
     write_json(Path(output) / f"{chapter}.json", {"records": records, "summary": summary})
@@ -80,13 +115,21 @@ def parse_arguments(argv=None):
     parser.add_argument("--backbone", default="offline", help='"offline" or an open_clip model name, e.g. ViT-B-16')
     parser.add_argument("--pretrained", default=None, help="open_clip pretrained tag or a local checkpoint file")
     parser.add_argument("--data-root", default=None, help="folder holding the data sets (default: $LLU_DATA_ROOT)")
-    parser.add_argument("--datasets", nargs="+", default=list(OFFLINE_DATASETS))
+    parser.add_argument("--datasets", nargs="+", default=list(OFFLINE_DATASETS),
+                        help="data sets of the base-to-new and ablation chapters")
+    parser.add_argument("--source", default=OFFLINE_TRANSFER["source"], help="transfer: the data set fitted on")
+    parser.add_argument("--cross-targets", nargs="+", default=OFFLINE_TRANSFER["cross_dataset"],
+                        help="transfer: other data sets (Table 2)")
+    parser.add_argument("--shift-targets", nargs="+", default=OFFLINE_TRANSFER["domain_shift"],
+                        help="transfer: shifted domains of the source's classes (Table 3)")
     parser.add_argument("--shots", nargs="+", type=int, default=[16])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--train-per-class", type=int, default=None,
                         help="training pool per class (default: the notebook's; 0 means the whole split)")
     parser.add_argument("--test-per-class", type=int, default=None,
                         help="test images per class (default: the notebook's; 0 means the whole split)")
+    parser.add_argument("--shift-per-class", type=int, default=None,
+                        help="transfer: test images per class of a shifted domain (default: the notebook's; 0: all)")
     parser.add_argument("--device", default=None, help="torch device (default: CUDA when available)")
     parser.add_argument("--output", default="results", help="folder for executed notebooks and results")
     return parser.parse_args(argv)
@@ -101,7 +144,12 @@ def main(argv=None):
         if value is not None:
             parameters[name] = value or None
     for chapter in args.chapters:
-        records = run_chapter(chapter, args.datasets, args.output, **parameters)
+        if chapter == "transfer":
+            extra = {} if args.shift_per_class is None else {"shift_per_class": args.shift_per_class or None}
+            records = run_transfer_chapter(args.output, args.source, args.cross_targets, args.shift_targets,
+                                           **parameters, **extra)
+        else:
+            records = run_chapter(chapter, args.datasets, args.output, **parameters)
         print(f"\n## {chapter}\n")
         print(save_and_format(chapter, records, args.output, args.backbone, args.shots))
     print(f"\nExecuted notebooks and results are in {Path(args.output).resolve()}")

@@ -25,8 +25,10 @@ HTML = REPO / "_build" / "html"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--virtual-time-budget=5000"]
-CHAPTERS = ["01_zero_shot", "02_affine_adapter", "03_local_mask", "04_clustering", "05_base_to_new", "06_ablations"]
-FIGURES = {"book/method": 1, **{f"notebooks/{name}": 1 for name in CHAPTERS}, "notebooks/01_zero_shot": 2}
+CHAPTERS = ["01_zero_shot", "02_affine_adapter", "03_local_mask", "04_clustering", "05_base_to_new", "06_ablations",
+            "08_transfer"]
+FIGURES = {"book/method": 1, **{f"notebooks/{name}": 1 for name in CHAPTERS}, "notebooks/01_zero_shot": 2,
+           "notebooks/08_transfer": 2}
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ def test_chapters_are_stored_without_outputs_and_with_parameters():
     import nbformat
 
     assert CHAPTERS == ["01_zero_shot.ipynb", "02_affine_adapter.ipynb", "03_local_mask.ipynb",
-                        "04_clustering.ipynb", "05_base_to_new.ipynb", "06_ablations.ipynb"]
+                        "04_clustering.ipynb", "05_base_to_new.ipynb", "06_ablations.ipynb", "08_transfer.ipynb"]
     for name in CHAPTERS:
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
         assert notebook.cells[0].cell_type == "markdown"
@@ -79,10 +79,40 @@ def test_ablations(tmp_path):
     check_ablations(result)
 
 
+def test_transfer(tmp_path):
+    # Subsets of the book's default test images (nested subsets share the embedding cache).
+    result = execute(tmp_path, "08_transfer.ipynb", cross_dataset=["dtd"],
+                     domain_shift=["cifar10_sketch", "cifar10_jpeg"], shift_per_class=5, shots=[1], seeds=[1])
+    assert result["cross_dataset"] == ["dtd"] and result["domain_shift"] == ["cifar10_sketch@3", "cifar10_jpeg@3"]
+    runs = {(r["method"], r["dataset"]): r for r in result["records"]}
+    assert len(runs) == len(result["records"]) == 5 * 4  # 5 methods on the source and 3 targets
+    beta = 0.5  # LLUClassifier's default
+    for (method, dataset), record in runs.items():
+        assert 0.0 <= record["accuracy"] <= 100.0
+        if dataset == "cifar10":
+            assert record["protocol"] == "source" and record["accuracy"] > 10.0  # ten classes: chance is 10 %
+    # The prose's claims. Far from D: LLU's α on the other data set is below its α on the source.
+    llu = {dataset: record for (method, dataset), record in runs.items() if method == "llu"}
+    assert llu["dtd"]["mean_alpha"] < llu["cifar10"]["mean_alpha"]
+    assert llu["dtd"]["mean_alpha_text"] < llu["cifar10"]["mean_alpha_text"]
+    # Tip-Adapter's cache knows none of DTD's classes: it scores DTD exactly like zero-shot.
+    assert runs["tip_adapter", "dtd"]["accuracy"] == runs["zero_shot", "dtd"]["accuracy"]
+    # The mask scales LLU's update down there: it stays close to zero-shot.
+    assert abs(llu["dtd"]["accuracy"] - runs["zero_shot", "dtd"]["accuracy"]) <= 2.0
+    # Without the mask, α = β everywhere; on shifted domains the class texts are points of D_text.
+    for dataset in result["domain_shift"]:
+        assert runs["no_mask", dataset]["mean_alpha"] == pytest.approx(beta)
+        assert llu[dataset]["mean_alpha_text"] == pytest.approx(beta, abs=1e-3)
+        assert runs[("llu", dataset)]["protocol"] == "domain_generalisation"
+    gains = {(g["method"], g["dataset"]): g["gain"] for g in result["gains"]}
+    assert gains["llu", "dtd"] == pytest.approx(llu["dtd"]["accuracy"] - runs["zero_shot", "dtd"]["accuracy"])
+
+
 def test_reproduce_command(tmp_path, capsys):
     from llu_core.reproduce import main
 
-    assert main(["--datasets", "dtd", "--shots", "2", "--seeds", "1", "--output", str(tmp_path)]) == 0
+    assert main(["--chapters", "base_to_new", "ablations", "--datasets", "dtd", "--shots", "2", "--seeds", "1",
+                 "--output", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "## base_to_new" in printed and "## ablations" in printed and "Dirac mask" in printed
     assert "Paper" not in printed and "paper" not in printed  # offline model: nothing to compare with
@@ -93,3 +123,19 @@ def test_reproduce_command(tmp_path, capsys):
         assert {row["dataset"] for row in combined["summary"]} == {"dtd", "average"}
         csv_lines = (tmp_path / f"{chapter}.csv").read_text().splitlines()
         assert len(csv_lines) == n_methods + 1 and csv_lines[0].startswith("method,dataset,shots,seed,base,new,hm")
+
+
+def test_reproduce_transfer(tmp_path, capsys):
+    from llu_core.reproduce import main
+
+    assert main(["--chapters", "transfer", "--cross-targets", "dtd", "--shift-targets", "cifar10_jpeg",
+                 "--shift-per-class", "5", "--shots", "1", "--seeds", "1", "--output", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "## transfer" in printed and "**cross dataset**" in printed and "**domain generalisation**" in printed
+    assert "cifar10 (source)" in printed and "cifar10_jpeg@3" in printed and "paper" not in printed
+    assert (tmp_path / "transfer" / "transfer.ipynb").exists()
+    combined = read_json(tmp_path / "transfer.json")
+    assert len(combined["records"]) == 5 * 3  # 5 methods on the source, DTD and JPEG-corrupted CIFAR-10
+    assert {row["dataset"] for row in combined["summary"]} == {"cifar10", "dtd", "cifar10_jpeg@3", "average"}
+    csv_lines = (tmp_path / "transfer.csv").read_text().splitlines()
+    assert len(csv_lines) == 5 * 3 + 1 and csv_lines[0].startswith("protocol,method,source,dataset,shots,seed,accuracy")
