@@ -448,7 +448,7 @@ def embed_target(backbone, name, centre, test_per_class=None, root=None, device=
     features, test_y = extract_features(backbone, test, class_balanced_subset(test.labels, test_per_class),
                                         batch_size=batch_size, progress=progress)
     image_centre = _as_centre(centre, features.shape[1])
-    test_X = torch.nn.functional.normalize(features - image_centre, dim=1).numpy()
+    test_X = backbone.embed_images(features, image_centre).numpy()
     text = extract_text_features(backbone, test.classnames, test.templates)
     return EmbeddedDataset(name=test.name, backbone=backbone.name, classnames=test.classnames,
                            templates=test.templates, train_X=np.empty((0, test_X.shape[1]), dtype=np.float32),
