@@ -251,8 +251,22 @@ class OfflineBackbone:
     def encode_text(self, classnames, templates):
         """Unit-norm text embeddings (C, 512): prompt-averaged MiniLM embedding, mapped by A, projected."""
         sentences = torch.from_numpy(embed_sentences(self._text_tower, classnames, templates)).to(self.device)
+        return self.sentence_to_embedding(sentences)
+
+    def sentence_to_embedding(self, sentences):
+        """Unit text embeddings (n, 512) of MiniLM sentence embeddings (n, 384): mapped by A, projected.
+
+        The one path from sentence embeddings to text embeddings, shared by :meth:`encode_text`
+        and the tower with learned context (:meth:`context_tower`); differentiable.
+        """
         rows = (sentences - self.text_mean) @ self.projection
         return torch.nn.functional.normalize(rows @ self.basis.T, dim=1)
+
+    def context_tower(self):
+        """This model's text tower with learned context (:class:`llu_core.prompt_towers.OfflineContextTower`)."""
+        from .prompt_towers import OfflineContextTower
+
+        return OfflineContextTower(self)
 
     def __repr__(self):
         return f"OfflineBackbone(cache_key={self.cache_key!r}, device={str(self.device)!r})"

@@ -11,7 +11,7 @@ import json
 import torch
 from safetensors import safe_open
 
-from . import classifiers
+from . import classifiers, prompt_learners
 from .io import write_tensors
 from .validation import default_device
 
@@ -26,7 +26,15 @@ _FITTED = {
     "CLIPAdapterClassifier": (("adapter_",), ("dim_", "loss_history_", "n_epochs_")),
     "TipAdapterClassifier": (("keys_", "values_", "class_embeddings_"), ("dim_", "loss_history_")),
     "LinearProbeClassifier": (("coef_", "intercept_", "class_embeddings_"), ("dim_",)),
+    **{name: (("context_", *modules), ("dim_", "ctx_dim_", "tower_key_", "loss_history_", "n_epochs_"))
+       for name, modules in (("CoOpClassifier", ()), ("CoCoOpClassifier", ("meta_net_",)),
+                             ("ProGradClassifier", ()), ("KgCoOpClassifier", ()))},
 }
+
+
+def _estimator_class(name):
+    """The estimator class called ``name`` (an adapter-style classifier or a prompt learner)."""
+    return getattr(classifiers, name, None) or getattr(prompt_learners, name)
 
 
 def save_classifier(clf, path):
@@ -60,7 +68,7 @@ def load_classifier(path, device=None):
             raise ValueError(f"{path} is not a classifier saved by llu_core (no '{_HEADER_KEY}' header)")
         tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     header = json.loads(metadata[_HEADER_KEY])
-    clf = getattr(classifiers, header["class"])(**header["params"])
+    clf = _estimator_class(header["class"])(**header["params"])
     for attribute, value in header["fitted"].items():
         setattr(clf, attribute, value)
     clf.device_ = default_device(device or header["params"].get("device"))
