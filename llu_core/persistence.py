@@ -1,8 +1,8 @@
 """Save and load fitted classifiers: one safetensors file, never pickle.
 
-The file holds the fitted tensors (adapter weights, centres, cache, probe coefficients) and,
-in its header metadata under ``"llu_core"``, a JSON document with the class name, the
-hyperparameters (``get_params()``) and the fitted scalars (e.g. ``identity_distance_``,
+The file holds the fitted tensors (adapter weights, centres, cache, probe coefficients, learned
+context) and, in its header metadata under ``"llu_core"``, a JSON document with the class name,
+the hyperparameters (``get_params()``) and the fitted scalars (e.g. ``identity_distance_``,
 ``loss_history_``). It is written atomically (:func:`llu_core.io.write_tensors`).
 """
 

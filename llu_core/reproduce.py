@@ -1,6 +1,7 @@
 """Rerun the base-to-new chapter and the ablation chapter through papermill over a grid.
 
     python -m llu_core.reproduce                      # offline model, the three offline data sets
+    python -m llu_core.reproduce --prompt-learners    # chapter 5's grid with CoOp, CoCoOp, ProGrad, KgCoOp too
     python -m llu_core.reproduce --backbone ViT-B-16 --pretrained /models/ViT-B-16.pt \\
         --data-root /data --datasets dtd eurosat --shots 16 --seeds 1 2 3   # the paper's setting
 
@@ -41,7 +42,7 @@ def run_chapter(chapter, datasets, output, **parameters):
         Folder for ``<chapter>/<dataset>.ipynb`` and ``<chapter>/<dataset>.json``.
     **parameters
         Further notebook parameters (backbone, pretrained, data_root, shots, seeds,
-        train_per_class, test_per_class, device).
+        train_per_class, test_per_class, device; prompt_learners for base_to_new).
 
     Returns
     -------
@@ -87,6 +88,9 @@ def parse_arguments(argv=None):
                         help="training pool per class (default: the notebook's; 0 means the whole split)")
     parser.add_argument("--test-per-class", type=int, default=None,
                         help="test images per class (default: the notebook's; 0 means the whole split)")
+    parser.add_argument("--prompt-learners", action="store_true",
+                        help="add CoOp, CoCoOp, ProGrad and KgCoOp to the base-to-new grid (their text tower runs at "
+                             "every step: slow on a CPU)")
     parser.add_argument("--device", default=None, help="torch device (default: CUDA when available)")
     parser.add_argument("--output", default="results", help="folder for executed notebooks and results")
     return parser.parse_args(argv)
@@ -101,7 +105,8 @@ def main(argv=None):
         if value is not None:
             parameters[name] = value or None
     for chapter in args.chapters:
-        records = run_chapter(chapter, args.datasets, args.output, **parameters)
+        extra = {"prompt_learners": True} if chapter == "base_to_new" and args.prompt_learners else {}
+        records = run_chapter(chapter, args.datasets, args.output, **parameters, **extra)
         print(f"\n## {chapter}\n")
         print(save_and_format(chapter, records, args.output, args.backbone, args.shots))
     print(f"\nExecuted notebooks and results are in {Path(args.output).resolve()}")

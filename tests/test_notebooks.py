@@ -30,7 +30,7 @@ def test_chapters_are_stored_without_outputs_and_with_parameters():
     import nbformat
 
     assert CHAPTERS == ["01_zero_shot.ipynb", "02_affine_adapter.ipynb", "03_local_mask.ipynb",
-                        "04_clustering.ipynb", "05_base_to_new.ipynb", "06_ablations.ipynb"]
+                        "04_clustering.ipynb", "05_base_to_new.ipynb", "06_ablations.ipynb", "07_prompt_learning.ipynb"]
     for name in CHAPTERS:
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
         assert notebook.cells[0].cell_type == "markdown"
@@ -106,6 +106,23 @@ def test_ablations(tmp_path):
     assert distances["default"] < distances["random_init"]
     assert variants["dirac_mask"]["new"] == pytest.approx(variants["zero_shot"]["new"], abs=1.0)
     assert variants["no_cluster"] == dict(variants["default"], method="no_cluster")  # 10 < 512 training points
+
+
+def test_prompt_learning(tmp_path):
+    result = execute(tmp_path, "07_prompt_learning.ipynb")  # the book's own defaults
+    methods = by_method(result["records"], dataset="cifar10")
+    prompt_learners = {"coop", "cocoop", "prograd", "kgcoop"}
+    assert set(methods) == {"zero_shot", "clip_adapter", "tip_adapter", "linear_probe", "llu"} | prompt_learners
+    for record in methods.values():
+        assert 10.0 < record["base"] <= 100.0
+    for name in prompt_learners:  # scored on classes never trained on, from their names
+        assert 10.0 < methods[name]["new"] <= 100.0
+    assert math.isnan(methods["linear_probe"]["new"])
+    assert methods["tip_adapter"]["new"] == pytest.approx(methods["zero_shot"]["new"])
+    assert abs(methods["llu"]["new"] - methods["zero_shot"]["new"]) <= 6.0  # 50 new-class test images: 2 points each
+    timed = {(r["method"], r["batch_size"]) for r in result["speed"]}
+    assert timed == {(m, b) for m in ("llu", "clip_adapter", "coop", "prograd", "kgcoop") for b in (1, 8)} | {("cocoop", 1)}
+    assert all(r["step_s"] >= 0.0 and r["encode_s"] == 0.0 and r["classes"] == 10 for r in result["speed"])
 
 
 def test_reproduce_command(tmp_path, capsys):

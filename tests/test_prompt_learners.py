@@ -206,3 +206,37 @@ def test_scoring_needs_the_tower_it_was_trained_with(data, vit_b32):
     foreign = ClassTexts(data.text.embeddings, data.classnames, vit_b32.context_tower())
     with pytest.raises(ValueError, match="not the one this model was trained with"):
         model.decision_function(data.test_X, foreign)
+
+
+def test_training_speed_records_table_and_figure(data):
+    import matplotlib.pyplot as plt
+
+    from llu_core.classifiers import CLIPAdapterClassifier
+    from llu_core.plots import plot_training_speed
+    from llu_core.training_speed import measure_training_speed, speed_table
+
+    methods = {"llu": LLUClassifier(), "clip_adapter": CLIPAdapterClassifier(), "cocoop": CoCoOpClassifier()}
+    records = measure_training_speed(data.train_X, data.train_y, data.text, [1, 2], methods=methods, steps=1,
+                                     progress=False)
+    # CoCoOp is timed at batch 1 only, as in the paper's Figure 3.
+    assert [(r["method"], r["batch_size"]) for r in records] == [("llu", 1), ("clip_adapter", 1), ("cocoop", 1),
+                                                                  ("llu", 2), ("clip_adapter", 2)]
+    assert all(r["classes"] == 10 and r["encode_s"] == 0.0 and r["total_s"] == r["step_s"] >= 0.0 for r in records)
+    table = speed_table([dict(r, total_s=max(r["total_s"], 1e-6)) for r in records])
+    assert table.splitlines()[0] == "| classes | batch | llu | clip_adapter | cocoop |"
+    assert table.splitlines()[3].endswith("(1.00×) | – |")  # batch 2: CLIP-Adapter is the reference, no CoCoOp
+    fig = plot_training_speed([dict(r, setting=s) for r in records for s in ("a", "b")])
+    assert [ax.get_title() for ax in fig.axes] == ["a, 10 classes", "b, 10 classes"]
+    plt.close(fig)
+
+
+def test_reproduce_passes_the_prompt_learners_to_chapter_5_only(monkeypatch, tmp_path):
+    import llu_core.reproduce as reproduce
+
+    calls = []
+    monkeypatch.setattr(reproduce, "run_chapter", lambda chapter, datasets, output, **parameters: calls.append(
+        (chapter, parameters.get("prompt_learners"))) or [])
+    monkeypatch.setattr(reproduce, "save_and_format", lambda *arguments: "")
+    reproduce.main(["--prompt-learners", "--output", str(tmp_path)])
+    reproduce.main(["--chapters", "base_to_new", "--output", str(tmp_path)])
+    assert calls == [("base_to_new", True), ("ablations", None), ("base_to_new", None)]
