@@ -78,8 +78,9 @@ def test_class_texts_is_an_array_whose_rows_keep_their_names(data):
         as_array, data.test_X, data.test_y, text.embeddings)
 
 
-@pytest.mark.parametrize("rows, names, message", [(0, [], "empty"), (3, ["cat", "dog", "cat"], "duplicate"),
-                                                  (2, ["cat", ""], "non-empty"), (3, ["cat", "dog"], "3 embedding rows")])
+@pytest.mark.parametrize("rows, names, message", [
+    (0, [], "empty"), (3, ["cat", "dog", "cat"], "duplicate"), (2, ["cat", ""], "non-empty"),
+    (3, ["cat", "dog"], "3 embedding rows")])
 def test_bad_class_names_raise(rows, names, message):
     with pytest.raises(ValueError, match=message):
         ClassTexts(np.eye(rows, 4), names)
