@@ -23,7 +23,7 @@ ORIGINAL, ADAPTER, FINAL = "tab:blue", "tab:orange", "tab:green"
 METHOD_COLOURS = {
     "zero_shot": "tab:blue", "llu": "tab:red", "clip_adapter": "tab:purple", "tip_adapter": "tab:olive",
     "tip_adapter_f": "tab:brown", "linear_probe": "tab:gray", "coop": "tab:green", "cocoop": "gold",
-    "prograd": "tab:cyan", "kgcoop": "tab:pink",
+    "prograd": "tab:cyan", "kgcoop": "magenta",
 }
 
 
