@@ -238,6 +238,6 @@ def test_reproduce_passes_the_prompt_learners_to_chapter_5_only(monkeypatch, tmp
     monkeypatch.setattr(reproduce, "run_chapter", lambda chapter, datasets, output, **parameters: calls.append(
         (chapter, parameters.get("prompt_learners"))) or [])
     monkeypatch.setattr(reproduce, "save_and_format", lambda *arguments: "")
-    reproduce.main(["--prompt-learners", "--output", str(tmp_path)])
+    reproduce.main(["--prompt-learners", "--chapters", "base_to_new", "ablations", "--output", str(tmp_path)])
     reproduce.main(["--chapters", "base_to_new", "--output", str(tmp_path)])
     assert calls == [("base_to_new", True), ("ablations", None), ("base_to_new", None)]
