@@ -26,6 +26,12 @@ _PUBLIC_API = {
     "validation_shots": "protocols",
     "fit_on_base": "protocols",
     "evaluate_base_to_new": "protocols",
+    # Prompt learners and the class texts they need (issue 10).
+    "CoOpClassifier": "prompt_learners",
+    "CoCoOpClassifier": "prompt_learners",
+    "ProGradClassifier": "prompt_learners",
+    "KgCoOpClassifier": "prompt_learners",
+    "ClassTexts": "class_texts",
     # From images to embeddings (issue 3).
     "load_backbone": "backbones",
     "load_dataset": "datasets",

@@ -9,6 +9,8 @@
   normalised mean of the normalised embeddings of its prompts (CLIP's prompt ensembling;
   one template is the plain case);
 - ``preprocess``: a PIL image → tensor transform;
+- ``context_tower()``: the text tower with learned context that prompt learners train through
+  (:mod:`llu_core.prompt_towers`);
 - ``logit_scale``: CLIP's 1/τ;
 - ``centre_images``: whether image embeddings are centred by the training images' mean feature
   (see :mod:`llu_core.offline_model`; False for CLIP);
@@ -149,6 +151,13 @@ class OpenCLIPBackbone:
             prompts = torch.nn.functional.normalize(self.model.encode_text(tokens).float(), dim=1)
             rows.append(prompts.mean(dim=0))
         return torch.nn.functional.normalize(torch.stack(rows), dim=1)
+
+    def context_tower(self):
+        """This model's text tower with learned context (:class:`llu_core.prompt_towers.OpenCLIPContextTower`);
+        None for models whose text encoder is not CLIP's own transformer (e.g. Hugging Face text towers)."""
+        from .prompt_towers import OpenCLIPContextTower
+
+        return OpenCLIPContextTower(self) if hasattr(self.model, "token_embedding") else None
 
     def __repr__(self):
         return f"OpenCLIPBackbone(cache_key={self.cache_key!r}, device={str(self.device)!r})"

@@ -38,6 +38,7 @@ from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
 from .backbones import load_backbone
+from .class_texts import ClassTexts
 from .datasets import UnreadableImageError, load_dataset
 from .io import checksum, write_tensors
 from .paths import cache_dir
@@ -332,7 +333,10 @@ class EmbeddedDataset:
     """One data set as unit-norm embeddings: what every classifier of ``llu_core`` consumes.
 
     ``train_X`` (n, d) and ``test_X`` (m, d) are image embeddings with labels ``train_y`` and
-    ``test_y`` into the rows of ``text`` (C, d), the class text embeddings. ``image_centre`` is
+    ``test_y`` into the rows of ``text`` (C, d), the class text embeddings: a
+    :class:`~llu_core.class_texts.ClassTexts` that also carries the class names and the
+    backbone's text tower with learned context (an array to every array-only estimator; the
+    prompt learners need the rest). ``image_centre`` is
     the feature mean subtracted before normalisation (zeros when the backbone needs none).
     """
 
@@ -344,7 +348,7 @@ class EmbeddedDataset:
     train_y: np.ndarray
     test_X: np.ndarray
     test_y: np.ndarray
-    text: np.ndarray
+    text: ClassTexts
     image_centre: np.ndarray
 
 
@@ -401,7 +405,8 @@ def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, roo
     text = extract_text_features(backbone, train.classnames, train.templates)
     return EmbeddedDataset(name=name, backbone=backbone.name, classnames=train.classnames, templates=train.templates,
                            train_X=embed(train_features), train_y=train_y.numpy(), test_X=embed(test_features),
-                           test_y=test_y.numpy(), text=text.numpy(), image_centre=image_centre.numpy())
+                           test_y=test_y.numpy(), image_centre=image_centre.numpy(),
+                           text=ClassTexts(text.numpy(), train.classnames, backbone.context_tower()))
 
 
 def _as_centre(centre, dim):
@@ -453,4 +458,5 @@ def embed_target(backbone, name, centre, test_per_class=None, root=None, device=
     return EmbeddedDataset(name=test.name, backbone=backbone.name, classnames=test.classnames,
                            templates=test.templates, train_X=np.empty((0, test_X.shape[1]), dtype=np.float32),
                            train_y=np.empty(0, dtype=np.int64), test_X=test_X, test_y=test_y.numpy(),
-                           text=text.numpy(), image_centre=image_centre.numpy())
+                           image_centre=image_centre.numpy(),
+                           text=ClassTexts(text.numpy(), test.classnames, backbone.context_tower()))

@@ -282,7 +282,7 @@ def content_of(embeddings):
     The inverse of the cones, for studying the geometry they change: the content coordinates
     of an embedding are a positive multiple of its unit content.
     """
-    return torch.nn.functional.normalize(torch.as_tensor(embeddings)[:, :CONTENT_DIM], dim=1)
+    return torch.nn.functional.normalize(torch.as_tensor(np.asarray(embeddings))[:, :CONTENT_DIM], dim=1)
 
 
 class OfflineBackbone:
@@ -339,8 +339,22 @@ class OfflineBackbone:
         """Unit-norm text embeddings (C, 512): prompt-averaged MiniLM embedding, mapped by A,
         projected, in the text cone."""
         sentences = torch.from_numpy(embed_sentences(self._text_tower, classnames, templates)).to(self.device)
+        return self.sentence_to_embedding(sentences)
+
+    def sentence_to_embedding(self, sentences):
+        """Unit text embeddings (n, 512) of MiniLM sentence embeddings (n, 384): mapped by A, projected.
+
+        The one path from sentence embeddings to text embeddings, shared by :meth:`encode_text`
+        and the tower with learned context (:meth:`context_tower`); differentiable.
+        """
         rows = (sentences - self.text_mean) @ self.projection
         return into_cone(rows @ self.basis.T, self.text_offset.to(rows))
+
+    def context_tower(self):
+        """This model's text tower with learned context (:class:`llu_core.prompt_towers.OfflineContextTower`)."""
+        from .prompt_towers import OfflineContextTower
+
+        return OfflineContextTower(self)
 
     def __repr__(self):
         return f"OfflineBackbone(cache_key={self.cache_key!r}, device={str(self.device)!r})"

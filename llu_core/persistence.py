@@ -1,6 +1,7 @@
 """Save and load fitted classifiers: one safetensors file, never pickle, checked on every load.
 
-The file holds the fitted tensors (adapter weights, centres, cache, probe coefficients) and,
+The file holds the fitted tensors (adapter weights, centres, cache, probe coefficients, learned
+context) and,
 in its header metadata under ``"llu_core"``, a JSON document with the format version, the
 class name, the hyperparameters (``get_params()``, numpy scalars stored as plain numbers)
 and the fitted scalars (e.g. ``identity_distance_``, ``loss_history_``); ``"checksum"`` is a
@@ -30,6 +31,7 @@ from safetensors import SafetensorError, safe_open
 from .classifiers import (CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier, TipAdapterClassifier,
                           ZeroShotClassifier)
 from .io import checksum, target_path, write_tensors
+from .prompt_learners import CoCoOpClassifier, CoOpClassifier, KgCoOpClassifier, ProGradClassifier
 from .validation import check_is_fitted, default_device
 
 _HEADER_KEY = "llu_core"
@@ -40,7 +42,8 @@ _IMAGE_CENTRE = "image_centre"
 
 #: The classes a file may ask for: the project's estimators, nothing else.
 _CLASSES = {cls.__name__: cls for cls in (ZeroShotClassifier, LLUClassifier, CLIPAdapterClassifier,
-                                          TipAdapterClassifier, LinearProbeClassifier)}
+                                          TipAdapterClassifier, LinearProbeClassifier, CoOpClassifier,
+                                          CoCoOpClassifier, ProGradClassifier, KgCoOpClassifier)}
 
 # Per class: fitted tensors stored as such, and fitted plain values stored in the JSON.
 _FITTED = {
@@ -50,6 +53,9 @@ _FITTED = {
     "CLIPAdapterClassifier": (("adapter_",), ("dim_", "loss_history_", "n_epochs_")),
     "TipAdapterClassifier": (("keys_", "values_", "class_embeddings_"), ("dim_", "loss_history_")),
     "LinearProbeClassifier": (("coef_", "intercept_", "class_embeddings_"), ("dim_",)),
+    **{name: (("context_", *modules), ("dim_", "ctx_dim_", "tower_key_", "loss_history_", "n_epochs_"))
+       for name, modules in (("CoOpClassifier", ()), ("CoCoOpClassifier", ("meta_net_",)),
+                             ("ProGradClassifier", ()), ("KgCoOpClassifier", ()))},
 }
 
 
@@ -66,6 +72,13 @@ def _expected_shapes(name, params, d):
         return {"keys_": ("n", d), "values_": ("n", "K"), "class_embeddings_": ("K", d)}
     if name == "LinearProbeClassifier":
         return {"coef_": ("k", d), "intercept_": ("k",), "class_embeddings_": ("K", d)}
+    if name in ("CoOpClassifier", "CoCoOpClassifier", "ProGradClassifier", "KgCoOpClassifier"):
+        shapes = {"context_": (params["n_ctx"] or "M", "w")}  # w: the tower's word-embedding width
+        if name == "CoCoOpClassifier":
+            hidden = max(1, d // 16)
+            shapes.update({"meta_net_.0.weight": (hidden, d), "meta_net_.0.bias": (hidden,),
+                           "meta_net_.2.weight": ("w", hidden), "meta_net_.2.bias": ("w",)})
+        return shapes
     return {}
 
 
@@ -168,7 +181,9 @@ def _check_fitted_values(fitted, path):
     checks = {"dim_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
               "n_epochs_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
               "identity_distance_": lambda v: is_number(v) and v >= 0,
-              "loss_history_": lambda v: isinstance(v, list) and all(is_number(item) for item in v)}
+              "loss_history_": lambda v: isinstance(v, list) and all(is_number(item) for item in v),
+              "ctx_dim_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+              "tower_key_": lambda v: isinstance(v, str) and bool(v)}
     for attribute, value in fitted.items():
         if not checks[attribute](value):
             raise ValueError(f"{path}: the fitted value {attribute}={value!r} is not valid")

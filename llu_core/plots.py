@@ -7,6 +7,7 @@ original model blue, the adapter orange, the final (LLU) model green in Figure 1
 CLIP blue and LLU red in Figure 2.
 """
 
+import itertools
 import math
 
 import matplotlib.pyplot as plt
@@ -22,7 +23,7 @@ ORIGINAL, ADAPTER, FINAL = "tab:blue", "tab:orange", "tab:green"
 METHOD_COLOURS = {
     "zero_shot": "tab:blue", "llu": "tab:red", "clip_adapter": "tab:purple", "tip_adapter": "tab:olive",
     "tip_adapter_f": "tab:brown", "linear_probe": "tab:gray", "coop": "tab:green", "cocoop": "gold",
-    "prograd": "tab:cyan", "no_mask": "tab:pink",
+    "prograd": "tab:cyan", "no_mask": "tab:pink", "kgcoop": "magenta",
 }
 
 
@@ -290,5 +291,82 @@ def plot_gain_vs_alpha(gains, alpha_label="LLU"):
     ax.set_xlabel(rf"mean $\alpha(x, D_{{image}})$ of {alpha_label} on the test images (Eq. 5)")
     ax.set_ylabel("accuracy − zero-shot (points)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def plot_where_methods_learn():
+    """Where an adapter learns and where a prompt learner learns: two data-flow diagrams.
+
+    Frozen parts grey, learned parts orange. Adapters (CLIP-Adapter, LLU) learn functions on
+    the embeddings after the encoders; prompt learners (CoOp and kin) learn context vectors
+    that enter the text encoder in place of prompt words (CoCoOp adds an image-conditioned bias
+    π(x), dashed), so the text encoder runs at every training step.
+    """
+    frozen, learned = "#d9d9d9", "#f5a65b"
+    rows = {
+        "Adapter (CLIP-Adapter, LLU)": {
+            "image": [("image x", None), ("image\nencoder", frozen), ("g_I (both)", learned)],
+            "text": [('"a photo of a\n{class}."', None), ("text\nencoder", frozen), ("g_T (LLU)", learned)]},
+        "Prompt learner (CoOp, CoCoOp, ProGrad, KgCoOp)": {
+            "image": [("image x", None), ("image\nencoder", frozen)],
+            "text": [("[v₁ … v_M]\n{class}.", learned), ("text\nencoder", frozen)]},
+    }
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
+    for ax, (title, paths) in zip(axes, rows.items()):
+        ax.set_xlim(0, 10)
+        ax.set_ylim(0, 4)
+        ax.axis("off")
+        ax.set_title(title)
+        ends = {}
+        for path, y in (("image", 3.0), ("text", 1.0)):
+            previous = None
+            for i, (label, colour) in enumerate(paths[path]):
+                x = 0.9 + 2.3 * i
+                ax.text(x, y, label, ha="center", va="center", fontsize=9,
+                        bbox=dict(boxstyle="round,pad=0.4", facecolor=colour or "white", edgecolor="black"))
+                if previous is not None:
+                    ax.annotate("", xy=(x - 0.85, y), xytext=(previous + 0.85, y),
+                                arrowprops=dict(arrowstyle="->"))
+                previous = x
+            ends[path] = previous
+        ax.text(8.9, 2.0, "cos · logit scale\n→ class scores", ha="center", va="center", fontsize=9,
+                bbox=dict(boxstyle="round,pad=0.4", facecolor="white", edgecolor="black"))
+        for path, y in (("image", 3.0), ("text", 1.0)):
+            ax.annotate("", xy=(8.9, 2.0 + (0.45 if y > 2 else -0.45)), xytext=(ends[path] + 0.85, y),
+                        arrowprops=dict(arrowstyle="->"))
+        if "Prompt" in title:
+            ax.annotate("π(x) (CoCoOp)", xy=(0.9, 1.45), xytext=(3.2, 2.35), fontsize=8, ha="center",
+                        arrowprops=dict(arrowstyle="->", linestyle="--", color="tab:orange"))
+    fig.tight_layout()
+    return fig
+
+
+def plot_training_speed(records):
+    """The paper's Figure 3: milliseconds per training step against the batch size.
+
+    One panel per setting and number of classes, one line per method (CoCoOp, timed at batch 1
+    only, is a single dot as in the paper). ``records``: rows of
+    :func:`llu_core.training_speed.measure_training_speed`, optionally with a ``"setting"`` key
+    (e.g. "end to end", "cached embeddings").
+    """
+    settings = list(dict.fromkeys(r.get("setting", "") for r in records))
+    class_counts = sorted({r["classes"] for r in records})
+    fig, axes = plt.subplots(len(settings), len(class_counts), figsize=(4.4 * len(class_counts), 3.4 * len(settings)),
+                             squeeze=False)
+    for (row, setting), (column, classes) in itertools.product(enumerate(settings), enumerate(class_counts)):
+        ax = axes[row, column]
+        rows = [r for r in records if r.get("setting", "") == setting and r["classes"] == classes]
+        for method in dict.fromkeys(r["method"] for r in rows):
+            points = sorted((r["batch_size"], 1000 * r["total_s"]) for r in rows if r["method"] == method)
+            batch, ms = zip(*points)
+            ax.plot(batch, ms, marker="o", linestyle="-" if len(points) > 1 else "none",
+                    color=METHOD_COLOURS.get(method), label=METHOD_LABELS.get(method, method))
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch size")
+        ax.set_ylabel("ms per training step")
+        ax.set_title(f"{setting}, {classes} classes" if setting else f"{classes} classes", fontsize=10)
+    axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     return fig

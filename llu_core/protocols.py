@@ -11,6 +11,7 @@ import math
 import numpy as np
 from sklearn.base import clone
 
+from .class_texts import as_class_rows
 from .validation import as_labels
 
 
@@ -115,15 +116,16 @@ def fit_on_base(classifier, X_train, y_train, T, shots, seed):
         The training pool's image embeddings.
     y_train : array-like of int, shape (n_train,)
         Labels into the rows of ``T``.
-    T : array-like, shape (C, d)
-        Text embeddings of all classes.
+    T : array-like or ClassTexts, shape (C, d)
+        Text embeddings of all classes; a :class:`~llu_core.class_texts.ClassTexts` is sliced
+        with its class names (what prompt learners need).
     shots, seed : int
 
     Returns
     -------
     The fitted clone; its classes are the rows of ``T[base]``.
     """
-    T, X_train = np.asarray(T, dtype=np.float32), np.asarray(X_train, dtype=np.float32)
+    T, X_train = as_class_rows(T), np.asarray(X_train, dtype=np.float32)
     y_train = as_labels(y_train, X_train.shape[0], T.shape[0], "y_train").numpy()
     base, _ = base_new_split(np.arange(T.shape[0]))
     chosen = base_training_indices(y_train, T.shape[0], shots, seed)
@@ -142,7 +144,7 @@ def score_base_to_new(model, X_test, y_test, T):
     dict with "base", "new", "hm": accuracies in percent. A classifier that cannot score
     unseen classes (the linear probe) gets NaN for "new" and "hm".
     """
-    T, X_test = np.asarray(T, dtype=np.float32), np.asarray(X_test, dtype=np.float32)
+    T, X_test = as_class_rows(T), np.asarray(X_test, dtype=np.float32)
     y_test = as_labels(y_test, X_test.shape[0], T.shape[0], "y_test").numpy()
     base, new = base_new_split(np.arange(T.shape[0]))
     if new.size == 0:

@@ -1,6 +1,7 @@
 """Rerun the paper's experiments (base to new, ablations, transfer) through papermill over a grid.
 
     python -m llu_core.reproduce                      # offline model, the offline data sets
+    python -m llu_core.reproduce --prompt-learners    # chapter 5's grid with CoOp, CoCoOp, ProGrad, KgCoOp too
     python -m llu_core.reproduce --backbone ViT-B-16 --pretrained /models/ViT-B-16.pt \\
         --data-root /data --datasets dtd eurosat --shots 16 --seeds 1 2 3   # the paper's setting
     python -m llu_core.reproduce --chapters transfer --source imagenet --cross-targets dtd eurosat \\
@@ -130,6 +131,9 @@ def parse_arguments(argv=None):
                         help="test images per class (default: the notebook's; 0 means the whole split)")
     parser.add_argument("--shift-per-class", type=int, default=None,
                         help="transfer: test images per class of a shifted domain (default: the notebook's; 0: all)")
+    parser.add_argument("--prompt-learners", action="store_true",
+                        help="add CoOp, CoCoOp, ProGrad and KgCoOp to the base-to-new grid (their text tower runs at "
+                             "every step: slow on a CPU)")
     parser.add_argument("--device", default=None, help="torch device (default: CUDA when available)")
     parser.add_argument("--output", default="results", help="folder for executed notebooks and results")
     return parser.parse_args(argv)
@@ -149,7 +153,8 @@ def main(argv=None):
             records = run_transfer_chapter(args.output, args.source, args.cross_targets, args.shift_targets,
                                            **parameters, **extra)
         else:
-            records = run_chapter(chapter, args.datasets, args.output, **parameters)
+            extra = {"prompt_learners": True} if chapter == "base_to_new" and args.prompt_learners else {}
+            records = run_chapter(chapter, args.datasets, args.output, **parameters, **extra)
         print(f"\n## {chapter}\n")
         print(save_and_format(chapter, records, args.output, args.backbone, args.shots))
     print(f"\nExecuted notebooks and results are in {Path(args.output).resolve()}")

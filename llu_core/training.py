@@ -1,4 +1,4 @@
-"""The fitting loop shared by the trainable estimators (LLU, CLIP-Adapter, Tip-Adapter-F).
+"""The fitting loop shared by the trainable estimators (LLU, CLIP-Adapter, Tip-Adapter-F, the prompt learners).
 
 Everything runs on cached embeddings: an epoch is a seeded shuffle of the n training rows cut
 into mini-batches, and each step minimises ``batch_loss(indices)``. The default schedule is
@@ -66,7 +66,7 @@ def cosine_schedule(optimizer, epochs, steps_per_epoch):
 
 
 def minimise(batch_loss, optimizer, n_samples, epochs, batch_size, seed, schedule=coop_schedule,
-             description="training"):
+             description="training", before_step=None):
     """Minimise ``batch_loss`` over seeded mini-batches; return the mean loss of every epoch.
 
     Parameters
@@ -85,6 +85,9 @@ def minimise(batch_loss, optimizer, n_samples, epochs, batch_size, seed, schedul
         ``schedule(optimizer, epochs, steps_per_epoch)`` → a scheduler stepped per batch.
     description : str
         The progress bar's label.
+    before_step : callable, optional
+        Called with no arguments after the backward pass and before the optimiser's step: a
+        chance to change the gradients (ProGrad projects them).
 
     Returns
     -------
@@ -110,6 +113,8 @@ def minimise(batch_loss, optimizer, n_samples, epochs, batch_size, seed, schedul
                 _diverged(description, epoch, f"the loss became {loss.item()}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if before_step is not None:
+                before_step()
             optimizer.step()
             scheduler.step()
             total += loss.item() * len(indices)

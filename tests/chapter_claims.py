@@ -141,3 +141,20 @@ def check_ablations(result, strict=True):
         twin = next(r for r in records if r["method"] == "default" and r["dataset"] == row["dataset"]
                     and r["seed"] == row["seed"] and r["shots"] == row["shots"])
         assert dict(row, method="default") == twin
+
+
+def check_prompt_learning(result):
+    """Chapter 7: all nine methods in one base-to-new grid; Figure 3 timed from cached embeddings."""
+    shots = max(result["shots"])
+    average = summary_by_method(result["summary"], dataset="average", shots=shots)
+    prompt_learners = {"coop", "cocoop", "prograd", "kgcoop"}
+    assert set(average) == {"zero_shot", "clip_adapter", "tip_adapter", "linear_probe", "llu"} | prompt_learners
+    for name in prompt_learners:  # "scores classes it never saw by putting its learned context in front of their names"
+        assert 10.0 < average[name]["new_mean"] <= 100.0
+    assert math.isnan(average["linear_probe"]["new_mean"])
+    assert average["tip_adapter"]["new_mean"] == pytest.approx(average["zero_shot"]["new_mean"])
+    # "CoCoOp ... has that one point only": timed at batch 1 alone; every other method at every batch size.
+    sizes = sorted({r["batch_size"] for r in result["speed"]})
+    timed = {(r["method"], r["batch_size"]) for r in result["speed"]}
+    assert timed == {(m, b) for m in ("llu", "clip_adapter", "coop", "prograd", "kgcoop") for b in sizes} | {
+        ("cocoop", min(sizes))}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from chapter_claims import (check_ablations, check_affine_adapter, check_base_to_new, check_clustering,
-                            check_local_mask, check_zero_shot)
+                            check_local_mask, check_prompt_learning, check_zero_shot)
 from llu_core.io import read_json
 
 
@@ -26,9 +26,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--virtual-time-budget=5000"]
 CHAPTERS = ["01_zero_shot", "02_affine_adapter", "03_local_mask", "04_clustering", "05_base_to_new", "06_ablations",
-            "08_transfer"]
+            "07_prompt_learning", "08_transfer"]
 FIGURES = {"book/method": 1, **{f"notebooks/{name}": 1 for name in CHAPTERS}, "notebooks/01_zero_shot": 2,
-           "notebooks/08_transfer": 2}
+           "notebooks/07_prompt_learning": 2, "notebooks/08_transfer": 2}
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,8 @@ def test_page_renders_with_figures_and_without_errors(built, page, n_figures):
 
 #: Every chapter's prose, checked against the results the build itself computed.
 CLAIMS = {"01_zero_shot": check_zero_shot, "02_affine_adapter": check_affine_adapter, "03_local_mask": check_local_mask,
-          "04_clustering": check_clustering, "05_base_to_new": check_base_to_new, "06_ablations": check_ablations}
+          "04_clustering": check_clustering, "05_base_to_new": check_base_to_new, "06_ablations": check_ablations,
+          "07_prompt_learning": check_prompt_learning}
 
 
 @pytest.mark.parametrize("chapter", sorted(CLAIMS))

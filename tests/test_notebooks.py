@@ -7,7 +7,7 @@ import papermill
 from llu_core.io import read_json
 
 from chapter_claims import (by_method, check_ablations, check_affine_adapter, check_base_to_new, check_clustering,
-                            check_local_mask, check_zero_shot)
+                            check_local_mask, check_prompt_learning, check_zero_shot)
 
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -27,7 +27,8 @@ def test_chapters_are_stored_without_outputs_and_with_parameters():
     import nbformat
 
     assert CHAPTERS == ["01_zero_shot.ipynb", "02_affine_adapter.ipynb", "03_local_mask.ipynb",
-                        "04_clustering.ipynb", "05_base_to_new.ipynb", "06_ablations.ipynb", "08_transfer.ipynb"]
+                        "04_clustering.ipynb", "05_base_to_new.ipynb", "06_ablations.ipynb", "07_prompt_learning.ipynb",
+                        "08_transfer.ipynb"]
     for name in CHAPTERS:
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
         assert notebook.cells[0].cell_type == "markdown"
@@ -106,6 +107,14 @@ def test_transfer(tmp_path):
         assert runs[("llu", dataset)]["protocol"] == "domain_generalisation"
     gains = {(g["method"], g["dataset"]): g["gain"] for g in result["gains"]}
     assert gains["llu", "dtd"] == pytest.approx(llu["dtd"]["accuracy"] - runs["zero_shot", "dtd"]["accuracy"])
+
+
+def test_prompt_learning(tmp_path):
+    result = execute(tmp_path, "07_prompt_learning.ipynb")  # the book's own defaults
+    check_prompt_learning(result)
+    methods = by_method(result["records"], dataset="cifar10")
+    assert abs(methods["llu"]["new"] - methods["zero_shot"]["new"]) <= 6.0  # 50 new-class test images: 2 points each
+    assert all(r["step_s"] >= 0.0 and r["encode_s"] == 0.0 and r["classes"] == 10 for r in result["speed"])
 
 
 def test_reproduce_command(tmp_path, capsys):
