@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import papermill
+import pytest
 
 from llu_core.io import read_json
 
