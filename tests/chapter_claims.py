@@ -158,3 +158,25 @@ def check_prompt_learning(result):
     timed = {(r["method"], r["batch_size"]) for r in result["speed"]}
     assert timed == {(m, b) for m in ("llu", "clip_adapter", "coop", "prograd", "kgcoop") for b in sizes} | {
         ("cocoop", min(sizes))}
+
+
+def check_transfer(result):
+    """Chapter 8."""
+    runs = {(r["method"], r["dataset"]): r for r in result["records"]}
+    source, beta = result.get("source", "cifar10"), 0.5  # LLUClassifier's default β
+    llu = {dataset: record for (method, dataset), record in runs.items() if method == "llu"}
+    for dataset in result["cross_dataset"]:
+        # Far from D: LLU's α on another data set is below its α on the source, on both sides.
+        assert llu[dataset]["mean_alpha"] < llu[source]["mean_alpha"]
+        assert llu[dataset]["mean_alpha_text"] < llu[source]["mean_alpha_text"]
+        # Tip-Adapter's cache knows none of the target's classes: it scores exactly like zero-shot.
+        assert runs["tip_adapter", dataset]["accuracy"] == runs["zero_shot", dataset]["accuracy"]
+        # The mask scales LLU's update down there: it stays close to zero-shot.
+        assert abs(llu[dataset]["accuracy"] - runs["zero_shot", dataset]["accuracy"]) <= 2.0
+    # Without the mask α = β everywhere; on shifted domains the class texts are points of D_text.
+    for dataset in result["domain_shift"]:
+        assert runs["no_mask", dataset]["mean_alpha"] == pytest.approx(beta)
+        assert llu[dataset]["mean_alpha_text"] == pytest.approx(beta, abs=1e-3)
+    gains = {(g["method"], g["dataset"]): g["gain"] for g in result["gains"]} if len(result["seeds"]) == 1 else {}
+    for (method, dataset), gain in gains.items():  # one seed: a gain is one record's difference
+        assert gain == pytest.approx(runs[method, dataset]["accuracy"] - runs["zero_shot", dataset]["accuracy"])

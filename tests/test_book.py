@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from chapter_claims import (check_ablations, check_affine_adapter, check_base_to_new, check_clustering,
-                            check_local_mask, check_prompt_learning, check_zero_shot)
+                            check_local_mask, check_prompt_learning, check_transfer, check_zero_shot)
 from llu_core.io import read_json
 
 
@@ -69,7 +69,7 @@ def test_page_renders_with_figures_and_without_errors(built, page, n_figures):
 #: Every chapter's prose, checked against the results the build itself computed.
 CLAIMS = {"01_zero_shot": check_zero_shot, "02_affine_adapter": check_affine_adapter, "03_local_mask": check_local_mask,
           "04_clustering": check_clustering, "05_base_to_new": check_base_to_new, "06_ablations": check_ablations,
-          "07_prompt_learning": check_prompt_learning}
+          "07_prompt_learning": check_prompt_learning, "08_transfer": check_transfer}
 
 
 @pytest.mark.parametrize("chapter", sorted(CLAIMS))
