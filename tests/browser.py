@@ -15,8 +15,8 @@ import urllib.request
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-#: WebDriver's code for the right-arrow key.
-ARROW_RIGHT = "\ue014"
+#: WebDriver's codes of the keys the tests press.
+ARROW_LEFT, ARROW_RIGHT, HOME = "\ue012", "\ue014", "\ue011"
 
 
 def _free_port():

@@ -11,7 +11,7 @@ import pytest
 
 from llu_core.widgets import build_mask_explorer, describe_view, mask_view, static_mask_control
 
-from browser import ARROW_RIGHT, Browser
+from browser import ARROW_LEFT, ARROW_RIGHT, Browser
 from synthetic import embedded_dataset
 
 BETAS, GAMMAS = (0.0, 0.5, 1.0), (0.0, 20.0)
@@ -74,9 +74,7 @@ def test_moving_the_control_in_chromium_changes_figure_and_numbers(control, tmp_
         assert after_beta[0] != start[0] and after_beta[1] == describe_view(frame[(1.0, 20.0)])
         assert browser.text(browser.find("output.llu-beta")) == "1"
 
-        gamma = browser.find("input.llu-gamma")
-        browser.run("arguments[0].focus()", gamma)
-        browser.press(gamma, "\ue012")  # left arrow, γ: 20 -> 0
+        browser.press(browser.find("input.llu-gamma"), ARROW_LEFT)  # γ: 20 -> 0
         after_gamma = shown()
         assert after_gamma[0] != after_beta[0] and after_gamma[1] == describe_view(frame[(1.0, 0.0)])
         assert browser.text(browser.find("output.llu-gamma")) == "0"
