@@ -119,7 +119,7 @@ def mask_view(explorer, beta=0.5, gamma=20.0):
     return figure, result
 
 
-def mask_frame(explorer, beta, gamma, dpi=72):
+def mask_frame(explorer, beta, gamma, dpi=80):
     """:func:`mask_view` as PNG bytes (the figure is closed): ``(png, result)``.
 
     The PNG has a palette of 64 colours, which keeps the figure (flat colours and one colour
@@ -205,7 +205,7 @@ _CONTROL_SCRIPT = """(function () {
 
 
 def static_mask_control(explorer, betas=(0.0, 0.5, 1.0), gammas=(0.0, 5.0, 20.0, 100.0), beta=0.5, gamma=20.0,
-                        dpi=72):
+                        dpi=80):
     """Precompute :func:`mask_view` on a β × γ grid and return a control that needs no kernel.
 
     Parameters
