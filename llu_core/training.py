@@ -10,7 +10,8 @@ momentum 0.9 and weight decay 5e-4 (Dassl.pytorch ``dassl/config/defaults.py``).
 import math
 
 import torch
-from tqdm.auto import tqdm
+
+from .progress import progress_bar
 
 # CoOp's optimiser and warm-up (see the module docstring for the files).
 COOP_MOMENTUM = 0.9
@@ -105,7 +106,7 @@ def minimise(batch_loss, optimizer, n_samples, epochs, batch_size, seed, schedul
     steps_per_epoch = math.ceil(n_samples / batch_size)
     scheduler = schedule(optimizer, epochs, steps_per_epoch)
     history = []
-    for epoch in tqdm(range(epochs), desc=description, leave=False):
+    for epoch in progress_bar(range(epochs), desc=description, leave=False):
         total = 0.0
         for indices in torch.randperm(n_samples, generator=generator).split(batch_size):
             loss = batch_loss(indices)

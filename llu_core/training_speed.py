@@ -21,9 +21,9 @@ import time
 import numpy as np
 import torch
 from sklearn.base import clone
-from tqdm.auto import tqdm
 
 from .classifiers import CLIPAdapterClassifier, LLUClassifier
+from .progress import progress_bar
 from .prompt_learners import CoCoOpClassifier, CoOpClassifier, KgCoOpClassifier, ProGradClassifier
 
 #: Figure 3's methods (plus KgCoOp) with their published settings; batch size and epochs are set per measurement.
@@ -127,7 +127,7 @@ def measure_training_speed(X, y, T, batch_sizes, methods=None, backbone=None, im
     encode = {batch: encode_seconds(backbone, batch, image_size, repeats) if backbone is not None else 0.0
               for batch in batch_sizes}
     records, warm = [], set()
-    for name, batch in tqdm(runs, desc=f"steps, {len(T)} classes", disable=not progress):
+    for name, batch in progress_bar(runs, show=progress, desc=f"steps, {len(T)} classes"):
         step = step_seconds(methods[name], X, y, T, batch, steps, repeats, warm_up=name not in warm)
         warm.add(name)
         records.append({"method": name, "classes": len(T), "batch_size": batch, "step_s": step,

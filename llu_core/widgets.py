@@ -6,20 +6,28 @@ base-to-new protocol); :func:`mask_view` then recomputes, for any β and γ, the
 2-D (PCA) view of the embeddings. The adapters g_I, g_T stay those trained at the explorer's
 β and γ: the sliders change where and how strongly the trained update is applied, which is
 what Eq. 4-5 control at prediction time. :func:`mask_sliders` puts two sliders on
-:func:`mask_view` for a live notebook; the static book shows :func:`mask_view` at the defaults.
+:func:`mask_view` for a live notebook. A static page has no kernel to call back, so
+:func:`static_mask_control` computes :func:`mask_view` on a small β × γ grid beforehand and
+returns plain HTML with two range inputs that switch between the precomputed figures and
+numbers in the reader's browser (a few lines of JavaScript, nothing loaded from a network).
 """
 
+import base64
 import copy
+import hashlib
+import html
+import io
+import json
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
+from PIL import Image
 from sklearn.decomposition import PCA
 
 from .classifiers import LLUClassifier
-from .protocols import fit_on_base
 from .plots import plot_mask_2d
-from .protocols import base_new_split
+from .protocols import base_new_split, fit_on_base
 from .validation import check_in_range
 
 
@@ -111,20 +119,136 @@ def mask_view(explorer, beta=0.5, gamma=20.0):
     return figure, result
 
 
+def mask_frame(explorer, beta, gamma, dpi=80):
+    """:func:`mask_view` as PNG bytes (the figure is closed): ``(png, result)``.
+
+    The PNG has a palette of 64 colours, which keeps the figure (flat colours and one colour
+    map) at about a third of the bytes: pages that inline many frames stay small.
+    """
+    figure, result = mask_view(explorer, beta, gamma)
+    rendered = io.BytesIO()
+    figure.savefig(rendered, format="png", dpi=dpi)
+    plt.close(figure)
+    palette = io.BytesIO()
+    Image.open(rendered).convert("RGB").quantize(colors=64).save(palette, format="PNG", optimize=True)
+    return palette.getvalue(), result
+
+
+def describe_view(result):
+    """The numbers of a :func:`mask_view` result as one sentence (shown beside the figure)."""
+    return (f"base-class accuracy {result['base']:.1f} %, new-class accuracy {result['new']:.1f} %; "
+            f"mean α: base-class test images {result['mean_alpha_base']:.3f}, "
+            f"new-class test images {result['mean_alpha_new']:.3f}")
+
+
 def mask_sliders(explorer, beta=0.5, gamma=20.0):
-    """Sliders for β (linear, [0, 1]) and γ (logarithmic, [1, 1000]) that redraw :func:`mask_view`."""
+    """Sliders for β (linear, [0, 1]) and γ (logarithmic, [1, 1000]) that redraw :func:`mask_view`.
+
+    The figure is an ``Image`` widget and the numbers an ``HTML`` widget, updated by the
+    sliders' callbacks; there is no ``Output`` widget, whose capture protocol needs a round
+    trip with the front end (executed without one, as when a book is built, it can stall).
+    """
     import ipywidgets as widgets  # only a live notebook needs the widgets
-    from IPython.display import display
 
     beta_slider = widgets.FloatSlider(value=beta, min=0.0, max=1.0, step=0.05, description="β",
                                       continuous_update=False)
     gamma_slider = widgets.FloatLogSlider(value=gamma, base=10, min=0, max=3, step=0.1, description="γ",
                                           continuous_update=False)
+    image, numbers = widgets.Image(format="png"), widgets.HTML()
 
-    def redraw(beta, gamma):
-        figure, _ = mask_view(explorer, beta, gamma)
-        display(figure)
-        plt.close(figure)
+    def redraw(_=None):
+        image.value, result = mask_frame(explorer, beta_slider.value, gamma_slider.value, dpi=96)
+        numbers.value = html.escape(describe_view(result))
 
-    output = widgets.interactive_output(redraw, {"beta": beta_slider, "gamma": gamma_slider})
-    return widgets.VBox([widgets.HBox([beta_slider, gamma_slider]), output])
+    redraw()
+    beta_slider.observe(redraw, names="value")
+    gamma_slider.observe(redraw, names="value")
+    return widgets.VBox([widgets.HBox([beta_slider, gamma_slider]), image, numbers])
+
+
+@dataclass
+class StaticMaskControl:
+    """A β/γ control for a page without a kernel: HTML with every frame precomputed.
+
+    Attributes
+    ----------
+    html : str
+        Self-contained HTML: two range inputs, the figure (inline PNG) and its numbers, and a
+        script that switches frames. Displayed by notebooks and myst-nb through ``_repr_html_``.
+    frames : list of dict
+        Per grid point, in the order β-major: ``beta``, ``gamma`` and the :func:`mask_view` numbers.
+    """
+
+    html: str
+    frames: list
+
+    def _repr_html_(self):
+        return self.html
+
+
+_CONTROL_SCRIPT = """(function () {
+  var root = document.currentScript.parentElement;
+  var frames = JSON.parse(root.querySelector("script.llu-frames").textContent);
+  var betas = frames.betas, gammas = frames.gammas;
+  var beta = root.querySelector("input.llu-beta"), gamma = root.querySelector("input.llu-gamma");
+  function show() {
+    var frame = frames.frames[Number(beta.value) * gammas.length + Number(gamma.value)];
+    root.querySelector("img").src = "data:image/png;base64," + frame.png;
+    root.querySelector("output.llu-beta").textContent = betas[Number(beta.value)];
+    root.querySelector("output.llu-gamma").textContent = gammas[Number(gamma.value)];
+    root.querySelector("p.llu-numbers").textContent = frame.text;
+  }
+  beta.addEventListener("input", show);
+  gamma.addEventListener("input", show);
+  show();
+})();"""
+
+
+def static_mask_control(explorer, betas=(0.0, 0.5, 1.0), gammas=(0.0, 5.0, 20.0, 100.0), beta=0.5, gamma=20.0,
+                        dpi=80):
+    """Precompute :func:`mask_view` on a β × γ grid and return a control that needs no kernel.
+
+    Parameters
+    ----------
+    explorer : MaskExplorer
+    betas, gammas : sequence of float
+        The grid; every combination is drawn once (``len(betas) * len(gammas)`` figures).
+    beta, gamma : float
+        The grid point shown first (must be in the grid).
+    dpi : int
+        Resolution of the figures; they are inlined as base64 PNGs, so the page grows with it.
+
+    Returns
+    -------
+    StaticMaskControl
+    """
+    betas, gammas = [float(b) for b in betas], [float(g) for g in gammas]
+    if not betas or not gammas:
+        raise ValueError(f"the grid needs at least one β and one γ, got betas={betas}, gammas={gammas}")
+    if float(beta) not in betas or float(gamma) not in gammas:
+        raise ValueError(f"the first view (β = {beta}, γ = {gamma}) must be a grid point of betas={betas}, "
+                         f"gammas={gammas}")
+    frames, records = [], []
+    for b in betas:
+        for g in gammas:
+            png, result = mask_frame(explorer, b, g, dpi=dpi)
+            records.append(dict(result, beta=b, gamma=g))
+            frames.append({"png": base64.b64encode(png).decode("ascii"), "text": describe_view(result)})
+    data = json.dumps({"betas": [f"{b:g}" for b in betas], "gammas": [f"{g:g}" for g in gammas], "frames": frames})
+    data = data.replace("</", "<\\/")  # "</script" may not appear inside the script element
+    key = hashlib.sha256(data.encode()).hexdigest()[:8]
+
+    def slider(name, symbol, values, start):
+        return (f'<label style="margin-right:1.5em">{symbol} '
+                f'<input type="range" class="llu-{name}" id="llu-{name}-{key}" min="0" max="{len(values) - 1}" '
+                f'step="1" value="{values.index(start)}" aria-label="{symbol}"> '
+                f'<output class="llu-{name}" for="llu-{name}-{key}">{start:g}</output></label>')
+
+    page = (f'<div class="llu-mask-control">'
+            f'<div>{slider("beta", "β", betas, float(beta))}{slider("gamma", "γ", gammas, float(gamma))}</div>'
+            f'<img alt="α over a 2-D view of the test embeddings for the chosen β and γ" '
+            f'style="max-width:100%;height:auto">'
+            f'<p class="llu-numbers"></p>'
+            f'<script type="application/json" class="llu-frames">{data}</script>'
+            f'<script>{_CONTROL_SCRIPT}</script></div>')
+    return StaticMaskControl(page, records)

@@ -4,6 +4,9 @@ The build executes every chapter at its defaults (jupyter-cache reuses execution
 did not change) with warnings as errors, so a failing cell, a broken reference or a missing
 citation fails here. Each chapter page is then loaded in Debian's Chromium, and its DOM is
 checked for figures (img elements whose files exist and are not empty) and for error output.
+Every page is checked for what a reader offline must not meet: a script or stylesheet from
+another host, a progress-bar widget, a link to the placeholder repository or a launch
+service. Chapter 3's static β/γ control is moved with the keyboard (tests/browser.py).
 """
 
 import os
@@ -15,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from browser import ARROW_RIGHT, HOME, Browser
 from chapter_claims import (check_ablations, check_affine_adapter, check_base_to_new, check_clustering,
                             check_local_mask, check_prompt_learning, check_transfer, check_zero_shot)
 from llu_core.io import read_json
-
 
 REPO = Path(__file__).resolve().parent.parent
 HTML = REPO / "_build" / "html"
@@ -90,3 +93,40 @@ def test_equations_render_without_network(built):
     method = dom(built / "book" / "method.html")
     assert "_static/mathjax/" in method
     assert method.count("<mjx-container") >= 5  # the equations of the method page, typeset
+
+
+#: Addresses that a page must not link to: the placeholder repository of the removed buttons,
+#: jupyter-book's default repository, and the launch services.
+PLACEHOLDERS = ("llu-book/llu-book", "executablebooks/jupyter-book", "mybinder.org", "colab.research.google.com")
+
+
+def test_pages_are_offline_and_carry_no_widgets_or_placeholders(built):
+    pages = sorted(built.rglob("*.html"))
+    assert len(pages) >= len(CHAPTERS) + 4
+    for page in pages:
+        html = page.read_text()
+        loaded = re.findall(r'<(?:script|link|img|iframe)\b[^>]*?\b(?:src|href)="([^"]+)"', html)
+        remote = [address for address in loaded if re.match(r"(https?:)?//", address)]
+        assert not remote, f"{page.relative_to(built)} loads {remote}"
+        assert "ProgressModel" not in html, f"{page.relative_to(built)} holds a progress-bar widget"
+        assert "application/vnd.jupyter.widget-view+json" not in html, f"{page.relative_to(built)} shows a widget"
+        for placeholder in PLACEHOLDERS:
+            assert placeholder not in html, f"{page.relative_to(built)} links {placeholder}"
+
+
+def test_chapter_3_control_moves_without_a_kernel(built):
+    browser = Browser()
+    try:
+        browser.open((built / "notebooks" / "03_local_mask.html").as_uri())
+        figure, numbers = browser.find(".llu-mask-control img"), browser.find(".llu-mask-control p.llu-numbers")
+        before = browser.attribute(figure, "src"), browser.text(numbers)
+        assert before[0].startswith("data:image/png;base64,") and "base-class accuracy" in before[1]
+        assert browser.run("return arguments[0].naturalWidth > 100", figure)
+        browser.press(browser.find(".llu-mask-control input.llu-beta"), ARROW_RIGHT)  # β = 1
+        assert browser.attribute(figure, "src") != before[0]
+        browser.press(browser.find(".llu-mask-control input.llu-gamma"), HOME)  # γ = 0: α = β everywhere
+        after = browser.attribute(figure, "src"), browser.text(numbers)
+        assert after[0] != before[0] and after[1] != before[1]
+        assert "base-class test images 1.000, new-class test images 1.000" in after[1]
+    finally:
+        browser.close()

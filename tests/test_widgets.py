@@ -67,7 +67,17 @@ def test_bad_slider_values_raise(explorer, beta, gamma):
 
 
 def test_sliders_wire_the_callback(explorer):
+    import ipywidgets
+
     box = mask_sliders(explorer, beta=0.25, gamma=50.0)
     beta_slider, gamma_slider = box.children[0].children
     assert (beta_slider.value, beta_slider.min, beta_slider.max) == (0.25, 0.0, 1.0)
     assert gamma_slider.value == pytest.approx(50.0)
+    # The figure is an Image widget and the numbers an HTML widget: no Output widget, whose
+    # capture round trip with a front end can stall an execution without one.
+    image, numbers = box.children[1:]
+    assert not any(isinstance(child, ipywidgets.Output) for child in box.children)
+    shown = bytes(image.value), numbers.value
+    assert shown[0].startswith(b"\x89PNG") and "base-class accuracy" in shown[1]
+    beta_slider.value = 1.0
+    assert bytes(image.value) != shown[0] and numbers.value != shown[1]
