@@ -245,6 +245,10 @@ class TinyBackbone:
         rows = torch.tensor([[len(name), 1.0, 2.0, 0.0, 1.0, float(sum(map(ord, name)) % 97)] for name in classnames])
         return torch.nn.functional.normalize(rows, dim=1)
 
+    @staticmethod
+    def context_tower():
+        return None  # no text tower for prompt learners
+
 
 def test_targets_are_centred_by_the_source_centre(tmp_path, monkeypatch):
     monkeypatch.setenv("LLU_CACHE_DIR", str(tmp_path / "cache"))
