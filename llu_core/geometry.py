@@ -106,7 +106,7 @@ _COLUMNS = (("median 1 − xᵀd, base / new", ("median_distance_base", "median_
 
 
 def _number(value):
-    return f"{value:.2g}" if abs(value) < 0.01 else f"{value:.2f}"
+    return f"{value:.2g}" if abs(value) < 0.01 else f"{value:.3g}"
 
 
 def _range(low, high):
