@@ -96,8 +96,8 @@ def check_base_to_new(result, strict=True):
     assert math.isnan(average["linear_probe"]["new_mean"])  # "it has no new-class curve"
 
 
-def check_clustering(result):
-    """Chapter 4."""
+def check_clustering(result, strict=True):
+    """Chapter 4. ``strict``: the default build's sweep, whose prose reads its best cluster count."""
     sweep = result["sweep"]
     fewest, everything = sweep[0], sweep[-1]
     # "Memory grows linearly with the number of centres".
@@ -110,10 +110,11 @@ def check_clustering(result):
     assert everything["text_alpha"] == pytest.approx(0.5, abs=1e-6)
     assert fewest["n_text_centres"] < everything["n_text_centres"]
     assert fewest["text_alpha"] < everything["text_alpha"]
-    # "Some counts in between do better ...: there the base-class test images get a [larger] mean α".
+    # "The best ... of the sweep ... is above that of keeping every embedding: ... there the base-class
+    # test images get a [larger] mean α".
     best = max(sweep[:-1], key=lambda row: row["base"])
-    if best["base"] > everything["base"]:
-        assert best["image_alpha"] > everything["image_alpha"]
+    if strict:
+        assert best["base"] > everything["base"] and best["image_alpha"] > everything["image_alpha"]
     # "a member's cosine with its centre is ... higher than ... between two members".
     assert result["cosine_to_centre"] > result["cosine_between_members"]
 
