@@ -161,6 +161,11 @@ def _cell(mean, std):
     return f"{mean:.2f} ± {std:.2f}" if std is not None and not math.isnan(std) else f"{mean:.2f}"
 
 
+def _spread(row, metric):
+    """The standard deviation over seeds to print beside a mean: None for a single seed."""
+    return row[f"{metric}_std"] if row.get("n_seeds", 2) > 1 else None
+
+
 def _markdown(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in rows]
@@ -198,7 +203,7 @@ def format_table_1(summary, shots, backbone="offline"):
         table = []
         for row in (row for row in rows if row["dataset"] == dataset):
             cells = [METHOD_LABELS.get(row["method"], row["method"])]
-            cells += [_cell(row[f"{m}_mean"], row[f"{m}_std"]) for m in METRICS]
+            cells += [_cell(row[f"{m}_mean"], _spread(row, m)) for m in METRICS]
             if with_paper:
                 comparable = dataset != "average" or _covers_paper_average(summary)
                 paper = TABLE_1.get(dataset, {}).get(row["method"]) if comparable else None
@@ -273,12 +278,13 @@ def format_table_4(summary, dataset="average", backbone="offline", shots=16):
     with_paper = matches_paper(backbone, shots) and dataset == "average" and _covers_paper_average(summary)
     table = []
     for metric, label in (("base", "Base"), ("new", "New"), ("hm", "Mean (H)")):
-        table.append([label] + [_cell(rows[v][f"{metric}_mean"], rows[v][f"{metric}_std"]) for v in variants])
+        table.append([label] + [_cell(rows[v][f"{metric}_mean"], _spread(rows[v], metric)) for v in variants])
         if with_paper:
             table.append([f"{label}, paper"] + [_paper_value(v, metric) for v in variants])
     table.append(["Identity distance"] + [
-        f"{rows[v]['identity_distance_mean']:.3g} ± {rows[v]['identity_distance_std']:.2g}"
-        if "identity_distance_mean" in rows[v] else "–" for v in variants])
+        "–" if "identity_distance_mean" not in rows[v] else f"{rows[v]['identity_distance_mean']:.3g}"
+        if _spread(rows[v], "identity_distance") is None else
+        f"{rows[v]['identity_distance_mean']:.3g} ± {rows[v]['identity_distance_std']:.2g}" for v in variants])
     if with_paper:
         table.append(["Identity distance, paper"] + [_paper_value(v, "identity_distance") for v in variants])
     header = [f"{dataset}, {shots} shots, {backbone}"] + [VARIANT_LABELS.get(v, v) for v in variants]
