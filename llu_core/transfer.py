@@ -29,11 +29,11 @@ own test split, ``"cross_dataset"`` or ``"domain_generalisation"``), ``method``,
 
 import numpy as np
 from sklearn.base import clone
-from tqdm.auto import tqdm
 
 from .classifiers import LLUClassifier, match_classes
 from .experiments import METHOD_LABELS, _cell, _markdown, matches_paper
 from .paper_results import TABLE_2, TABLE_3
+from .progress import progress_bar
 from .protocols import few_shot_indices
 from .validation import as_embeddings, as_labels
 
@@ -159,7 +159,7 @@ def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), sh
         check_target(source, data, protocol)
     runs = [(shot, seed, name) for shot in shots for seed in seeds for name in methods]
     records = []
-    for shot, seed, name in tqdm(runs, desc="transfer", disable=not progress):
+    for shot, seed, name in progress_bar(runs, show=progress, desc="transfer"):
         model = fit_on_source(methods[name], source.train_X, source.train_y, source.text, shot, seed)
         for protocol, data in targets:
             record = {"protocol": protocol, "method": name, "source": source.name, "dataset": data.name,
