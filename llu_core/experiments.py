@@ -213,44 +213,6 @@ def format_table_1(summary, shots, backbone="offline"):
     return "\n\n".join(blocks)
 
 
-def format_beside_paper(summary, shots, dataset="average", paper_dataset="average"):
-    """Our base-to-new results for one data set beside the paper's Table 1 rows, for orientation.
-
-    Unlike :func:`format_table_1`, the paper's numbers are shown whatever the setting: they are
-    a reference for *how* the methods rank against each other (ViT-B/16, 16 shots, the paper's
-    data sets), not numbers ours should equal.
-
-    Parameters
-    ----------
-    summary : list of dict
-        Rows of :func:`summarise`.
-    shots : int
-        Our shot count to show.
-    dataset : str
-        Our data set (``"average"``: the mean over ours).
-    paper_dataset : str
-        The sub-table of the paper's Table 1 to put beside it (``"average"``: Table 1(a)).
-
-    Returns
-    -------
-    str
-        Markdown: one row per method, our Base/New/H (mean ± std over seeds) and the paper's
-        (``–`` for methods the paper does not have).
-    """
-    rows = [row for row in summary if row["dataset"] == dataset and row["shots"] == int(shots)]
-    if not rows:
-        raise ValueError(f"no summary rows for data set {dataset!r} at {shots} shots")
-    header = ["Method"] + [f"{label}, ours" for label in ("Base", "New", "H")] + [
-        f"{label}, paper" for label in ("Base", "New", "H")]
-    table = []
-    for row in rows:
-        paper = TABLE_1.get(paper_dataset, {}).get(row["method"])
-        table.append([METHOD_LABELS.get(row["method"], row["method"])]
-                     + [_cell(row[f"{m}_mean"], row[f"{m}_std"]) for m in METRICS]
-                     + [f"{paper[m]:.2f}" if paper else "–" for m in METRICS])
-    return _markdown(header, table)
-
-
 def format_table_4(summary, dataset="average", backbone="offline", shots=16):
     """Lay out an ablation summary like the paper's Table 4: variants as columns.
 
