@@ -31,7 +31,7 @@ import numpy as np
 from sklearn.base import clone
 
 from .classifiers import LLUClassifier, match_classes
-from .experiments import METHOD_LABELS, _cell, _markdown, matches_paper
+from .experiments import METHOD_LABELS, _cell, _markdown, _spread, matches_paper
 from .paper_results import TABLE_2, TABLE_3
 from .progress import progress_bar
 from .protocols import few_shot_indices
@@ -234,7 +234,7 @@ def _transfer_table(summary, protocol, paper, shots, backbone, alpha_methods):
     columns = sources + targets
     cell = {(row["method"], row["dataset"]): row for row in rows if row["protocol"] in ("source", protocol)}
     methods = list(dict.fromkeys(method for method, _ in cell))
-    table = [[METHOD_LABELS.get(m, m)] + [_cell(cell[m, c]["accuracy_mean"], cell[m, c]["accuracy_std"])
+    table = [[METHOD_LABELS.get(m, m)] + [_cell(cell[m, c]["accuracy_mean"], _spread(cell[m, c], "accuracy"))
                                           if (m, c) in cell else "–" for c in columns] for m in methods]
     for method in (m for m in alpha_methods if m in methods):
         for key, what in (("mean_alpha", "test images"), ("mean_alpha_text", "class texts")):
