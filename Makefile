@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# One embedding cache for the tests and the book build (see llu_core/paths.py).
+# One embedding cache for the tests and the book build (see llu_core/utils/locations.py).
 export LLU_CACHE_DIR ?= $(CURDIR)/.cache
 export MPLBACKEND ?= Agg
 
@@ -34,7 +34,7 @@ benchmark: setup
 # Rerun chapters 5, 6 and 8 (Tables 1-4) through papermill over a grid; pass options with ARGS, e.g.
 #   make reproduce ARGS="--chapters base_to_new --backbone ViT-B-16 --pretrained /models/ViT-B-16.pt --data-root /data --datasets dtd"
 reproduce: setup
-	$(BIN)/python -m llu_core.reproduce $(ARGS)
+	$(BIN)/python -m llu_core.report.reproduce $(ARGS)
 
 clean:
 	rm -rf _build results

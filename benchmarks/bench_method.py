@@ -1,4 +1,4 @@
-"""Speed and memory of the method on cached embeddings (issue 2's benchmark).
+"""Speed and memory of the method on cached embeddings.
 
 On the same random unit embeddings (d = 512) this measures, at 16 shots × 50 classes and at
 16 shots × 1000 classes with 50,000 test rows:

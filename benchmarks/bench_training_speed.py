@@ -1,7 +1,7 @@
 """The paper's Figure 3: one training step (forward, backward, update) against the batch size.
 
 Times LLU, CLIP-Adapter, CoOp, CoCoOp (batch 1 only, as in the paper), ProGrad and KgCoOp with
-:func:`llu_core.training_speed.measure_training_speed`:
+:func:`llu_core.evaluation.training_speed.measure_training_speed`:
 
 - **end to end**, as the paper measures: the frozen image encoder's forward pass on the batch
   plus the method's step, with open_clip ViT-B/16 (random weights drawn from seed 0: a timing
@@ -31,10 +31,12 @@ import numpy as np
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # before tqdm is imported: no bar per fit in the log
 
-from llu_core.backbones import OpenCLIPBackbone, load_backbone  # noqa: E402
-from llu_core.class_texts import ClassTexts  # noqa: E402
-from llu_core.io import atomic_path, write_json  # noqa: E402
-from llu_core.training_speed import measure_training_speed, speed_table  # noqa: E402
+from llu_core.backbones import load_backbone
+from llu_core.backbones.openclip import OpenCLIPBackbone  # noqa: E402
+from llu_core.utils.class_texts import ClassTexts  # noqa: E402
+from llu_core.utils.io import atomic_path, write_json  # noqa: E402
+from llu_core.evaluation.training_speed import measure_training_speed  # noqa: E402
+from llu_core.report.tables import format_speed_table  # noqa: E402
 
 SEED = 0
 
@@ -108,13 +110,13 @@ def main():
     lines = [f"Figure 3 reproduced on {device}; {time.perf_counter() - start:.0f} s in all.", ""]
     for setting in dict.fromkeys(r["setting"] for r in records):
         lines += [f"**{setting}**: ms per training step (× CLIP-Adapter's)", "",
-                  speed_table([r for r in records if r["setting"] == setting]), ""]
+                  format_speed_table([r for r in records if r["setting"] == setting]), ""]
     lines += claims(records)
     output = Path(args.output)
     write_json(output / "training_speed.json", {"device": device, "records": records})
     with atomic_path(output / "training_speed.md") as temporary:
         temporary.write_text("\n".join(lines) + "\n")
-    from llu_core.plots import plot_training_speed
+    from llu_core.report.plots import plot_training_speed
 
     with atomic_path(output / "training_speed.png") as temporary:
         plot_training_speed(records).savefig(temporary, dpi=110, format="png")

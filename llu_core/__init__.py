@@ -1,8 +1,18 @@
 """LLU Book's library: Localized Latent Updates (Ibing, Lim, Kobbelt) and its baselines.
 
-Everything the book computes lives here. The public names below are imported lazily
-(PEP 562), so ``from llu_core import LLUClassifier`` needs only torch and scikit-learn,
-while the image side (open_clip, the offline model, datasets) loads on first use.
+Everything the book computes lives here, in layers whose imports only point down:
+
+- ``report``: tables, the paper's numbers, figures, widgets, ``reproduce``;
+- ``evaluation``: the protocols, grids and their summaries, geometry, training speed;
+- ``estimators`` (LLU, its ablations, the baselines, the prompt learners, persistence) and,
+  beside them, ``data`` (data sets, the embedding cache) over ``backbones`` (open_clip, the
+  offline model);
+- ``method``: adapters, the local mask (Eq. 4-5), clustering, training, the paper's defaults;
+- ``utils``: validation, atomic files, progress bars, ``ClassTexts``.
+
+The public names below are imported lazily (PEP 562), so ``from llu_core import LLUClassifier``
+needs only torch and scikit-learn, while the image side (open_clip, the offline model, data
+sets) loads on first use.
 """
 
 from importlib import import_module
@@ -11,37 +21,50 @@ __version__ = "0.1.0"
 
 # Public name -> module that defines it. Keep this table the single list of the API.
 _PUBLIC_API = {
-    # The method and the baselines on cached embeddings (issue 2).
-    "LLUClassifier": "classifiers",
-    "ZeroShotClassifier": "classifiers",
-    "CLIPAdapterClassifier": "classifiers",
-    "TipAdapterClassifier": "classifiers",
-    "LinearProbeClassifier": "classifiers",
-    "ABLATIONS": "classifiers",
-    "save_classifier": "persistence",
-    "load_classifier": "persistence",
-    "base_new_split": "protocols",
-    "few_shot_indices": "protocols",
-    "harmonic_mean": "protocols",
-    "validation_shots": "protocols",
-    "fit_on_base": "protocols",
-    "evaluate_base_to_new": "protocols",
-    # Prompt learners and the class texts they need (issue 10).
-    "CoOpClassifier": "prompt_learners",
-    "CoCoOpClassifier": "prompt_learners",
-    "ProGradClassifier": "prompt_learners",
-    "KgCoOpClassifier": "prompt_learners",
-    "ClassTexts": "class_texts",
-    # From images to embeddings (issue 3).
-    "load_backbone": "backbones",
-    "load_dataset": "datasets",
-    "extract_features": "features",
-    "extract_text_features": "features",
-    "embed_dataset": "features",
-    # Transfer: cross-dataset and domain generalisation (issue 11).
-    "embed_target": "features",
-    "fit_on_source": "transfer",
-    "run_transfer": "transfer",
+    # The method and the baselines on cached embeddings.
+    "LLUClassifier": "estimators.llu",
+    "ABLATIONS": "estimators.llu",
+    "ZeroShotClassifier": "estimators.baselines",
+    "CLIPAdapterClassifier": "estimators.baselines",
+    "TipAdapterClassifier": "estimators.baselines",
+    "LinearProbeClassifier": "estimators.baselines",
+    "CoOpClassifier": "estimators.prompt_learners",
+    "CoCoOpClassifier": "estimators.prompt_learners",
+    "ProGradClassifier": "estimators.prompt_learners",
+    "KgCoOpClassifier": "estimators.prompt_learners",
+    "save_classifier": "estimators.persistence",
+    "load_classifier": "estimators.persistence",
+    "ClassTexts": "utils.class_texts",
+    "cluster_centres": "method.clustering",
+    # From images to embeddings.
+    "load_backbone": "backbones.factory",
+    "load_dataset": "data.datasets",
+    "extract_features": "data.features",
+    "extract_text_features": "data.features",
+    "embed_dataset": "data.features",
+    "embed_target": "data.features",
+    # The protocols: base to new, cross-dataset and domain generalisation.
+    "base_new_split": "evaluation.protocols",
+    "few_shot_indices": "evaluation.protocols",
+    "harmonic_mean": "evaluation.protocols",
+    "validation_shots": "evaluation.protocols",
+    "fit_on_base": "evaluation.protocols",
+    "evaluate_base_to_new": "evaluation.protocols",
+    "fit_on_source": "evaluation.transfer",
+    "run_transfer": "evaluation.transfer",
+    "run_grid": "evaluation.grids",
+    "summarise": "evaluation.summary",
+    "add_average": "evaluation.summary",
+    # The book's tables.
+    "markdown_table": "report.tables",
+    "format_table_1": "report.tables",
+    "format_table_2": "report.tables",
+    "format_table_3": "report.tables",
+    "format_table_4": "report.tables",
+    "format_paper_table_1": "report.tables",
+    "format_paper_table_2": "report.tables",
+    "format_paper_table_3": "report.tables",
+    "format_paper_table_4": "report.tables",
 }
 
 __all__ = sorted(_PUBLIC_API)

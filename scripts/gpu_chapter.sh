@@ -21,7 +21,7 @@ mkdir -p "$OUT"
               torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")' | tee "$OUT/device.txt"
 start=$(date +%s)
 # shellcheck disable=SC2086  # DATASETS is a list of words
-timeout 840 "$PYTHON" -m llu_core.reproduce --chapters base_to_new --backbone "$BACKBONE" "${options[@]}" \
+timeout 840 "$PYTHON" -m llu_core.report.reproduce --chapters base_to_new --backbone "$BACKBONE" "${options[@]}" \
     --datasets $DATASETS --shots 1 2 4 8 16 --seeds 1 2 3 --train-per-class 500 --test-per-class 1000 \
     --output "$OUT" | tee "$OUT/table.md"
 echo "wall time: $(( $(date +%s) - start )) s" | tee -a "$OUT/device.txt"

@@ -121,7 +121,7 @@ def check_clustering(result, strict=True):
 
 def check_ablations(result, strict=True):
     """Chapter 6 (the Table 4 averages). ``strict``: the default build, where the Dirac mask
-    must differ from Default on base classes (issue 8)."""
+    must differ from Default on base classes."""
     shots = max(result["shots"])
     average = summary_by_method(result["summary"], dataset="average", shots=shots)
     zero_shot, default = average["zero_shot"], average["default"]

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from llu_core.adapters import AffineAdapter, BottleneckAdapter
+from llu_core.method.adapters import AffineAdapter, BottleneckAdapter
 
 
 def test_identity_init_is_the_identity_with_zero_distance():

@@ -9,7 +9,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from llu_core import LinearProbeClassifier, LLUClassifier, ZeroShotClassifier, embed_dataset, load_backbone
-from llu_core.protocols import few_shot_indices
+from llu_core.evaluation.protocols import few_shot_indices
 
 TINY = {"embed_dim": 16,
         "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},

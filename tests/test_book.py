@@ -21,7 +21,7 @@ import pytest
 from browser import ARROW_RIGHT, HOME, Browser
 from chapter_claims import (check_ablations, check_affine_adapter, check_base_to_new, check_clustering,
                             check_local_mask, check_prompt_learning, check_transfer, check_zero_shot)
-from llu_core.io import read_json
+from llu_core.utils.io import read_json
 
 REPO = Path(__file__).resolve().parent.parent
 HTML = REPO / "_build" / "html"

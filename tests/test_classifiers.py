@@ -5,8 +5,9 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from llu_core.classifiers import (ABLATIONS, CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier,
+from llu_core.estimators import (ABLATIONS, CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier,
                                   TipAdapterClassifier, ZeroShotClassifier)
+from llu_core.method.defaults import BETA, GAMMA, LAM, N_CLUSTERS
 from synthetic_embeddings import random_unit, shifted_domain_task
 
 
@@ -92,7 +93,7 @@ def test_every_ablation_fits_and_predicts(task, name):
 def test_ablation_table_is_table4():
     assert list(ABLATIONS) == ["default", "no_cluster", "no_damping", "no_mask", "dirac_mask", "no_reg",
                                "random_init", "linear"]
-    assert ABLATIONS["default"] == dict(beta=0.5, gamma=20.0, lam=1e3, n_clusters=512, mask="local", init="identity")
+    assert ABLATIONS["default"] == dict(beta=BETA, gamma=GAMMA, lam=LAM, n_clusters=N_CLUSTERS, mask="local", init="identity")
     assert ABLATIONS["linear"]["mask"] == "global" and ABLATIONS["linear"]["beta"] == 1.0
     assert ABLATIONS["linear"]["lam"] == 0.0 and ABLATIONS["linear"]["init"] == "random"
 

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from sklearn.cluster import AgglomerativeClustering
 
-from llu_core.clustering import cluster_centres
+from llu_core.method.clustering import cluster_centres
 from synthetic_embeddings import random_unit
 
 

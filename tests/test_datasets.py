@@ -1,7 +1,7 @@
-"""The data set registry (llu_core.datasets) on the real offline data, and CoOp's protocol
-(llu_core.protocols) on CoOp's real split files.
+"""The data set registry (llu_core.data.datasets) on the real offline data, and CoOp's protocol
+(llu_core.evaluation.protocols) on CoOp's real split files.
 
-Reads the offline data under ``llu_core.paths.data_root()`` (``shared/data``: the CIFAR-10
+Reads the offline data under ``llu_core.data.paths.data_root()`` (``shared/data``: the CIFAR-10
 subset, the 10-class DTD subset, CoOp's split files) and Debian's Fashion-MNIST files. Fake
 data sets for the error paths are built in ``tmp_path`` from the real split files.
 """
@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from llu_core.datasets import (COOP_DATASETS, DATASET_NAMES, DEBIAN_FASHION_MNIST, ImageArrays,
+from llu_core.data.datasets import (COOP_DATASETS, DATASET_NAMES, DEBIAN_FASHION_MNIST, ImageArrays,
                                ImageFiles, find_split_file, load_dataset)
-from llu_core.paths import data_root
-from llu_core.protocols import base_new_split, few_shot_indices, validation_shots
+from llu_core.data.paths import data_root
+from llu_core.evaluation.protocols import base_new_split, few_shot_indices, validation_shots
 
 DATA = data_root()
 SPLITS_DIR = DATA / "coop_splits"

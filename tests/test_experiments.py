@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from llu_core import LLUClassifier, ZeroShotClassifier
-from llu_core.experiments import (add_dataset_average, format_paper_table_1, format_paper_table_4, format_table_1,
-                                  format_table_4, run_grid, summarise, write_csv)
-from llu_core.paper_results import TABLE_1, TABLE_4
-from llu_core.protocols import base_new_split, fit_on_base, harmonic_mean
+from llu_core.evaluation.grids import run_grid
+from llu_core.evaluation.protocols import base_new_split, fit_on_base, harmonic_mean
+from llu_core.evaluation.summary import add_average, summarise
+from llu_core.report.paper_results import TABLE_1, TABLE_4
+from llu_core.report.tables import format_paper_table_1, format_paper_table_4, format_table_1, format_table_4, write_csv
 
 from synthetic import embedded_dataset
 
@@ -64,7 +65,7 @@ def test_fit_on_base_is_the_model_the_protocol_scores(datasets, records):
 
 
 def test_dataset_average_and_summary(records):
-    extended = add_dataset_average(records)
+    extended = add_average(records)
     averages = [r for r in extended if r["dataset"] == "average"]
     assert len(averages) == 2 * 2 * 2
     one = next(r for r in averages if (r["method"], r["shots"], r["seed"]) == ("llu", 1, 2))
@@ -82,7 +83,7 @@ def test_dataset_average_and_summary(records):
 
 
 def test_table_1_layout_and_paper_columns_only_when_the_setting_matches(records):
-    summary = summarise(add_dataset_average(records))
+    summary = summarise(add_average(records))
     table = format_table_1(summary, shots=2)
     assert "**average**" in table and "**toy_a**" in table and "Zero-shot" in table and "LLU" in table
     assert table.index("**average**") < table.index("**toy_a**")
@@ -92,7 +93,7 @@ def test_table_1_layout_and_paper_columns_only_when_the_setting_matches(records)
 
     # Rename a toy data set to DTD and pretend the run was ViT-B-16 at 16 shots.
     renamed = [dict(r, dataset="dtd", shots=16) for r in records if r["dataset"] == "toy_a" and r["shots"] == 2]
-    table = format_table_1(summarise(add_dataset_average(renamed)), shots=16, backbone="ViT-B-16")
+    table = format_table_1(summarise(add_average(renamed)), shots=16, backbone="ViT-B-16")
     assert f"{TABLE_1['dtd']['llu']['new']:.2f}" in table
     average_block = table.split("**dtd**")[0]
     assert "Paper Base" in average_block and f"{TABLE_1['average']['llu']['new']:.2f}" not in average_block
@@ -100,7 +101,7 @@ def test_table_1_layout_and_paper_columns_only_when_the_setting_matches(records)
 
 def test_table_4_layout(records):
     renamed = [dict(r, method={"zero_shot": "zero_shot", "llu": "default"}[r["method"]]) for r in records]
-    summary = summarise(add_dataset_average(renamed))
+    summary = summarise(add_average(renamed))
     table = format_table_4(summary, shots=1)
     lines = table.splitlines()
     assert lines[0].split("|")[2:4] == [" Zero-shot ", " Default "]
@@ -109,7 +110,7 @@ def test_table_4_layout(records):
 
     everywhere = [dict(r, dataset=name, shots=16) for r in renamed if r["dataset"] == "toy_a" and r["shots"] == 1
                   for name in TABLE_1 if name != "average"]
-    table = format_table_4(summarise(add_dataset_average(everywhere)), backbone="ViT-B-16", shots=16)
+    table = format_table_4(summarise(add_average(everywhere)), backbone="ViT-B-16", shots=16)
     assert "Base, paper" in table and f"{TABLE_4['default']['hm']:.2f}" in table
 
 

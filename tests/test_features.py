@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from llu_core.datasets import ImageArrays
-from llu_core.features import (class_balanced_subset, extract_features, extract_text_features,
+from llu_core.data.datasets import ImageArrays
+from llu_core.data.features import (class_balanced_subset, extract_features, extract_text_features,
                                image_cache_folder)
 
 

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from llu_core.locality import interpolate, local_weight, nearest_distance
+from llu_core import LLUClassifier
+from llu_core.method.defaults import BETA, DIRAC_THRESHOLD, GAMMA
+from llu_core.method.locality import interpolate, local_weight, nearest_distance
+
 from synthetic_embeddings import random_unit
 
 
@@ -15,7 +18,7 @@ def centres():
 
 def test_alpha_is_beta_at_training_points_and_within_zero_beta(centres):
     queries = torch.cat([centres[:5], torch.from_numpy(random_unit(50, 16, seed=2))])
-    alpha = local_weight(queries, centres, beta=0.5, gamma=20.0)
+    alpha = local_weight(queries, centres, beta=BETA, gamma=GAMMA)
     assert alpha.shape == (55,)
     assert torch.allclose(alpha[:5], torch.full((5,), 0.5), atol=1e-5)
     assert (alpha >= 0).all() and (alpha <= 0.5 + 1e-6).all()
@@ -35,7 +38,7 @@ def test_alpha_vanishes_far_from_d(centres):
     far = -centres[:3]  # antipodal points: distance 2 to their own centre, far from all
     far = far[nearest_distance(far, centres) > 0.5]
     assert len(far) > 0
-    assert (local_weight(far, centres, beta=0.5, gamma=20.0) < 1e-4).all()
+    assert (local_weight(far, centres, beta=BETA, gamma=GAMMA) < 1e-4).all()
 
 
 def test_global_mask_is_beta_everywhere(centres):
@@ -45,7 +48,7 @@ def test_global_mask_is_beta_everywhere(centres):
 
 def test_dirac_mask_is_beta_on_d_and_zero_elsewhere(centres):
     queries = torch.cat([centres[:4], torch.from_numpy(random_unit(10, 16, seed=5))])
-    alpha = local_weight(queries, centres, 0.5, 20.0, mask="dirac", dirac_threshold=1e-4)
+    alpha = local_weight(queries, centres, BETA, GAMMA, mask="dirac", dirac_threshold=DIRAC_THRESHOLD)
     torch.testing.assert_close(alpha, torch.tensor([0.5] * 4 + [0.0] * 10))
 
 
@@ -64,3 +67,12 @@ def test_interpolation_is_unit_norm_and_weighted_per_row():
     torch.testing.assert_close(mixed[1], adapted[1] / adapted[1].norm())
     expected = 0.5 * adapted[2] / adapted[2].norm() + 0.5 * x[2]
     torch.testing.assert_close(mixed[2], expected / expected.norm())
+
+
+def test_the_paper_defaults_have_one_home():
+    # Sec. 4: "β = 0.5, γ = 20, λ = 1e3 and the number of clusters as 512"; the Dirac threshold is ours.
+    from llu_core.method import defaults
+
+    assert (defaults.BETA, defaults.GAMMA, defaults.LAM, defaults.N_CLUSTERS) == (0.5, 20.0, 1e3, 512)
+    assert local_weight.__defaults__ == ("local", defaults.DIRAC_THRESHOLD)
+    assert LLUClassifier().get_params()["dirac_threshold"] == defaults.DIRAC_THRESHOLD

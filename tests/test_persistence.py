@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-from llu_core.classifiers import (ABLATIONS, CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier,
+from llu_core.estimators import (ABLATIONS, CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier,
                                   TipAdapterClassifier, ZeroShotClassifier)
-from llu_core.persistence import load_classifier, save_classifier
+from llu_core.estimators.persistence import load_classifier, save_classifier
 from synthetic_embeddings import shifted_domain_task
 
 
@@ -40,7 +40,7 @@ def test_save_then_load_gives_identical_scores(task, estimator, tmp_path):
 def test_unfitted_or_foreign_files_are_refused(tmp_path):
     with pytest.raises(ValueError, match="not fitted"):
         save_classifier(LLUClassifier(), tmp_path / "model.safetensors")
-    from llu_core.io import write_tensors
+    from llu_core.utils.io import write_tensors
     import torch
     write_tensors(tmp_path / "other.safetensors", {"x": torch.zeros(1)})
     with pytest.raises(ValueError, match="not a classifier"):

@@ -4,8 +4,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from llu_core import plots
-from llu_core.experiments import VARIANT_LABELS
+from llu_core.report import plots
+from llu_core.report.tables import VARIANT_LABELS
 
 
 @pytest.fixture(autouse=True)
@@ -20,25 +20,49 @@ def summary_rows(datasets, methods, shots=(1, 4, 16)):
              "new_mean": 40 + rng.random(), "new_std": 1.0} for d in datasets for m in methods for s in shots]
 
 
-def figures():
+def drawings():
+    """A call of every plotting function of ``llu_core.report.plots`` on small data, by function name."""
     rng = np.random.default_rng(0)
     rows = [{"n_clusters": k, "n_centres": n, "memory_kib": 2.0 * n, "base": 60.0, "new": 50.0}
             for k, n in ((2, 7), (5, 10), (None, 85))]
-    yield plots.plot_local_interpolation()
-    yield plots.plot_examples([rng.random((8, 8, 3))] * 6, ["a"] * 6, ["a", "b"] * 3)
-    yield plots.plot_grouped_bars({"x": {"p": 1.0, "q": 2.0}, "y": {"p": 3.0, "q": 4.0}})
-    yield plots.plot_loss_curves({"a": [1.0, 0.5], "b": [2.0, 1.0]})
-    yield plots.plot_mask_2d(rng.normal(size=(20, 2)), rng.random(20), rng.random(20) < 0.5,
-                             rng.normal(size=(3, 2)), 0.5, 20.0, {"base": 70.0, "new": 60.0})
-    yield plots.plot_cluster_sweep(rows)
-    yield plots.plot_clusters(rng.normal(size=(20, 2)), rng.integers(0, 3, 20), rng.normal(size=(3, 2)))
-    yield plots.plot_accuracy_vs_shots(summary_rows(["a", "b", "c"], ["zero_shot", "llu"]))
+    gains = [{"method": m, "dataset": d, "protocol": p, "alpha": a, "gain": g}
+             for m in ("llu", "clip_adapter") for d, p, a, g in (("s", "source", 0.1, 8.0),
+                                                                   ("c", "cross_dataset", 0.02, 1.0),
+                                                                   ("d", "domain_generalisation", 0.05, -2.0))]
+    speed = [{"method": m, "classes": 10, "batch_size": b, "total_s": 0.01 * b, "setting": s}
+             for s in ("end to end", "cached") for m in ("llu", "clip_adapter", "coop") for b in (1, 4)]
+    draw = {
+        "plot_local_interpolation": lambda: plots.plot_local_interpolation(),
+        "plot_examples": lambda: plots.plot_examples([rng.random((8, 8, 3))] * 6, ["a"] * 6, ["a", "b"] * 3),
+        "plot_grouped_bars": lambda: plots.plot_grouped_bars({"x": {"p": 1.0, "q": 2.0}, "y": {"p": 3.0, "q": 4.0}}),
+        "plot_base_new": lambda: plots.plot_base_new([{"label": "a", "base": 60.0, "new": 50.0}]),
+        "plot_loss_curves": lambda: plots.plot_loss_curves({"a": [1.0, 0.5], "b": [2.0, 1.0]}),
+        "plot_mask_2d": lambda: plots.plot_mask_2d(rng.normal(size=(20, 2)), rng.random(20), rng.random(20) < 0.5,
+                                                   rng.normal(size=(3, 2)), 0.5, 20.0, {"base": 70.0, "new": 60.0}),
+        "plot_cluster_sweep": lambda: plots.plot_cluster_sweep(rows),
+        "plot_clusters": lambda: plots.plot_clusters(rng.normal(size=(20, 2)), rng.integers(0, 3, 20),
+                                                     rng.normal(size=(3, 2))),
+        "plot_accuracy_vs_shots": lambda: plots.plot_accuracy_vs_shots(summary_rows(["a", "b", "c"],
+                                                                                    ["zero_shot", "llu"])),
+        "plot_image_rows": lambda: plots.plot_image_rows({"x": [rng.random((8, 8, 3))] * 3, "y": [rng.random((8, 8, 3))]}),
+        "plot_gain_vs_alpha": lambda: plots.plot_gain_vs_alpha(gains),
+        "plot_where_methods_learn": lambda: plots.plot_where_methods_learn(),
+        "plot_training_speed": lambda: plots.plot_training_speed(speed),
+        "plot_ablations": lambda: plots.plot_ablations(summary_rows(["average"], list(VARIANT_LABELS), shots=(16,))),
+    }
+    return draw
 
 
-def test_figures_fit_the_page_and_keep_legends_off_the_axes():
-    for figure in figures():
-        assert figure.get_figwidth() <= plots.MAX_WIDTH + 1e-9
-        assert all(ax.get_legend() is None for ax in figure.axes)  # legends are the figure's, outside
+def test_every_plotting_function_is_checked():
+    functions = {name for name in dir(plots) if name.startswith("plot_") and callable(getattr(plots, name))}
+    assert functions == set(drawings())
+
+
+@pytest.mark.parametrize("name", sorted(drawings()))
+def test_figures_fit_the_page_and_keep_legends_off_the_axes(name):
+    figure = drawings()[name]()
+    assert figure.get_figwidth() <= plots.MAX_WIDTH + 1e-9
+    assert all(ax.get_legend() is None for ax in figure.axes)  # legends are the figure's, outside
 
 
 def test_no_empty_panel():

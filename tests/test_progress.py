@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from llu_core.progress import bars_disabled, progress_bar
+from llu_core.utils.progress import bars_disabled, progress_bar
 
 
 @pytest.mark.parametrize("value, disabled", [("1", True), ("true", True), ("0", False), ("", False)])

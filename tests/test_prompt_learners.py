@@ -8,12 +8,12 @@ import torch
 from sklearn.base import clone
 
 from llu_core import LLUClassifier, ZeroShotClassifier, embed_dataset, load_backbone
-from llu_core.backbones import OpenCLIPBackbone
-from llu_core.class_texts import ClassTexts
-from llu_core.persistence import load_classifier, save_classifier
-from llu_core.prompt_learners import (CoCoOpClassifier, CoOpClassifier, KgCoOpClassifier, ProGradClassifier,
+from llu_core.backbones.openclip import OpenCLIPBackbone
+from llu_core.utils.class_texts import ClassTexts
+from llu_core.estimators.persistence import load_classifier, save_classifier
+from llu_core.estimators.prompt_learners import (CoCoOpClassifier, CoOpClassifier, KgCoOpClassifier, ProGradClassifier,
                                       prograd_project)
-from llu_core.protocols import base_new_split, fit_on_base, score_base_to_new
+from llu_core.evaluation.protocols import base_new_split, fit_on_base, score_base_to_new
 
 NAMES = ["cat", "golden retriever", "sea lion", "banded", "airplane"]
 LEARNERS = [CoOpClassifier(epochs=2), CoCoOpClassifier(epochs=1), ProGradClassifier(epochs=2),
@@ -141,7 +141,7 @@ def test_prograd_projection():
 
 
 def test_prograd_applied_update_never_opposes_the_kl_gradient(data, monkeypatch):
-    import llu_core.prompt_learners as module
+    import llu_core.estimators.prompt_learners as module
 
     seen = []  # per step: G·g_kl before and after the projection, and the scale of the second
     original = module.prograd_project
@@ -212,9 +212,10 @@ def test_scoring_needs_the_tower_it_was_trained_with(data, vit_b32):
 def test_training_speed_records_table_and_figure(data):
     import matplotlib.pyplot as plt
 
-    from llu_core.classifiers import CLIPAdapterClassifier
-    from llu_core.plots import plot_training_speed
-    from llu_core.training_speed import measure_training_speed, speed_table
+    from llu_core.estimators import CLIPAdapterClassifier
+    from llu_core.report.plots import plot_training_speed
+    from llu_core.evaluation.training_speed import measure_training_speed
+    from llu_core.report.tables import format_speed_table
 
     methods = {"llu": LLUClassifier(), "clip_adapter": CLIPAdapterClassifier(), "cocoop": CoCoOpClassifier()}
     records = measure_training_speed(data.train_X, data.train_y, data.text, [1, 2], methods=methods, steps=1,
@@ -222,8 +223,8 @@ def test_training_speed_records_table_and_figure(data):
     # CoCoOp is timed at batch 1 only, as in the paper's Figure 3.
     assert [(r["method"], r["batch_size"]) for r in records] == [("llu", 1), ("clip_adapter", 1), ("cocoop", 1),
                                                                   ("llu", 2), ("clip_adapter", 2)]
-    assert all(r["classes"] == 10 and r["encode_s"] == 0.0 and r["total_s"] == r["step_s"] >= 0.0 for r in records)
-    table = speed_table([dict(r, total_s=max(r["total_s"], 1e-6)) for r in records])
+    assert all(r["classes"] == 10 and r["encode_s"] == 0.0 and r["total_s"] == r["step_s"] for r in records)
+    table = format_speed_table([dict(r, total_s=max(r["total_s"], 1e-6)) for r in records])
     assert table.splitlines()[0] == "| classes | batch | llu | clip_adapter | cocoop |"
     assert table.splitlines()[3].endswith("(1.00×) | – |")  # batch 2: CLIP-Adapter is the reference, no CoCoOp
     fig = plot_training_speed([dict(r, setting=s) for r in records for s in ("a", "b")])
@@ -232,7 +233,7 @@ def test_training_speed_records_table_and_figure(data):
 
 
 def test_reproduce_passes_the_prompt_learners_to_chapter_5_only(monkeypatch, tmp_path):
-    import llu_core.reproduce as reproduce
+    import llu_core.report.reproduce as reproduce
 
     calls = []
     monkeypatch.setattr(reproduce, "run_chapter", lambda chapter, datasets, output, **parameters: calls.append(

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from llu_core.classifiers import LinearProbeClassifier, LLUClassifier, ZeroShotClassifier
-from llu_core.protocols import (base_new_split, evaluate_base_to_new, few_shot_indices, harmonic_mean,
+from llu_core.estimators import LinearProbeClassifier, LLUClassifier, ZeroShotClassifier
+from llu_core.evaluation.protocols import (base_new_split, evaluate_base_to_new, few_shot_indices, harmonic_mean,
                                 validation_shots)
 from synthetic_embeddings import shifted_domain_task
 

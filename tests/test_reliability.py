@@ -1,4 +1,4 @@
-"""Reliability (issue 12): no silent wrong answers from the cache, the model files or extreme inputs.
+"""Reliability: no silent wrong answers from the cache, the model files or extreme inputs.
 
 First one test (or a few) per silent failure that probing ``llu_core`` as a careless or hostile
 user found (the numbered items of the issue), then one parametrised test over the inputs that
@@ -21,16 +21,16 @@ from PIL import Image
 from safetensors import safe_open
 from torch.overrides import TorchFunctionMode
 
-from llu_core import offline_model
+from llu_core.backbones import offline as offline_model
 from llu_core.backbones import load_backbone
-from llu_core.classifiers import (CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier, TipAdapterClassifier,
+from llu_core.estimators import (CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier, TipAdapterClassifier,
                                   ZeroShotClassifier)
-from llu_core.datasets import ImageArrays, ImageFiles, load_dataset
-from llu_core.features import class_balanced_subset, encode_images, extract_features, image_cache_folder
-from llu_core.io import checksum, write_json, write_tensors
-from llu_core.paths import cache_dir
-from llu_core.persistence import load_classifier, save_classifier
-from llu_core.protocols import evaluate_base_to_new
+from llu_core.data.datasets import ImageArrays, ImageFiles, load_dataset
+from llu_core.data.features import class_balanced_subset, encode_images, extract_features, image_cache_folder
+from llu_core.utils.io import checksum, write_json, write_tensors
+from llu_core.utils.locations import cache_dir
+from llu_core.estimators.persistence import load_classifier, save_classifier
+from llu_core.evaluation.protocols import evaluate_base_to_new
 from synthetic_embeddings import random_unit, shifted_domain_task
 from test_features import CountingBackbone
 
@@ -266,7 +266,7 @@ class LargestResult(TorchFunctionMode):
 
 
 def test_tip_adapter_scores_a_bounded_block_of_affinities_at_a_time(task, monkeypatch):
-    import llu_core.classifiers as classifiers
+    import llu_core.estimators.baselines as classifiers
 
     model = TipAdapterClassifier().fit(task.X_train, task.y_train, task.T[task.base])
     n_keys, n_test = model.keys_.shape[0], task.X_test.shape[0]
@@ -450,7 +450,7 @@ def test_a_part_that_is_a_directory_is_ignored(cache):
 
 
 def test_a_read_only_cache_with_a_corrupt_part_computes_in_memory(cache, monkeypatch):
-    import llu_core.features as features_module
+    import llu_core.data.features as features_module
 
     dataset = ImageArrays("toy", "train", np.arange(6 * 48, dtype=np.uint8).reshape(6, 4, 4, 3), np.arange(6) % 2,
                           ["a", "b"], ["{}"])

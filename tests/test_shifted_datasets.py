@@ -1,5 +1,5 @@
 """The transfer targets of the registry: ImageNet-V2/-Sketch/-A/-R on folder trees built here,
-and the corrupted CIFAR-10 test sets (llu_core.corruptions) on the real offline CIFAR-10."""
+and the corrupted CIFAR-10 test sets (llu_core.data.corruptions) on the real offline CIFAR-10."""
 
 import io
 
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from llu_core.corruptions import CORRUPTIONS, SEVERITIES, corrupt
-from llu_core.datasets import (CORRUPTED_DATASETS, IMAGENET_SHIFTS, TEST_ONLY, CorruptedImages, ImageFiles,
+from llu_core.data.corruptions import CORRUPTIONS, SEVERITIES, corrupt
+from llu_core.data.datasets import (CORRUPTED_DATASETS, IMAGENET_SHIFTS, TEST_ONLY, CorruptedImages, ImageFiles,
                                load_dataset)
-from llu_core.features import image_cache_folder
+from llu_core.data.features import image_cache_folder
 
 # A 12-class "ImageNet" in classnames.txt order (CoOp's file is sorted by wnid; this one is not).
 WNIDS = ["n07", "n03", "n11", "n01", "n05", "n09", "n02", "n12", "n04", "n06", "n10", "n08"]

@@ -9,7 +9,8 @@ import re
 import matplotlib.pyplot as plt
 import pytest
 
-from llu_core.widgets import build_mask_explorer, describe_view, mask_view, static_mask_control
+from llu_core.report.widgets import build_mask_explorer, describe_view, mask_view, static_mask_control
+from llu_core.method.defaults import BETA, GAMMA
 
 from browser import ARROW_LEFT, ARROW_RIGHT, Browser
 from synthetic import embedded_dataset
@@ -20,7 +21,7 @@ BETAS, GAMMAS = (0.0, 0.5, 1.0), (0.0, 20.0)
 @pytest.fixture(scope="module")
 def control():
     explorer = build_mask_explorer(embedded_dataset(n_classes=6, seed=3), shots=4, seed=1, epochs=10)
-    return explorer, static_mask_control(explorer, betas=BETAS, gammas=GAMMAS, beta=0.5, gamma=20.0, dpi=40)
+    return explorer, static_mask_control(explorer, betas=BETAS, gammas=GAMMAS, beta=BETA, gamma=GAMMA, dpi=40)
 
 
 @pytest.fixture(autouse=True)

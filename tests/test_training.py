@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from llu_core.training import coop_epochs, coop_optimizer, coop_schedule, minimise
+from llu_core.method.training import coop_epochs, coop_optimizer, coop_schedule, minimise
 
 
 def test_coop_epochs_per_shot_count():

@@ -9,12 +9,14 @@ import torch
 from PIL import Image
 
 from llu_core import LLUClassifier, TipAdapterClassifier, ZeroShotClassifier
-from llu_core.experiments import METHOD_LABELS, records_to_csv
-from llu_core.features import embed_dataset, embed_target
-from llu_core.paper_results import TABLE_2, TABLE_3
-from llu_core.transfer import (COLUMNS, add_target_average, check_target, fit_on_source, format_paper_table_2,
-                               format_paper_table_3, format_table_2, format_table_3, gains_over_zero_shot,
-                               run_transfer, score_target, summarise_transfer)
+from llu_core.data.features import embed_dataset, embed_target
+from llu_core.evaluation.summary import add_average, summarise
+from llu_core.evaluation.transfer import check_target, fit_on_source, gains_over_zero_shot, run_transfer, score_target
+from llu_core.report.paper_results import TABLE_2, TABLE_3
+from llu_core.report.tables import (METHOD_LABELS, format_paper_table_2, format_paper_table_3, format_table_2,
+                                    format_table_3, records_to_csv)
+from llu_core.report.tables import TRANSFER_COLUMNS as COLUMNS
+
 from synthetic_embeddings import unit_rows
 
 DIM, N_CLASSES = 32, 5
@@ -125,14 +127,14 @@ def test_records_have_the_fields_the_tables_need(source):
     assert llu["source"] > max(llu["far"], llu["far_b"])
     assert records_to_csv(records, leading=COLUMNS).splitlines()[0] == ",".join(COLUMNS)
 
-    extended = add_target_average(records)
+    extended = add_average(records, where={"protocol": "cross_dataset"})
     averages = [r for r in extended if r["dataset"] == "average"]
     assert len(averages) == 2 * 2 * 2 and all(r["protocol"] == "cross_dataset" for r in averages)
     one = next(r for r in averages if (r["method"], r["shots"], r["seed"]) == ("llu", 4, 2))
     parts = [r for r in records
              if (r["method"], r["shots"], r["seed"], r["protocol"]) == ("llu", 4, 2, "cross_dataset")]
     assert one["accuracy"] == pytest.approx(np.mean([r["accuracy"] for r in parts]))
-    summary = summarise_transfer(extended)
+    summary = summarise(extended)
     row = next(r for r in summary if (r["method"], r["dataset"], r["shots"]) == ("llu", "far", 2))
     seeds = [r["accuracy"] for r in records if (r["method"], r["dataset"], r["shots"]) == ("llu", "far", 2)]
     assert row["n_seeds"] == 2 and row["accuracy_mean"] == pytest.approx(np.mean(seeds))
@@ -167,7 +169,7 @@ def test_tables_put_the_paper_beside_ours_only_in_its_setting():
                for method in ("zero_shot", "llu")
                for protocol, dataset in [("source", "imagenet")] + [("cross_dataset", t) for t in targets[:3]]
                + [("domain_generalisation", t) for t in ("imagenet_v2", "imagenet_a")]]
-    summary = summarise_transfer(add_target_average(records))
+    summary = summarise(add_average(records, where={"protocol": "cross_dataset"}))
     assert "paper" not in format_table_2(summary, backbone="offline")
     table = format_table_2(summary, backbone="ViT-B-16")
     paper_row = next(line for line in table.splitlines() if line.startswith("| LLU, paper"))

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from llu_core.classifiers import LLUClassifier, TipAdapterClassifier, ZeroShotClassifier
-from llu_core.validation import as_embeddings
+from llu_core.estimators import LLUClassifier, TipAdapterClassifier, ZeroShotClassifier
+from llu_core.utils.validation import as_embeddings
 from synthetic_embeddings import random_unit
 
 X = random_unit(8, 6, seed=0)

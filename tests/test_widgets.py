@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from llu_core import ZeroShotClassifier
-from llu_core.protocols import evaluate_base_to_new
-from llu_core.widgets import build_mask_explorer, mask_accuracies, mask_sliders, mask_view
+from llu_core.evaluation.protocols import evaluate_base_to_new
+from llu_core.report.widgets import build_mask_explorer, mask_accuracies, mask_sliders, mask_view
 
 from synthetic import embedded_dataset
 

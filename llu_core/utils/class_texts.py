@@ -1,15 +1,15 @@
 """Class text embeddings that keep their class names: the ``T`` of ``fit(X, y, T)``.
 
 Most estimators need only the class embeddings ``T`` (C, d). A prompt learner (CoOp and its
-kin, :mod:`llu_core.prompt_learners`) needs more: it builds class embeddings itself, from the
-class *names* and a text tower with learned context (:mod:`llu_core.prompt_towers`). So ``T``
+kin, :mod:`llu_core.estimators.prompt_learners`) needs more: it builds class embeddings itself, from the
+class *names* and a text tower with learned context (:mod:`llu_core.backbones.prompt_towers`). So ``T``
 may be a :class:`ClassTexts`: the embeddings, the class names and the tower, together.
 
 A ``ClassTexts`` behaves as its (C, d) embedding array wherever an array is expected
 (``np.asarray(T)``, ``T.shape``, ``len(T)``, ``T @ x``), so every array-only estimator takes
 it unchanged; indexing rows (``T[base]``, ``T[:5]``, a boolean mask) gives a ``ClassTexts`` of
 those classes, names and rows sliced together, so the base-to-new protocol and the grids pass
-it through as they pass an array. :func:`llu_core.features.embed_dataset` returns one as
+it through as they pass an array. :func:`llu_core.data.features.embed_dataset` returns one as
 ``data.text``.
 """
 

@@ -9,7 +9,7 @@ Inside a folder, features are stored in *parts*: each a safetensors file holding
 ``indices`` of the images it covers, their ``features`` and, in its header, the folder's name
 (which ends in the key digest) and a SHA-256 checksum of both tensors. So
 
-- a write is atomic (temporary file, then rename; :func:`llu_core.io.write_tensors`);
+- a write is atomic (temporary file, then rename; :func:`llu_core.utils.io.write_tensors`);
 - an interrupted extraction loses at most the part it was computing and resumes with the
   images no part holds yet;
 - embedding a larger subset later reuses the images already embedded;
@@ -36,13 +36,13 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
-from .backbones import load_backbone
-from .class_texts import ClassTexts
+from ..backbones import load_backbone
+from ..utils.class_texts import ClassTexts
+from ..utils.io import checksum, write_tensors
+from ..utils.locations import cache_dir
+from ..utils.progress import progress_bar
+from ..utils.validation import check_integer
 from .datasets import UnreadableImageError, load_dataset
-from .io import checksum, write_tensors
-from .paths import cache_dir
-from .progress import progress_bar
-from .validation import check_integer
 
 #: Version of the on-disk layout; part of every key.
 CACHE_FORMAT = 2
@@ -159,7 +159,7 @@ def _collate(batch):
 
 class _Preprocessed(torch.utils.data.Dataset):
     """``(i, preprocessed image, None)`` for ``dataset[indices[i]]``; ``(i, None, error)`` when its
-    image cannot be decoded (:class:`~llu_core.datasets.UnreadableImageError`, naming the file)."""
+    image cannot be decoded (:class:`~llu_core.data.datasets.UnreadableImageError`, naming the file)."""
 
     def __init__(self, dataset, indices, preprocess):
         self.dataset, self.indices, self.preprocess = dataset, indices, preprocess
@@ -227,7 +227,7 @@ def extract_features(backbone, dataset, indices=None, batch_size=32, chunk_size=
     ----------
     backbone : object from :func:`llu_core.load_backbone`
         Runs on the device it was loaded on (CUDA when available).
-    dataset : :class:`llu_core.datasets.LabelledImages`
+    dataset : :class:`llu_core.data.datasets.LabelledImages`
         One split of a data set, from :func:`llu_core.load_dataset`.
     indices : array-like of int, optional
         Which items to embed (default: all), in the order the rows are returned.
@@ -337,7 +337,7 @@ class EmbeddedDataset:
 
     ``train_X`` (n, d) and ``test_X`` (m, d) are image embeddings with labels ``train_y`` and
     ``test_y`` into the rows of ``text`` (C, d), the class text embeddings: a
-    :class:`~llu_core.class_texts.ClassTexts` that also carries the class names and the
+    :class:`~llu_core.utils.class_texts.ClassTexts` that also carries the class names and the
     backbone's text tower with learned context (an array to every array-only estimator; the
     prompt learners need the rest). ``image_centre`` is
     the feature mean subtracted before normalisation (zeros when the backbone needs none).
@@ -375,7 +375,7 @@ def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, roo
         across sizes); None embeds the whole split. The training subset is the pool that
         few-shot samples are drawn from.
     root : str or Path, optional
-        Data root (see :func:`llu_core.paths.data_root`).
+        Data root (see :func:`llu_core.data.paths.data_root`).
     device, pretrained :
         Passed to :func:`llu_core.load_backbone` when ``backbone`` is a name.
     centre : bool or array-like of shape (d,), optional
@@ -433,7 +433,7 @@ def embed_target(backbone, name, centre, test_per_class=None, root=None, device=
     model, image features centred by the source's ``image_centre`` (CLIP has no such step, its
     centre is zeros). So the target's images are centred by ``centre``, never by a statistic of
     their own; the class prompts are the target's. Only the test split is embedded: a target is
-    never fitted on, and the test-only data sets (``llu_core.datasets.TEST_ONLY``) have no other.
+    never fitted on, and the test-only data sets (``llu_core.data.datasets.TEST_ONLY``) have no other.
 
     Parameters
     ----------

@@ -11,8 +11,10 @@ import torch
 import torch.nn.functional as F
 from sklearn.cluster import AgglomerativeClustering
 
+from .defaults import N_CLUSTERS
 
-def cluster_centres(X, n_clusters=512):
+
+def cluster_centres(X, n_clusters=N_CLUSTERS):
     """Return D: the complete-linkage cluster centres of ``X``, or ``X`` itself.
 
     Parameters

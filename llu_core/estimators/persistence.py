@@ -6,16 +6,16 @@ in its header metadata under ``"llu_core"``, a JSON document with the format ver
 class name, the hyperparameters (``get_params()``, numpy scalars stored as plain numbers)
 and the fitted scalars (e.g. ``identity_distance_``, ``loss_history_``); ``"checksum"`` is a
 SHA-256 of that document and every tensor. It is written atomically
-(:func:`llu_core.io.write_tensors`).
+(:func:`llu_core.utils.io.write_tensors`).
 
 Loading trusts nothing in the file: it verifies the format version and the checksum, builds
-only the project's five estimators, re-runs the hyperparameter checks of ``fit``, compares
+only the project's nine estimators, re-runs the hyperparameter checks of ``fit``, compares
 every tensor's name, dtype and shape with what the header's ``dim_`` implies *before*
 allocating anything, and refuses non-finite values. Every failure is a ``ValueError`` (a
 missing file: ``FileNotFoundError``) that names the file and the problem.
 
 A model is fitted on embeddings made with some ``image_centre`` (the mean feature subtracted
-by :func:`llu_core.features.embed_dataset`); test embeddings centred differently are scored
+by :func:`llu_core.data.features.embed_dataset`); test embeddings centred differently are scored
 wrongly without any visible sign. Pass ``image_centre=`` to :func:`save_classifier` to keep it
 with the model (the loaded model's ``image_centre_``), and to :func:`load_classifier` to check
 that new embeddings were made with the same one.
@@ -28,11 +28,11 @@ import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 
-from .classifiers import (CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier, TipAdapterClassifier,
-                          ZeroShotClassifier)
-from .io import checksum, target_path, write_tensors
+from ..utils.io import checksum, target_path, write_tensors
+from ..utils.validation import check_is_fitted, default_device
+from .baselines import CLIPAdapterClassifier, LinearProbeClassifier, TipAdapterClassifier, ZeroShotClassifier
+from .llu import LLUClassifier
 from .prompt_learners import CoCoOpClassifier, CoOpClassifier, KgCoOpClassifier, ProGradClassifier
-from .validation import check_is_fitted, default_device
 
 _HEADER_KEY = "llu_core"
 _CHECKSUM_KEY = "checksum"
@@ -119,7 +119,7 @@ def save_classifier(clf, path, image_centre=None):
 
     Parameters
     ----------
-    clf : a fitted estimator of :mod:`llu_core.classifiers`
+    clf : a fitted estimator of :mod:`llu_core.estimators`
     path : str or Path
         The file to write (``~`` is expanded; a folder is refused).
     image_centre : array-like, shape (m,), optional

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from matplotlib.ticker import NullFormatter
 
-from .experiments import METHOD_LABELS, VARIANT_LABELS
-from .locality import interpolate, local_weight
+from ..method.defaults import BETA, GAMMA
+from ..method.locality import interpolate, local_weight
+from .tables import METHOD_LABELS, VARIANT_LABELS
 
 ORIGINAL, ADAPTER, FINAL = "tab:blue", "tab:orange", "tab:green"
 
@@ -56,7 +57,7 @@ def _circle(angles):
 
 
 @_styled
-def plot_local_interpolation(beta=0.5, gamma=20.0, train_angles=(1.2, 1.5, 4.0), rotation=0.8):
+def plot_local_interpolation(beta=BETA, gamma=GAMMA, train_angles=(1.2, 1.5, 4.0), rotation=0.8):
     """The paper's Figure 1 on the unit circle, computed with the real Eq. 4 and Eq. 5.
 
     Embeddings are the unit vectors x(θ) = (cos θ, sin θ). A class text embedding t is fixed;
@@ -251,7 +252,7 @@ def plot_clusters(coords, labels, centre_coords):
 @_styled
 def plot_accuracy_vs_shots(summary, datasets=None, methods=None):
     """Base (circles) and new (crosses) accuracy against shots, one panel per data set,
-    laid out like the paper's Figure 2. ``summary``: rows of :func:`llu_core.experiments.summarise`."""
+    laid out like the paper's Figure 2. ``summary``: rows of :func:`llu_core.evaluation.summary.summarise`."""
     datasets = datasets or list(dict.fromkeys(row["dataset"] for row in summary))
     methods = methods or list(dict.fromkeys(row["method"] for row in summary))
     ncols = min(2, len(datasets))
@@ -308,7 +309,7 @@ def plot_image_rows(rows, ncols=None):
     return fig
 
 
-#: Marker per transfer protocol (see llu_core.transfer).
+#: Marker per transfer protocol (see llu_core.evaluation.transfer).
 PROTOCOL_MARKERS = {"source": "*", "cross_dataset": "s", "domain_generalisation": "^"}
 
 
@@ -316,8 +317,8 @@ PROTOCOL_MARKERS = {"source": "*", "cross_dataset": "s", "domain_generalisation"
 def plot_gain_vs_alpha(gains, alpha_label="LLU"):
     """Accuracy gain over zero-shot against the mean α of the test images, one point per
     method and evaluated data set (chapter 8). ``gains``: rows of
-    :func:`llu_core.transfer.gains_over_zero_shot`; marker shape is the protocol, colour the method."""
-    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.2))
+    :func:`llu_core.evaluation.transfer.gains_over_zero_shot`; marker shape is the protocol, colour the method."""
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.2), layout="constrained")
     ax.axhline(0.0, color="black", lw=0.8)
     for method in dict.fromkeys(row["method"] for row in gains):
         colour = METHOD_COLOURS.get(method, "black")
@@ -338,8 +339,7 @@ def plot_gain_vs_alpha(gains, alpha_label="LLU"):
         ax.set_xscale("log")
     ax.set_xlabel(rf"mean $\alpha(x, D_{{image}})$ of {alpha_label} on the test images (Eq. 5)")
     ax.set_ylabel("accuracy − zero-shot (points)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
+    fig.legend(loc="outside right upper", fontsize=9)
     return fig
 
 
@@ -397,13 +397,13 @@ def plot_training_speed(records):
 
     One panel per setting and number of classes, one line per method (CoCoOp, timed at batch 1
     only, is a single dot as in the paper). ``records``: rows of
-    :func:`llu_core.training_speed.measure_training_speed`, optionally with a ``"setting"`` key
+    :func:`llu_core.evaluation.training_speed.measure_training_speed`, optionally with a ``"setting"`` key
     (e.g. "end to end", "cached embeddings").
     """
     settings = list(dict.fromkeys(r.get("setting", "") for r in records))
     class_counts = sorted({r["classes"] for r in records})
-    fig, axes = plt.subplots(len(settings), len(class_counts), figsize=(MAX_WIDTH, 3.0 * len(settings)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(settings), len(class_counts), figsize=(MAX_WIDTH, 3.0 * len(settings) + 0.6),
+                             squeeze=False, layout="constrained")
     for (row, setting), (column, classes) in itertools.product(enumerate(settings), enumerate(class_counts)):
         ax = axes[row, column]
         rows = [r for r in records if r.get("setting", "") == setting and r["classes"] == classes]
@@ -417,8 +417,8 @@ def plot_training_speed(records):
         ax.set_xlabel("batch size")
         ax.set_ylabel("ms per training step")
         ax.set_title(f"{setting}, {classes} classes" if setting else f"{classes} classes", fontsize=10)
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), fontsize=9)
     return fig
 
 
@@ -426,10 +426,10 @@ def plot_training_speed(records):
 def plot_ablations(summary, dataset="average", shots=None, title=None):
     """Base- and new-class accuracy of each ablation variant (chapter 6), named as Table 4 names them.
 
-    ``summary``: rows of :func:`llu_core.experiments.summarise` whose methods are
+    ``summary``: rows of :func:`llu_core.evaluation.summary.summarise` whose methods are
     ``llu_core.ABLATIONS`` keys (and ``"zero_shot"``); the rows of ``dataset`` at ``shots``
     (default: the largest) are drawn, in Table 4's order, labelled by
-    :data:`llu_core.experiments.VARIANT_LABELS`.
+    :data:`llu_core.report.tables.VARIANT_LABELS`.
     """
     rows = [row for row in summary if row["dataset"] == dataset]
     if not rows:

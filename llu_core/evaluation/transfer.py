@@ -14,13 +14,13 @@ evaluate the fitted model unchanged elsewhere:
   confusions with classes that have no image there).
 
 Targets are embedded as the fitted model sees its inputs: with the offline model, their image
-features are centred by the *source's* centre (:func:`llu_core.features.embed_target`).
+features are centred by the *source's* centre (:func:`llu_core.data.features.embed_target`).
 
 The local mask says where a fitted LLU can act: far from its training embeddings D, α → 0
 (Eq. 5) and LLU scores like zero-shot CLIP. So every record of an LLU model carries the mean α
 of the evaluated test images against D_image and of the evaluated class texts against D_text.
 
-Records follow the base-to-new grid (:func:`llu_core.experiments.run_grid`): one flat dict per
+Records follow the base-to-new grid (:func:`llu_core.evaluation.grids.run_grid`): one flat dict per
 (method, shots, seed, evaluated data set) with ``protocol`` (``"source"`` for the source's
 own test split, ``"cross_dataset"`` or ``"domain_generalisation"``), ``method``, ``source``,
 ``dataset``, ``shots``, ``seed``, ``accuracy`` (percent) and, for LLU models, ``mean_alpha``,
@@ -30,18 +30,12 @@ own test split, ``"cross_dataset"`` or ``"domain_generalisation"``), ``method``,
 import numpy as np
 from sklearn.base import clone
 
-from .classifiers import LLUClassifier, match_classes
-from .experiments import METHOD_LABELS, _cell, _markdown, _spread, matches_paper
-from .paper_results import TABLE_2, TABLE_3
-from .progress import progress_bar
+from ..estimators import LLUClassifier, match_classes
+from ..utils.progress import progress_bar
+from ..utils.validation import as_embeddings, as_labels
 from .protocols import few_shot_indices
-from .validation import as_embeddings, as_labels
 
 PROTOCOLS = ("source", "cross_dataset", "domain_generalisation")
-#: The CSV columns that lead a file of transfer records.
-COLUMNS = ("protocol", "method", "source", "dataset", "shots", "seed", "accuracy", "mean_alpha", "mean_alpha_text",
-           "identity_distance")
-_LLU_FIELDS = ("mean_alpha", "mean_alpha_text", "identity_distance")
 
 
 def fit_on_source(classifier, X_train, y_train, T, shots, seed):
@@ -51,7 +45,7 @@ def fit_on_source(classifier, X_train, y_train, T, shots, seed):
 
     Parameters
     ----------
-    classifier : an estimator of :mod:`llu_core.classifiers` (left unfitted).
+    classifier : an estimator of :mod:`llu_core.estimators` (left unfitted).
     X_train : array-like, shape (n_train, d)
         The source's training pool of image embeddings.
     y_train : array-like of int, shape (n_train,)
@@ -59,7 +53,7 @@ def fit_on_source(classifier, X_train, y_train, T, shots, seed):
     T : array-like, shape (C, d)
         The source's class text embeddings.
     shots, seed : int
-        Samples per class (:func:`llu_core.protocols.few_shot_indices`), and the seed of the
+        Samples per class (:func:`llu_core.evaluation.protocols.few_shot_indices`), and the seed of the
         draw and of the training (set on the clone when it has a ``seed``).
 
     Returns
@@ -80,9 +74,9 @@ def check_target(source, target, protocol):
 
     Both are embedded data sets (``name``, ``test_X``, ``test_y``, ``text``; the source also
     ``train_X``). The embedding dimensions must agree; where both carry an ``image_centre``,
-    the target must have been centred by the source's (:func:`llu_core.features.embed_target`);
+    the target must have been centred by the source's (:func:`llu_core.data.features.embed_target`);
     for ``"domain_generalisation"`` every class text of the target must be one of the source's
-    (cosine ≥ 1 − 1e-5, see :func:`llu_core.classifiers.match_classes`).
+    (cosine ≥ 1 − 1e-5, see :func:`llu_core.estimators.match_classes`).
     """
     if protocol not in PROTOCOLS[1:]:
         raise ValueError(f"protocol must be one of {PROTOCOLS[1:]}, got {protocol!r}")
@@ -90,7 +84,7 @@ def check_target(source, target, protocol):
     if all(centre is not None for centre in centres) and not np.array_equal(*centres):
         raise ValueError(f"target {target.name!r} was centred by another image centre than the source "
                          f"{source.name!r}; a model fitted on the source assumes the source's centre: embed the "
-                         "target with llu_core.features.embed_target(..., centre=source.image_centre)")
+                         "target with llu_core.data.features.embed_target(..., centre=source.image_centre)")
     dim = np.asarray(source.text).shape[1]
     for what in ("test_X", "text"):
         if np.asarray(getattr(target, what)).shape[1] != dim:
@@ -112,7 +106,7 @@ def score_target(model, data):
 
     Returns
     -------
-    dict with ``accuracy`` (percent) and, for an :class:`~llu_core.classifiers.LLUClassifier`,
+    dict with ``accuracy`` (percent) and, for an :class:`~llu_core.estimators.LLUClassifier`,
     ``mean_alpha`` / ``mean_alpha_text``: the mean α (Eq. 5) of the test images against
     D_image and of the class texts against D_text, and ``identity_distance``.
     """
@@ -134,10 +128,10 @@ def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), sh
         Unfitted classifiers by method name; each run fits a fresh clone.
     source : embedded data set
         ``name``, ``train_X`` (n, d), ``train_y``, ``test_X``, ``test_y``, ``text`` (C, d), such
-        as :func:`llu_core.features.embed_dataset` returns.
+        as :func:`llu_core.data.features.embed_dataset` returns.
     cross_dataset, domain_generalisation : iterables of embedded data sets
         Targets of each protocol (``name``, ``test_X``, ``test_y``, ``text``), such as
-        :func:`llu_core.features.embed_target` returns; checked by :func:`check_target`.
+        :func:`llu_core.data.features.embed_target` returns; checked by :func:`check_target`.
     shots, seeds : iterables of int
         Training images per source class, and seeds (few-shot draw and training).
     progress : bool
@@ -167,142 +161,6 @@ def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), sh
             record.update(score_target(model, data))
             records.append(record)
     return records
-
-
-def add_target_average(records, protocol="cross_dataset", name="average"):
-    """Append, per method, shot count and seed, the mean over the targets of ``protocol``
-    (the paper's column "Average" of Table 2: over the targets, without the source).
-
-    A group contributes an average only if it has a record for every target of ``protocol``
-    in ``records``. ``mean_alpha`` and ``mean_alpha_text`` are averaged too where present.
-    """
-    targets = sorted({r["dataset"] for r in records if r["protocol"] == protocol})
-    groups = {}
-    for record in records:
-        if record["protocol"] == protocol:
-            groups.setdefault((record["method"], record["source"], record["shots"], record["seed"]), []).append(record)
-    averages = []
-    for (method, source, shot, seed), group in groups.items():
-        if sorted(record["dataset"] for record in group) != targets:
-            continue
-        average = {"protocol": protocol, "method": method, "source": source, "dataset": name, "shots": shot,
-                   "seed": seed}
-        for key in ("accuracy", "mean_alpha", "mean_alpha_text"):
-            if all(key in record for record in group):
-                average[key] = float(np.mean([record[key] for record in group]))
-        averages.append(average)
-    return list(records) + averages
-
-
-def summarise_transfer(records):
-    """Mean and standard deviation (over seeds, ``ddof=0``) per protocol, method, source,
-    data set and shot count.
-
-    Returns
-    -------
-    list of dict
-        One row per group, in first-seen order: the group's keys, ``n_seeds`` and
-        ``<key>_mean`` / ``<key>_std`` for ``accuracy`` and, where the records have them,
-        ``mean_alpha``, ``mean_alpha_text`` and ``identity_distance``.
-    """
-    groups = {}
-    for record in records:
-        key = tuple(record[k] for k in ("protocol", "method", "source", "dataset", "shots"))
-        groups.setdefault(key, []).append(record)
-    rows = []
-    for (protocol, method, source, dataset, shot), group in groups.items():
-        row = {"protocol": protocol, "method": method, "source": source, "dataset": dataset, "shots": shot,
-               "n_seeds": len(group)}
-        for key in ("accuracy", *_LLU_FIELDS):
-            if all(key in record for record in group):
-                values = np.array([record[key] for record in group], dtype=float)
-                row[f"{key}_mean"], row[f"{key}_std"] = float(values.mean()), float(values.std())
-        rows.append(row)
-    return rows
-
-
-def _transfer_table(summary, protocol, paper, shots, backbone, alpha_methods):
-    rows = [row for row in summary if row["shots"] == int(shots)]
-    targets = list(dict.fromkeys(row["dataset"] for row in rows if row["protocol"] == protocol))
-    sources = list(dict.fromkeys(row["dataset"] for row in rows if row["protocol"] == "source"))
-    if not targets or len(sources) != 1:
-        raise ValueError(f"need {protocol} targets and one source at {shots} shots; found targets {targets} and "
-                         f"sources {sources}")
-    if "average" in targets:
-        targets.remove("average")
-        targets.append("average")
-    columns = sources + targets
-    cell = {(row["method"], row["dataset"]): row for row in rows if row["protocol"] in ("source", protocol)}
-    methods = list(dict.fromkeys(method for method, _ in cell))
-    table = [[METHOD_LABELS.get(m, m)] + [_cell(cell[m, c]["accuracy_mean"], _spread(cell[m, c], "accuracy"))
-                                          if (m, c) in cell else "–" for c in columns] for m in methods]
-    for method in (m for m in alpha_methods if m in methods):
-        for key, what in (("mean_alpha", "test images"), ("mean_alpha_text", "class texts")):
-            table.append([f"mean α of the {what} ({METHOD_LABELS.get(method, method)})"] + [
-                f"{cell[method, c][f'{key}_mean']:.3g}" if f"{key}_mean" in cell.get((method, c), {}) else "–"
-                for c in columns])
-    if matches_paper(backbone, shots) and sources == ["imagenet"]:
-        complete = set(paper["zero_shot"]) - {"imagenet", "average"} <= set(targets)
-        for method in (m for m in methods if m in paper):
-            table.append([f"{METHOD_LABELS.get(method, method)}, paper"] + [
-                f"{paper[method][c]:.2f}" if c in paper[method] and (c != "average" or complete) else "–"
-                for c in columns])
-    header = ["Method", f"{sources[0]} (source)", *targets]
-    return f"**{protocol.replace('_', ' ')}** ({shots} shots, {backbone}; accuracy in %)\n\n" + _markdown(header, table)
-
-
-def format_table_2(summary, shots=16, backbone="offline", alpha_methods=("llu",)):
-    """Lay out the cross-dataset results like the paper's Table 2.
-
-    Parameters
-    ----------
-    summary : list of dict
-        Rows of :func:`summarise_transfer` (with or without :func:`add_target_average`).
-    shots : int
-        The shot count to show (the paper: 16).
-    backbone : str
-        The backbone of the results. The paper's rows are added only in its setting
-        (``ViT-B-16``, 16 shots, :func:`llu_core.experiments.matches_paper`) with ImageNet as
-        the source; its "Average" only when all 10 of its targets were run.
-    alpha_methods : sequence of str
-        Methods whose mean α (test images, class texts) get a row under the accuracies.
-
-    Returns
-    -------
-    str
-        Markdown: methods as rows; the source, each target and the average as columns; cells
-        mean ± std over seeds.
-    """
-    return _transfer_table(summary, "cross_dataset", TABLE_2, shots, backbone, alpha_methods)
-
-
-def format_table_3(summary, shots=16, backbone="offline", alpha_methods=("llu",)):
-    """Lay out the domain-generalisation results like the paper's Table 3 (the parameters and
-    the paper's rows as in :func:`format_table_2`; Table 3 has no average column)."""
-    return _transfer_table(summary, "domain_generalisation", TABLE_3, shots, backbone, alpha_methods)
-
-
-def _paper_table(paper, title, methods, average):
-    methods = [m for m in (paper if methods is None else methods) if m in paper]
-    columns = [c for c in paper["zero_shot"] if c != "average" or average]
-    rows = [["CLIP zero-shot" if m == "zero_shot" else METHOD_LABELS.get(m, m)]
-            + [f"{paper[m][c]:.2f}" for c in columns] for m in methods]
-    header = ["Method", "imagenet (source)", *columns[1:]]
-    return f"**{title}** (CLIP ViT-B/16, fitted on ImageNet with 16 shots; accuracy in %)\n\n" + _markdown(header, rows)
-
-
-def format_paper_table_2(methods=None):
-    """The paper's own Table 2 in Markdown, in a table of its own headed by the paper's setting.
-
-    ``methods``: which rows, in this order, by ``llu_core`` method name (default: all of the
-    paper's, the prompt learners included).
-    """
-    return _paper_table(TABLE_2, "The paper's Table 2, cross-dataset", methods, average=True)
-
-
-def format_paper_table_3(methods=None):
-    """The paper's own Table 3 in Markdown (see :func:`format_paper_table_2`)."""
-    return _paper_table(TABLE_3, "The paper's Table 3, domain generalisation", methods, average=False)
 
 
 def gains_over_zero_shot(summary, shots=16, alpha_method="llu"):

@@ -14,7 +14,7 @@ space of the backbone's image embeddings (KaiyangZhou/CoOp, ``trainers/coop.py``
   position embeddings, bidirectional attention over the unpadded tokens, mean pooling,
   normalisation as sentence-transformers does), then the offline model's fixed map from
   sentence embeddings to its 512-d space
-  (:meth:`llu_core.offline_model.OfflineBackbone.sentence_to_embedding`).
+  (:meth:`llu_core.backbones.offline.OfflineBackbone.sentence_to_embedding`).
 
 With the context set to the word embeddings of "a photo of a" and no training, each tower
 gives exactly the backbone's ``encode_text(classnames, ["a photo of a {}."])`` (tested to
@@ -114,7 +114,7 @@ class OpenCLIPContextTower(PromptTower):
 
     Parameters
     ----------
-    backbone : llu_core.backbones.OpenCLIPBackbone
+    backbone : llu_core.backbones.openclip.OpenCLIPBackbone
         Its text weights are frozen (``requires_grad`` off), as in CoOp.
     """
 
@@ -164,12 +164,12 @@ class OfflineContextTower(PromptTower):
     position and token-type embeddings are added by the model itself; the sentence embedding
     is the attention-masked mean of the last hidden states, L2-normalised (the
     sentence-transformers pipeline of all-MiniLM-L6-v2: Transformer, Pooling "mean",
-    Normalize); :meth:`~llu_core.offline_model.OfflineBackbone.sentence_to_embedding` then
+    Normalize); :meth:`~llu_core.backbones.offline.OfflineBackbone.sentence_to_embedding` then
     gives the text embedding exactly as ``encode_text`` does.
 
     Parameters
     ----------
-    backbone : llu_core.offline_model.OfflineBackbone
+    backbone : llu_core.backbones.offline.OfflineBackbone
     """
 
     embed_dim = 512

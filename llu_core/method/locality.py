@@ -7,6 +7,8 @@ training embeddings, or their cluster centres), never one weight per batch.
 import torch
 import torch.nn.functional as F
 
+from .defaults import DIRAC_THRESHOLD
+
 MASKS = ("local", "global", "dirac")
 
 # Rows handled per matrix product against D: bounds memory at 8192 × |D| floats.
@@ -31,7 +33,7 @@ def nearest_distance(X, centres):
     return (1.0 - torch.cat(best)).clamp_(min=0.0)
 
 
-def local_weight(X, centres, beta, gamma, mask="local", dirac_threshold=1e-3):
+def local_weight(X, centres, beta, gamma, mask="local", dirac_threshold=DIRAC_THRESHOLD):
     """The interpolation weight α of every row of ``X`` (Eq. 5).
 
     ``local`` (the paper's mask): α(x, D) = β · max_{d∈D} exp(−γ(1 − xᵀd)), which equals β at a
@@ -52,7 +54,8 @@ def local_weight(X, centres, beta, gamma, mask="local", dirac_threshold=1e-3):
         γ ≥ 0, the concentration of the mask.
     mask : {"local", "global", "dirac"}
     dirac_threshold : float
-        The distance below which the Dirac mask counts x as a point of D.
+        The distance below which the Dirac mask counts x as a point of D
+        (:data:`~llu_core.method.defaults.DIRAC_THRESHOLD`, 1e-4).
 
     Returns
     -------

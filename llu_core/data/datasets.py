@@ -3,7 +3,7 @@
 ``load_dataset(name, split, root=None)`` returns a :class:`LabelledImages`: ``ds[i]`` is a
 ``(PIL.Image, int label)`` pair, and ``ds.classnames``, ``ds.templates``, ``ds.labels``,
 ``ds.name`` and ``ds.split`` describe it. Data are read from the data root
-(:func:`llu_core.paths.data_root`: the ``root`` argument, else ``$LLU_DATA_ROOT``, else the
+(:func:`llu_core.data.paths.data_root`: the ``root`` argument, else ``$LLU_DATA_ROOT``, else the
 offline data beside the repository).
 
 The 11 data sets of the CoOp benchmark are read exactly as CoOp reads them (folder layouts of
@@ -40,7 +40,7 @@ Test-only data sets for the transfer protocols (Sec. 4.2-4.3; their only split i
   Sketch, A and R have one folder per wnid, and their classes are the sorted wnid folders
   present: all 1000 for Sketch, 200 for A and R, so that A and R are scored against their 200
   classes only, as CoOp does (``datasets/imagenet_a.py``, ``imagenet_r.py``).
-- ``cifar10_<kind>`` for each corruption of :mod:`llu_core.corruptions` (``cifar10_sketch``,
+- ``cifar10_<kind>`` for each corruption of :mod:`llu_core.data.corruptions` (``cifar10_sketch``,
   ``cifar10_gray_contrast``, ``cifar10_blur_noise``, ``cifar10_jpeg``): CIFAR-10's test split,
   corrupted at severity 3 with seed 0 when an image is read; ``cifar10_<kind>@<severity>``
   chooses another severity (1-5). No image file is written; the corruption is part of the
@@ -182,7 +182,7 @@ class ImageArrays(LabelledImages):
 
 
 class CorruptedImages(LabelledImages):
-    """Another data set's images, corrupted when read (:func:`llu_core.corruptions.corrupt`).
+    """Another data set's images, corrupted when read (:func:`llu_core.data.corruptions.corrupt`).
 
     Item ``i`` is ``corrupt(source[i], kind, severity, seed, index=i)`` with ``source[i]``'s
     label, so the same seed gives the same bytes in any reading order.
@@ -248,7 +248,7 @@ IMAGENET_SHIFTS = {
     "imagenet_a": ("imagenet-adversarial", "imagenet-a", "imagenet-a"),
     "imagenet_r": ("imagenet-rendition", "imagenet-r", "imagenet-r"),
 }
-#: The corrupted data sets' source, default severity and seed (see :mod:`llu_core.corruptions`).
+#: The corrupted data sets' source, default severity and seed (see :mod:`llu_core.data.corruptions`).
 CORRUPTED_SOURCE, DEFAULT_SEVERITY, CORRUPTION_SEED = "cifar10", 3, 0
 CORRUPTED_DATASETS = tuple(f"{CORRUPTED_SOURCE}_{kind}" for kind in CORRUPTIONS)
 DATASET_NAMES = ("fashion_mnist", "cifar10", *COOP_DATASETS, *IMAGENET_SHIFTS, *CORRUPTED_DATASETS)
@@ -270,7 +270,7 @@ def load_dataset(name, split, root=None):
         ``"val"`` exists for the CoOp data sets only (ImageNet's test split is its val folder);
         the data sets of :data:`TEST_ONLY` have only ``"test"``.
     root : str or Path, optional
-        The data root; default :func:`llu_core.paths.data_root`.
+        The data root; default :func:`llu_core.data.paths.data_root`.
 
     Returns
     -------

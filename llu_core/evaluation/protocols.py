@@ -11,8 +11,8 @@ import math
 import numpy as np
 from sklearn.base import clone
 
-from .class_texts import as_class_rows
-from .validation import as_labels
+from ..utils.class_texts import as_class_rows
+from ..utils.validation import as_labels
 
 
 def base_new_split(class_ids):
@@ -111,13 +111,13 @@ def fit_on_base(classifier, X_train, y_train, T, shots, seed):
 
     Parameters
     ----------
-    classifier : an estimator of :mod:`llu_core.classifiers` (left unfitted).
+    classifier : an estimator of :mod:`llu_core.estimators` (left unfitted).
     X_train : array-like, shape (n_train, d)
         The training pool's image embeddings.
     y_train : array-like of int, shape (n_train,)
         Labels into the rows of ``T``.
     T : array-like or ClassTexts, shape (C, d)
-        Text embeddings of all classes; a :class:`~llu_core.class_texts.ClassTexts` is sliced
+        Text embeddings of all classes; a :class:`~llu_core.utils.class_texts.ClassTexts` is sliced
         with its class names (what prompt learners need).
     shots, seed : int
 

@@ -1,27 +1,4 @@
-"""Image-text backbones behind one interface: open_clip models and the offline model.
-
-:func:`load_backbone` is the single factory, in the spirit of open_clip's
-``create_model_and_transforms``. Whatever it returns has
-
-- ``encode_image(images)``: preprocessed images (n, 3, H, W) → image features (n, d), not yet
-  normalised;
-- ``encode_text(classnames, templates)``: one unit-norm embedding per class (C, d), the
-  normalised mean of the normalised embeddings of its prompts (CLIP's prompt ensembling;
-  one template is the plain case);
-- ``preprocess``: a PIL image → tensor transform;
-- ``context_tower()``: the text tower with learned context that prompt learners train through
-  (:mod:`llu_core.prompt_towers`);
-- ``logit_scale``: CLIP's 1/τ;
-- ``centre_images``: whether image embeddings are centred by the training images' mean feature
-  (see :mod:`llu_core.offline_model`; False for CLIP);
-- ``embed_images(features, centre)``: image features (n, d) and the centre subtracted from
-  them (d,) → the unit-norm image embeddings (n, d) that the classifiers consume;
-- ``name`` and ``cache_key``: a readable name, and a string that changes whenever the weights
-  or the preprocessing change (the embedding cache is keyed by it).
-
-The paper's backbone is ``load_backbone("ViT-B-16", pretrained="openai")``, or with a
-checkpoint file downloaded elsewhere, ``pretrained="/models/ViT-B-16.pt"``.
-"""
+"""open_clip's models as backbones: any architecture and weights open_clip can create."""
 
 import hashlib
 import warnings
@@ -29,44 +6,7 @@ from pathlib import Path
 
 import torch
 
-from .validation import default_device
-
-OFFLINE = "offline"
 OPEN_CLIP_CHECKPOINTS = "https://github.com/mlfoundations/open_clip#pretrained-model-interface"
-
-
-def load_backbone(name=OFFLINE, pretrained=None, device=None):
-    """Load a backbone by name.
-
-    Parameters
-    ----------
-    name : str
-        ``"offline"`` (the embedded default, :mod:`llu_core.offline_model`) or an open_clip
-        model name such as ``"ViT-B-16"`` (``open_clip.list_models()`` lists them).
-    pretrained : str or Path, optional
-        For open_clip models: a pretrained tag (``"openai"``; needs a download, or open_clip's
-        cache) or the path of a local checkpoint file. None gives random weights, with a
-        warning. Ignored by the offline model.
-    device : str or torch.device, optional
-        None: CUDA when available, else the CPU.
-
-    Raises
-    ------
-    ValueError
-        For a model name or pretrained tag that open_clip does not know; the message lists the
-        known ones.
-    FileNotFoundError
-        For a checkpoint path that does not exist.
-    RuntimeError
-        When pretrained weights are not on disk and cannot be downloaded; the message says what
-        to download.
-    """
-    device = default_device(device)
-    if name == OFFLINE:
-        from .offline_model import OfflineBackbone
-
-        return OfflineBackbone(device)
-    return OpenCLIPBackbone(name, pretrained, device)
 
 
 def _file_digest(path, chunk=1 << 24):
@@ -153,7 +93,7 @@ class OpenCLIPBackbone:
         return torch.nn.functional.normalize(torch.stack(rows), dim=1)
 
     def context_tower(self):
-        """This model's text tower with learned context (:class:`llu_core.prompt_towers.OpenCLIPContextTower`);
+        """This model's text tower with learned context (:class:`llu_core.backbones.prompt_towers.OpenCLIPContextTower`);
         None for models whose text encoder is not CLIP's own transformer (e.g. Hugging Face text towers)."""
         from .prompt_towers import OpenCLIPContextTower
 

@@ -7,8 +7,7 @@ averaged over three training runs), ``TABLE_2`` and ``TABLE_3`` its Tables 2 and
 "Cross-Dataset Generalization" and Sec. 4.3 "Domain Generalization": fitted on ImageNet with
 16 shots, accuracy in percent), ``TABLE_4`` its Table 4 (Sec. 4.4, "Ablation": the same
 setting as Table 1 averaged over the 11 data sets). Page numbers are not given because the text copy we
-transcribed from (``/work/shared/paper.txt``) is not paginated; the tables are numbered there
-as in the paper.
+transcribed from is not paginated; the tables are numbered there as in the paper.
 
 Data-set keys are ``llu_core``'s data-set names (``"average"`` is Table 1(a)); method keys
 are ``llu_core``'s method names where we implement the method (``"zero_shot"`` is the row the
@@ -76,7 +75,7 @@ _TABLE_1_ROWS = {
 # (to 0.02, except LLU on EuroSAT: 76.37 printed, 76.47 computed). In Table 1(a) the rows taken
 # from CoCoOp (CLIP, CoOp, CoCoOp) give H of the averaged Base and New, while the rows the authors
 # ran (ProGrad, CLIP-Adapter, LLU) give the mean of the 11 per-data-set H values. ``llu_core``
-# follows CoCoOp's convention throughout (see llu_core.experiments).
+# follows CoCoOp's convention throughout (see llu_core.evaluation.grids).
 
 #: Table 1: ``TABLE_1[dataset][method] -> {"base": ..., "new": ..., "hm": ...}`` in percent.
 TABLE_1 = {

@@ -1,17 +1,18 @@
 """Rerun the paper's experiments (base to new, ablations, transfer) through papermill over a grid.
 
-    python -m llu_core.reproduce                      # offline model, the offline data sets
-    python -m llu_core.reproduce --prompt-learners    # chapter 5's grid with CoOp, CoCoOp, ProGrad, KgCoOp too
-    python -m llu_core.reproduce --backbone ViT-B-16 --pretrained /models/ViT-B-16.pt \\
+    python -m llu_core.report.reproduce                      # offline model, the offline data sets
+    python -m llu_core.report.reproduce --prompt-learners    # chapter 5's grid with CoOp, CoCoOp, ProGrad, KgCoOp too
+    python -m llu_core.report.reproduce --backbone ViT-B-16 --pretrained /models/ViT-B-16.pt \\
         --data-root /data --datasets dtd eurosat --shots 16 --seeds 1 2 3   # the paper's setting
-    python -m llu_core.reproduce --chapters transfer --source imagenet --cross-targets dtd eurosat \\
+    python -m llu_core.report.reproduce --chapters transfer --source imagenet --cross-targets dtd eurosat \\
         --shift-targets imagenet_v2 imagenet_sketch ...   # Tables 2 and 3 (with the backbone options)
 
 The base-to-new and ablation chapter notebooks are executed once per data set with the grid's
 shots and seeds as their parameters; the transfer chapter once, with its source and targets.
 The executed notebooks, every notebook's JSON results, and the combined records
 (``<chapter>.csv`` and ``<chapter>.json``, with the summaries over seeds) are written under
-``--output`` (default ``results/``). The tables are printed at the end, with the paper's
+``--output`` (default ``results/``). The notebooks are read from ``--notebooks``, by default
+the ``notebooks/`` folder of the checkout ``llu_core`` runs from. The tables are printed at the end, with the paper's
 numbers beside ours where the setting matches the paper's (ViT-B-16, 16 shots; for the
 transfer tables, ImageNet as the source).
 """
@@ -22,12 +23,11 @@ from pathlib import Path
 
 import papermill
 
-from . import transfer
-from .datasets import CORRUPTED_DATASETS
-from .experiments import add_dataset_average, format_table_1, format_table_4, summarise, write_csv
-from .io import read_json, write_json
-
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+from ..data.datasets import CORRUPTED_DATASETS
+from ..evaluation.summary import add_average, summarise
+from ..utils.io import read_json, write_json
+from ..utils.locations import checkout_root
+from .tables import TRANSFER_COLUMNS, format_table_1, format_table_2, format_table_3, format_table_4, write_csv
 
 #: Chapter name -> the notebook that runs it.
 CHAPTERS = {"base_to_new": "05_base_to_new.ipynb", "ablations": "06_ablations.ipynb",
@@ -39,7 +39,27 @@ OFFLINE_TRANSFER = {"source": "cifar10", "cross_dataset": ["fashion_mnist", "dtd
                     "domain_shift": list(CORRUPTED_DATASETS)}
 
 
-def run_chapter(chapter, datasets, output, **parameters):
+def notebooks_folder(folder=None):
+    """The folder of the chapter notebooks: ``folder``, else ``notebooks/`` of the checkout.
+
+    Raises ``FileNotFoundError`` when neither holds the chapters (an installed ``llu_core``
+    carries no notebooks: pass the ``notebooks/`` folder of a clone).
+    """
+    if folder is None:
+        checkout = checkout_root()
+        if checkout is None:
+            raise FileNotFoundError("llu_core is installed without the book's notebooks: pass --notebooks "
+                                    "/path/to/a/clone/notebooks")
+        folder = checkout / "notebooks"
+    folder = Path(folder).expanduser()
+    missing = [name for name in CHAPTERS.values() if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder} does not hold the chapter notebooks {missing}; pass the notebooks/ "
+                                "folder of a clone of the repository")
+    return folder
+
+
+def run_chapter(chapter, datasets, output, notebooks=None, **parameters):
     """Execute one chapter notebook per data set with papermill and collect its records.
 
     Parameters
@@ -50,6 +70,8 @@ def run_chapter(chapter, datasets, output, **parameters):
         Data-set names; the notebook runs once per data set.
     output : Path
         Folder for ``<chapter>/<dataset>.ipynb`` and ``<chapter>/<dataset>.json``.
+    notebooks : Path, optional
+        The folder of the chapter notebooks (see :func:`notebooks_folder`).
     **parameters
         Further notebook parameters (backbone, pretrained, data_root, shots, seeds,
         train_per_class, test_per_class, device).
@@ -57,8 +79,9 @@ def run_chapter(chapter, datasets, output, **parameters):
     Returns
     -------
     list of dict
-        The records of every run (see :func:`llu_core.experiments.run_grid`).
+        The records of every run (see :func:`llu_core.evaluation.grids.run_grid`).
     """
+    notebooks = notebooks_folder(notebooks)
     if chapter not in CHAPTERS or chapter == "transfer":
         raise ValueError(f"unknown per-data-set chapter {chapter!r}; expected one of "
                          f"{sorted(set(CHAPTERS) - {'transfer'})} (see run_transfer_chapter)")
@@ -68,40 +91,42 @@ def run_chapter(chapter, datasets, output, **parameters):
     for dataset in datasets:
         results_path = (folder / f"{dataset}.json").resolve()
         papermill.execute_notebook(
-            str(NOTEBOOKS / CHAPTERS[chapter]), str(folder / f"{dataset}.ipynb"),
+            str(notebooks / CHAPTERS[chapter]), str(folder / f"{dataset}.ipynb"),
             parameters=dict(parameters, datasets=[dataset], results_path=str(results_path)),
-            cwd=str(NOTEBOOKS), progress_bar=False)
+            cwd=str(notebooks), progress_bar=False)
         records += read_json(results_path)["records"]
     return records
 
 
-def run_transfer_chapter(output, source, cross_dataset, domain_shift, **parameters):
+def run_transfer_chapter(output, source, cross_dataset, domain_shift, notebooks=None, **parameters):
     """Execute the transfer chapter once, fitted on ``source`` and evaluated on the targets.
 
     Writes ``transfer/transfer.ipynb`` and ``transfer/transfer.json`` under ``output``; the
     further ``parameters`` are notebook parameters as for :func:`run_chapter` (plus
-    ``shift_per_class``). Returns the records (see :func:`llu_core.transfer.run_transfer`).
+    ``shift_per_class``), ``notebooks`` as for :func:`run_chapter`. Returns the records (see
+    :func:`llu_core.evaluation.transfer.run_transfer`).
     """
+    notebooks = notebooks_folder(notebooks)
     folder = Path(output) / "transfer"
     folder.mkdir(parents=True, exist_ok=True)
     results_path = (folder / "transfer.json").resolve()
     papermill.execute_notebook(
-        str(NOTEBOOKS / CHAPTERS["transfer"]), str(folder / "transfer.ipynb"),
+        str(notebooks / CHAPTERS["transfer"]), str(folder / "transfer.ipynb"),
         parameters=dict(parameters, source=source, cross_dataset=list(cross_dataset), domain_shift=list(domain_shift),
                         results_path=str(results_path)),
-        cwd=str(NOTEBOOKS), progress_bar=False)
+        cwd=str(notebooks), progress_bar=False)
     return read_json(results_path)["records"]
 
 
 def save_and_format(chapter, records, output, backbone, shots):
     """Write the combined records and summary of a chapter and return its tables as text."""
     if chapter == "transfer":
-        summary = transfer.summarise_transfer(transfer.add_target_average(records))
-        write_csv(Path(output) / "transfer.csv", records, leading=transfer.COLUMNS)
+        summary = summarise(add_average(records, where={"protocol": "cross_dataset"}))
+        write_csv(Path(output) / "transfer.csv", records, leading=TRANSFER_COLUMNS)
         write_json(Path(output) / "transfer.json", {"records": records, "summary": summary})
         return "\n\n".join(table(summary, shots=shot, backbone=backbone) for shot in shots
-                            for table in (transfer.format_table_2, transfer.format_table_3))
-    summary = summarise(add_dataset_average(records))
+                            for table in (format_table_2, format_table_3))
+    summary = summarise(add_average(records))
     write_csv(Path(output) / f"{chapter}.csv", records)
     write_json(Path(output) / f"{chapter}.json", {"records": records, "summary": summary})
     if chapter == "ablations":
@@ -110,7 +135,7 @@ def save_and_format(chapter, records, output, backbone, shots):
 
 
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m llu_core.reproduce", description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="python -m llu_core.report.reproduce", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--chapters", nargs="+", default=list(CHAPTERS), choices=list(CHAPTERS))
     parser.add_argument("--backbone", default="offline", help='"offline" or an open_clip model name, e.g. ViT-B-16')
@@ -136,6 +161,8 @@ def parse_arguments(argv=None):
                              "every step: slow on a CPU)")
     parser.add_argument("--device", default=None, help="torch device (default: CUDA when available)")
     parser.add_argument("--output", default="results", help="folder for executed notebooks and results")
+    parser.add_argument("--notebooks", default=None,
+                        help="folder of the chapter notebooks (default: notebooks/ of the checkout llu_core runs from)")
     return parser.parse_args(argv)
 
 
@@ -151,10 +178,10 @@ def main(argv=None):
         if chapter == "transfer":
             extra = {} if args.shift_per_class is None else {"shift_per_class": args.shift_per_class or None}
             records = run_transfer_chapter(args.output, args.source, args.cross_targets, args.shift_targets,
-                                           **parameters, **extra)
+                                           notebooks=args.notebooks, **parameters, **extra)
         else:
             extra = {"prompt_learners": True} if chapter == "base_to_new" and args.prompt_learners else {}
-            records = run_chapter(chapter, args.datasets, args.output, **parameters, **extra)
+            records = run_chapter(chapter, args.datasets, args.output, notebooks=args.notebooks, **parameters, **extra)
         print(f"\n## {chapter}\n")
         print(save_and_format(chapter, records, args.output, args.backbone, args.shots))
     print(f"\nExecuted notebooks and results are in {Path(args.output).resolve()}")

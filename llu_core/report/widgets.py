@@ -25,10 +25,11 @@ import numpy as np
 from PIL import Image
 from sklearn.decomposition import PCA
 
-from .classifiers import LLUClassifier
+from ..estimators import LLUClassifier
+from ..evaluation.protocols import base_new_split, fit_on_base
+from ..method.defaults import BETA, GAMMA
+from ..utils.validation import check_in_range
 from .plots import plot_mask_2d
-from .protocols import base_new_split, fit_on_base
-from .validation import check_in_range
 
 
 @dataclass
@@ -65,11 +66,11 @@ def build_mask_explorer(data, shots=16, seed=1, **llu_parameters):
     ----------
     data : embedded data set
         With ``train_X``, ``train_y``, ``test_X``, ``test_y``, ``text`` (see
-        :func:`llu_core.features.embed_dataset`).
+        :func:`llu_core.data.features.embed_dataset`).
     shots, seed : int
         Few-shot samples per base class and the seed, as in the base-to-new protocol.
     **llu_parameters
-        Keyword arguments of :class:`~llu_core.classifiers.LLUClassifier`.
+        Keyword arguments of :class:`~llu_core.estimators.LLUClassifier`.
     """
     text = np.asarray(data.text, dtype=np.float32)
     classifier = fit_on_base(LLUClassifier(**llu_parameters), data.train_X, data.train_y, text, shots, seed)
@@ -98,7 +99,7 @@ def mask_accuracies(explorer, beta, gamma):
     return model, accuracies
 
 
-def mask_view(explorer, beta=0.5, gamma=20.0):
+def mask_view(explorer, beta=BETA, gamma=GAMMA):
     """The slider callback: α over the 2-D view and the base/new accuracies for β and γ.
 
     Returns
@@ -141,7 +142,7 @@ def describe_view(result):
             f"new-class test images {result['mean_alpha_new']:.3f}")
 
 
-def mask_sliders(explorer, beta=0.5, gamma=20.0):
+def mask_sliders(explorer, beta=BETA, gamma=GAMMA):
     """Sliders for β (linear, [0, 1]) and γ (logarithmic, [1, 1000]) that redraw :func:`mask_view`.
 
     The figure is an ``Image`` widget and the numbers an ``HTML`` widget, updated by the
@@ -204,7 +205,7 @@ _CONTROL_SCRIPT = """(function () {
 })();"""
 
 
-def static_mask_control(explorer, betas=(0.0, 0.5, 1.0), gammas=(0.0, 5.0, 20.0, 100.0), beta=0.5, gamma=20.0,
+def static_mask_control(explorer, betas=(0.0, BETA, 1.0), gammas=(0.0, 5.0, GAMMA, 100.0), beta=BETA, gamma=GAMMA,
                         dpi=80):
     """Precompute :func:`mask_view` on a β × γ grid and return a control that needs no kernel.
 

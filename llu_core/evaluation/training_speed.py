@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from sklearn.base import clone
 
-from .classifiers import CLIPAdapterClassifier, LLUClassifier
-from .progress import progress_bar
-from .prompt_learners import CoCoOpClassifier, CoOpClassifier, KgCoOpClassifier, ProGradClassifier
+from ..estimators import (CLIPAdapterClassifier, CoCoOpClassifier, CoOpClassifier, KgCoOpClassifier, LLUClassifier,
+                          ProGradClassifier)
+from ..utils.progress import progress_bar
 
 #: Figure 3's methods (plus KgCoOp) with their published settings; batch size and epochs are set per measurement.
 METHODS = {"llu": LLUClassifier(), "clip_adapter": CLIPAdapterClassifier(), "coop": CoOpClassifier(),
@@ -133,24 +133,3 @@ def measure_training_speed(X, y, T, batch_sizes, methods=None, backbone=None, im
         records.append({"method": name, "classes": len(T), "batch_size": batch, "step_s": step,
                         "encode_s": encode[batch], "total_s": step + encode[batch]})
     return records
-
-
-def speed_table(records, reference="clip_adapter"):
-    """Markdown: one row per (classes, batch size), each method's total step time in ms and,
-    in brackets, its ratio to ``reference``'s."""
-    methods = list(dict.fromkeys(record["method"] for record in records))
-    totals = {(r["classes"], r["batch_size"], r["method"]): r["total_s"] for r in records}
-    keys = sorted({(r["classes"], r["batch_size"]) for r in records})
-    lines = ["| classes | batch | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
-    for classes, batch in keys:
-        base = totals.get((classes, batch, reference))
-        cells = []
-        for method in methods:
-            value = totals.get((classes, batch, method))
-            if value is None:
-                cells.append("–")
-            else:
-                ratio = f" ({value / base:.2f}×)" if base else ""
-                cells.append(f"{1000 * value:.1f}{ratio}")
-        lines.append(f"| {classes} | {batch} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from .progress import progress_bar
+from ..utils.progress import progress_bar
 
 # CoOp's optimiser and warm-up (see the module docstring for the files).
 COOP_MOMENTUM = 0.9

@@ -34,7 +34,7 @@ subset (README, benchmarks).
 **Centring images.** The pooled features of all images share a large common component, which
 swamps the class-specific directions in a cosine. So embeddings are centred by the mean
 feature of the data set's *unlabelled* training images before normalisation: an explicit step
-of :func:`llu_core.features.embed_dataset` (``centre=True`` is this model's default), never a
+of :func:`llu_core.data.features.embed_dataset` (``centre=True`` is this model's default), never a
 statistic of the test set. CLIP needs no such step (``centre=False`` for open_clip models).
 
 **A cone per modality.** Centred features spread over the whole sphere (mean cosine 0 between
@@ -57,7 +57,7 @@ offline content is less clustered than CLIP's: the median distance of an unlabel
 image to its nearest neighbour in the training pool is 0.30-0.53 in content, 0.07-0.12 in
 the cone.
 
-The alignment is built deterministically by ``python -m llu_core.offline_model`` (or on first
+The alignment is built deterministically by ``python -m llu_core.backbones.offline`` (or on first
 use), written atomically to ``$LLU_CACHE_DIR/offline_model/alignment.safetensors`` and reused.
 Where it falls short of CLIP: it learned about 1000 visual concepts, not 400 million captions,
 so names far from ImageNet's classes (textures, satellite scenes) are weakly aligned.
@@ -79,8 +79,8 @@ from safetensors.torch import load_file
 from sklearn.linear_model import Ridge
 from torchvision import transforms
 
-from .io import checksum, write_tensors
-from .paths import cache_dir
+from ..utils.io import checksum, write_tensors
+from ..utils.locations import cache_dir
 
 NAME = "offline"
 IMAGE_SIZE = 224
@@ -330,7 +330,7 @@ def content_of(embeddings):
 class OfflineBackbone:
     """EfficientNet-Lite0 + all-MiniLM-L6-v2, aligned by ridge regression (see the module doc).
 
-    Same interface as :class:`llu_core.backbones.OpenCLIPBackbone`: ``encode_image`` maps a
+    Same interface as :class:`llu_core.backbones.openclip.OpenCLIPBackbone`: ``encode_image`` maps a
     batch of preprocessed images (n, 3, 224, 224) to projected pooled features (n, 512);
     ``encode_text(classnames, templates)`` gives one unit-norm embedding per class (C, 512).
     """
@@ -393,7 +393,7 @@ class OfflineBackbone:
         return into_cone(rows @ self.basis.T, self.text_offset.to(rows))
 
     def context_tower(self):
-        """This model's text tower with learned context (:class:`llu_core.prompt_towers.OfflineContextTower`)."""
+        """This model's text tower with learned context (:class:`llu_core.backbones.prompt_towers.OfflineContextTower`)."""
         from .prompt_towers import OfflineContextTower
 
         return OfflineContextTower(self)

@@ -4,10 +4,10 @@ An adapter (CLIP-Adapter, LLU) changes embeddings after the encoders; a prompt l
 the *input* of the text encoder: it learns context vectors that replace the words of "a photo
 of a {class}." (Sec. 2 of the paper, "prompt engineering"). The image side stays frozen, so
 training runs on cached image embeddings, but the text tower runs at every step, on every
-class (:mod:`llu_core.prompt_towers`).
+class (:mod:`llu_core.backbones.prompt_towers`).
 
-The estimators follow the contract of :mod:`llu_core.classifiers` with one addition: ``T``
-must be a :class:`~llu_core.class_texts.ClassTexts` (``embed_dataset(...).text`` is one), which
+The estimators follow the contract of :mod:`llu_core.estimators` with one addition: ``T``
+must be a :class:`~llu_core.utils.class_texts.ClassTexts` (``embed_dataset(...).text`` is one), which
 carries the class names and the text tower besides the class embeddings; its rows are the
 hand-crafted prompts' embeddings that ProGrad and KgCoOp hold the learned prompts to. Scoring
 other classes (new classes, another data set) takes their ``ClassTexts``: the learned context
@@ -15,7 +15,7 @@ is put in front of their names. A fitted model remembers the key of its tower an
 ``T`` of another backbone.
 
 Shared defaults (KaiyangZhou/CoOp): SGD with lr 0.002, CoOp's momentum, weight decay, warm-up
-and cosine schedule (:mod:`llu_core.training`); the context initialised from the word
+and cosine schedule (:mod:`llu_core.method.training`); the context initialised from the word
 embeddings of "a photo of a" (``configs/trainers/CoOp/vit_b16_ctxv1.yaml``, ``CTX_INIT``), one
 context for all classes, the class name at the end (``trainers/coop.py``); logits are
 ``logit_scale`` · cosine as in every other estimator of the book.
@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .class_texts import ClassTexts
-from .classifiers import EmbeddingClassifier, _check_training_params, _shots_per_class
-from .training import coop_epochs, coop_optimizer, minimise
-from .validation import check_fit_inputs, check_in_range, check_is_fitted, check_predict_inputs, default_device
+from ..utils.class_texts import ClassTexts
+from ..method.training import coop_epochs, coop_optimizer, minimise
+from ..utils.validation import check_in_range, check_is_fitted, check_predict_inputs
+from ._base import EmbeddingClassifier, check_training_params, shots_per_class, store_params
 
 #: CoCoOp's training length (KaiyangZhou/CoOp, ``configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml``).
 COCOOP_EPOCHS = 10
@@ -70,7 +70,7 @@ def prograd_project(gradient, kl_gradient, lam=1.0):
 def _check_class_texts(T, estimator):
     if not isinstance(T, ClassTexts):
         raise ValueError(f"{type(estimator).__name__} builds class embeddings from class names: T must be a "
-                         "llu_core.class_texts.ClassTexts (embeddings, class names and text tower; embed_dataset(...)"
+                         "llu_core.utils.class_texts.ClassTexts (embeddings, class names and text tower; embed_dataset(...)"
                          f".text is one), got {type(T).__name__}")
     if T.tower is None:
         raise ValueError(f"{type(estimator).__name__} needs the text tower: T has none (ClassTexts(..., tower=None)); "
@@ -100,7 +100,6 @@ class PromptLearnerClassifier(EmbeddingClassifier):
     _default_epochs = None  # None: CoOp's epochs for the number of shots
 
     def _check_params(self):
-        check_in_range("logit_scale", self.logit_scale, low=0.0)
         if self.n_ctx is not None and (isinstance(self.n_ctx, bool) or not isinstance(self.n_ctx, (int, np.integer))
                                        or self.n_ctx < 1):
             raise ValueError(f"n_ctx must be a positive integer or None, got {self.n_ctx!r}")
@@ -108,7 +107,7 @@ class PromptLearnerClassifier(EmbeddingClassifier):
             raise ValueError(f"ctx_init must be a non-empty string or None, got {self.ctx_init!r}")
         if self.ctx_init is None and self.n_ctx is None:
             raise ValueError("n_ctx must be given when ctx_init is None (random context)")
-        _check_training_params(self)
+        check_training_params(self)
 
     def _initial_context(self, tower):
         """CoOp's initial context: the word embeddings of ``ctx_init``, or N(0, 0.02²) without it.
@@ -134,21 +133,19 @@ class PromptLearnerClassifier(EmbeddingClassifier):
 
     def fit(self, X, y, T):
         """Learn the context on image embeddings ``X`` (n, d) labelled ``y`` into ``T``, a ClassTexts (C, d)."""
-        self._check_params()
         texts = _check_class_texts(T, self)
-        X, y, E = check_fit_inputs(X, y, texts)
+        X, y, E = self._start_fit(X, y, texts)
         tower = texts.tower
         if tower.embed_dim != E.shape[1]:
             raise ValueError(f"T has rows of dimension {E.shape[1]} but its tower embeds in {tower.embed_dim} "
                              "(dimension mismatch)")
-        self.dim_, self.device_ = E.shape[1], default_device(self.device)
         self.tower_key_, self.ctx_dim_ = tower.key, int(tower.ctx_dim)
         self._build_modules()
         self.context_ = self._initial_context(tower).to(self.device_).requires_grad_(True)
         X, y, E = X.to(self.device_), y.to(self.device_), E.to(self.device_)
         batch_loss, before_step = self._training_step(X, y, E, texts.classnames, tower)
         self.n_epochs_ = self.epochs if self.epochs is not None else (
-            self._default_epochs or coop_epochs(_shots_per_class(y)))
+            self._default_epochs or coop_epochs(shots_per_class(y)))
         parameters = [self.context_] + [p for module in self._modules() for p in module.parameters()]
         self.loss_history_ = minimise(batch_loss, coop_optimizer(parameters, self.lr), X.shape[0], self.n_epochs_,
                                       self.batch_size, self.seed, description=type(self).__name__[:-len("Classifier")],
@@ -157,7 +154,7 @@ class PromptLearnerClassifier(EmbeddingClassifier):
         return self
 
     def _training_step(self, X, y, E, classnames, tower):
-        """``batch_loss(indices)`` for :func:`~llu_core.training.minimise`, and its ``before_step`` (or None)."""
+        """``batch_loss(indices)`` for :func:`~llu_core.method.training.minimise`, and its ``before_step`` (or None)."""
 
         def batch_loss(indices):
             return F.cross_entropy(self._logits(X[indices], classnames, tower), y[indices])
@@ -214,20 +211,13 @@ class CoOpClassifier(PromptLearnerClassifier):
     epochs : int or None
         None: CoOp's epochs for the number of shots per class.
     lr, batch_size, seed, device
-        As for :class:`~llu_core.classifiers.LLUClassifier`; the text tower runs where its
+        As for :class:`~llu_core.estimators.LLUClassifier`; the text tower runs where its
         backbone was loaded.
     """
 
     def __init__(self, n_ctx=None, ctx_init="a photo of a", logit_scale=100.0, epochs=None, lr=0.002, batch_size=32,
                  seed=1, device=None):
-        self.n_ctx = n_ctx
-        self.ctx_init = ctx_init
-        self.logit_scale = logit_scale
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.seed = seed
-        self.device = device
+        store_params(self, locals())
 
 
 class CoCoOpClassifier(PromptLearnerClassifier):
@@ -261,14 +251,7 @@ class CoCoOpClassifier(PromptLearnerClassifier):
 
     def __init__(self, n_ctx=None, ctx_init="a photo of a", logit_scale=100.0, epochs=None, lr=0.002, batch_size=1,
                  seed=1, device=None):
-        self.n_ctx = n_ctx
-        self.ctx_init = ctx_init
-        self.logit_scale = logit_scale
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.seed = seed
-        self.device = device
+        store_params(self, locals())
 
     def _build_modules(self):
         with torch.random.fork_rng(devices=[]):
@@ -316,16 +299,7 @@ class ProGradClassifier(PromptLearnerClassifier):
 
     def __init__(self, temperature=1.0, lam=1.0, n_ctx=16, ctx_init="a photo of a", logit_scale=100.0, epochs=None,
                  lr=0.002, batch_size=32, seed=1, device=None):
-        self.temperature = temperature
-        self.lam = lam
-        self.n_ctx = n_ctx
-        self.ctx_init = ctx_init
-        self.logit_scale = logit_scale
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.seed = seed
-        self.device = device
+        store_params(self, locals())
 
     def _check_params(self):
         check_in_range("temperature", self.temperature, low=1e-6)
@@ -384,15 +358,7 @@ class KgCoOpClassifier(PromptLearnerClassifier):
 
     def __init__(self, weight=8.0, n_ctx=None, ctx_init="a photo of a", logit_scale=100.0, epochs=None, lr=0.002,
                  batch_size=128, seed=1, device=None):
-        self.weight = weight
-        self.n_ctx = n_ctx
-        self.ctx_init = ctx_init
-        self.logit_scale = logit_scale
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.seed = seed
-        self.device = device
+        store_params(self, locals())
 
     def _check_params(self):
         check_in_range("weight", self.weight, low=0.0)

@@ -1,0 +1,74 @@
+"""Image-text backbones behind one interface: open_clip models and the offline model.
+
+:func:`load_backbone` is the single factory, in the spirit of open_clip's
+``create_model_and_transforms``. Whatever it returns has
+
+- ``encode_image(images)``: preprocessed images (n, 3, H, W) → image features (n, d), not yet
+  normalised;
+- ``encode_text(classnames, templates)``: one unit-norm embedding per class (C, d), the
+  normalised mean of the normalised embeddings of its prompts (CLIP's prompt ensembling;
+  one template is the plain case);
+- ``preprocess``: a PIL image → tensor transform;
+- ``context_tower()``: the text tower with learned context that prompt learners train through
+  (:mod:`llu_core.backbones.prompt_towers`);
+- ``logit_scale``: CLIP's 1/τ;
+- ``centre_images``: whether image embeddings are centred by the training images' mean feature
+  (see :mod:`llu_core.backbones.offline`; False for CLIP);
+- ``embed_images(features, centre)``: image features (n, d) and the centre subtracted from
+  them (d,) → the unit-norm image embeddings (n, d) that the classifiers consume;
+- ``name`` and ``cache_key``: a readable name, and a string that changes whenever the weights
+  or the preprocessing change (the embedding cache is keyed by it).
+
+The paper's backbone is ``load_backbone("ViT-B-16", pretrained="openai")``, or with a
+checkpoint file downloaded elsewhere, ``pretrained="/models/ViT-B-16.pt"``.
+"""
+
+from ..utils.validation import default_device
+
+OFFLINE = "offline"
+
+
+def _offline(pretrained, device):
+    from .offline import OfflineBackbone  # its towers' packages load only when it is asked for
+
+    return OfflineBackbone(device)
+
+
+#: Backbones by name besides open_clip's models: name -> ``load(pretrained, device)``; any other
+#: name is an open_clip model.
+REGISTRY = {OFFLINE: _offline}
+
+
+def load_backbone(name=OFFLINE, pretrained=None, device=None):
+    """Load a backbone by name.
+
+    Parameters
+    ----------
+    name : str
+        A name of :data:`REGISTRY` (``"offline"``: the embedded default,
+        :mod:`llu_core.backbones.offline`) or an open_clip model name such as ``"ViT-B-16"``
+        (``open_clip.list_models()`` lists them).
+    pretrained : str or Path, optional
+        For open_clip models: a pretrained tag (``"openai"``; needs a download, or open_clip's
+        cache) or the path of a local checkpoint file. None gives random weights, with a
+        warning. Ignored by the offline model.
+    device : str or torch.device, optional
+        None: CUDA when available, else the CPU.
+
+    Raises
+    ------
+    ValueError
+        For a model name or pretrained tag that open_clip does not know; the message lists the
+        known ones.
+    FileNotFoundError
+        For a checkpoint path that does not exist.
+    RuntimeError
+        When pretrained weights are not on disk and cannot be downloaded; the message says what
+        to download.
+    """
+    device = default_device(device)
+    if name in REGISTRY:
+        return REGISTRY[name](pretrained, device)
+    from .openclip import OpenCLIPBackbone  # open_clip loads only when one of its models is asked for
+
+    return OpenCLIPBackbone(name, pretrained, device)

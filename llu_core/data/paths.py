@@ -1,0 +1,39 @@
+"""Where the data sets are read from: the data root.
+
+In order: the ``root`` argument of a loader; ``$LLU_DATA_ROOT``; the development layout, a
+folder ``shared/data`` beside the repository when ``llu_core`` runs from a checkout
+(:func:`llu_core.utils.locations.checkout_root`); else :func:`fetched_data_root`, the folder in
+the user's cache that the offline data is fetched into. No other folder is ever guessed.
+"""
+
+import os
+from pathlib import Path
+
+from ..utils.locations import checkout_root, user_cache_folder
+
+
+def fetched_data_root():
+    """The folder in the user's cache that holds fetched data (``~/.cache/llu_book/data``)."""
+    return user_cache_folder() / "data"
+
+
+def development_data_root():
+    """``shared/data`` beside the repository when running from a checkout that has it, else None."""
+    checkout = checkout_root()
+    folder = None if checkout is None else checkout.parent / "shared" / "data"
+    return folder if folder is not None and folder.is_dir() else None
+
+
+def data_root(root=None):
+    """Return the folder that holds the data sets, as a :class:`~pathlib.Path`.
+
+    Parameters
+    ----------
+    root : str or Path, optional
+        An explicit folder; wins over ``$LLU_DATA_ROOT`` and the defaults.
+    """
+    if root is not None:
+        return Path(root).expanduser()
+    if os.environ.get("LLU_DATA_ROOT"):
+        return Path(os.environ["LLU_DATA_ROOT"]).expanduser()
+    return development_data_root() or fetched_data_root()

@@ -1,0 +1,17 @@
+"""The estimators on cached embeddings: LLU with its ablations, the baselines, the prompt learners.
+
+Every estimator follows one contract, scikit-learn's with the class embeddings as a third
+argument (``fit(X, y, T)``, ``decision_function(X, T)``, ``predict``, ``score``; see
+:mod:`llu_core.estimators._base`), and every fitted one can be saved and loaded
+(:mod:`llu_core.estimators.persistence`).
+"""
+
+from ._base import EmbeddingClassifier, match_classes
+from .baselines import CLIPAdapterClassifier, LinearProbeClassifier, TipAdapterClassifier, ZeroShotClassifier
+from .llu import ABLATIONS, LLUClassifier
+from .persistence import load_classifier, save_classifier
+from .prompt_learners import CoCoOpClassifier, CoOpClassifier, KgCoOpClassifier, ProGradClassifier
+
+__all__ = ["EmbeddingClassifier", "match_classes", "ABLATIONS", "LLUClassifier", "ZeroShotClassifier",
+           "CLIPAdapterClassifier", "TipAdapterClassifier", "LinearProbeClassifier", "CoOpClassifier",
+           "CoCoOpClassifier", "ProGradClassifier", "KgCoOpClassifier", "save_classifier", "load_classifier"]

@@ -1,0 +1,177 @@
+"""LLU, the paper's method (Sec. 3.2), and its ablations (Table 4) as parameter settings."""
+
+import torch
+import torch.nn.functional as F
+
+from ..method.adapters import IDENTITY_NORMS, AffineAdapter
+from ..method.clustering import cluster_centres
+from ..method.defaults import BETA, DIRAC_THRESHOLD, GAMMA, LAM, N_CLUSTERS
+from ..method.locality import MASKS, interpolate, local_weight
+from ..method.training import coop_epochs, coop_optimizer, minimise
+from ..utils.validation import (as_embeddings, check_choice, check_in_range, check_integer,
+                                check_is_fitted, check_seed)
+from ._base import EmbeddingClassifier, check_training_params, shots_per_class, store_params
+
+
+class LLUClassifier(EmbeddingClassifier):
+    """Localized Latent Updates (Sec. 3.2): local affine updates of both embedding spaces.
+
+    An image embedding x becomes normalize(α_I · normalize(g_I(x)) + (1 − α_I) · x) with
+    α_I = α(x, D_image) of Eq. 5, a text embedding t likewise with g_T and D_text; the scores
+    are ``logit_scale`` · the cosine of the two. g_I and g_T are separate affine adapters
+    (:class:`~llu_core.method.adapters.AffineAdapter`) trained with cross-entropy (Eq. 3) plus
+    λ · the identity distance of both adapters (Eq. 6).
+
+    Parameters
+    ----------
+    beta : float
+        β in [0, 1], the largest interpolation weight (global damping).
+    gamma : float
+        γ ≥ 0, how fast α decays away from D.
+    lam : float
+        λ ≥ 0, the weight of the identity regularisation (Eq. 6).
+    n_clusters : int or None
+        Size bound of D_image and D_text (complete-linkage centres); ``None`` keeps every
+        training embedding (the "no cluster" ablation).
+    mask : {"local", "global", "dirac"}
+        The form of α (see :func:`~llu_core.method.locality.local_weight`); ``global`` is the
+        "no mask" ablation, ``dirac`` the "Dirac mask" one.
+    init : {"identity", "random"}
+        Initialisation of both adapters.
+    identity_norm : {"mean_squared", "frobenius"}
+        The distance of Eq. 6 (see :meth:`~llu_core.method.adapters.AffineAdapter.identity_distance`);
+        ``mean_squared`` matches the paper's reported numbers and its public code.
+    logit_scale : float
+        The CLIP temperature 1/τ.
+    epochs : int or None
+        ``None`` takes CoOp's epochs for the number of shots per class
+        (:func:`~llu_core.method.training.coop_epochs`).
+    lr : float
+        SGD base learning rate (CoOp: 0.002).
+    batch_size : int
+        Training mini-batch size (CoOp: 32).
+    seed : int
+        Seeds the random initialisation and the batch order.
+    device : str or torch.device, optional
+        Where to fit and score; default CUDA when available, else CPU.
+    dirac_threshold : float
+        Cosine distance within which the Dirac mask counts x as a point of D.
+
+    Attributes
+    ----------
+    image_adapter_, text_adapter_ : AffineAdapter
+        g_I and g_T.
+    image_centres_, text_centres_ : torch.Tensor, shapes (k_I, d), (k_T, d)
+        D_image (centres of the training images) and D_text (centres of the rows of ``T``);
+        empty for ``mask="global"``, which never looks at them.
+    identity_distance_ : float
+        Table 4's last row: the identity distance of Eq. 6 without λ, summed over g_I and g_T.
+    loss_history_ : list of float
+        Mean total training loss (cross-entropy + λ · identity distance) of every epoch.
+    n_epochs_ : int
+        Epochs trained.
+    """
+
+    def __init__(self, beta=BETA, gamma=GAMMA, lam=LAM, n_clusters=N_CLUSTERS, mask="local", init="identity",
+                 identity_norm="mean_squared", logit_scale=100.0, epochs=None, lr=0.002, batch_size=32, seed=1,
+                 device=None, dirac_threshold=DIRAC_THRESHOLD):
+        store_params(self, locals())
+
+    def _check_params(self):
+        check_in_range("beta", self.beta, 0.0, 1.0)
+        check_in_range("gamma", self.gamma, low=0.0)
+        check_in_range("lam", self.lam, low=0.0)
+        check_in_range("logit_scale", self.logit_scale, low=0.0, low_open=True)
+        check_in_range("dirac_threshold", self.dirac_threshold, low=0.0)
+        check_choice("mask", self.mask, MASKS)
+        check_choice("init", self.init, ("identity", "random"))
+        check_choice("identity_norm", self.identity_norm, IDENTITY_NORMS)
+        check_integer("n_clusters", self.n_clusters, allow_none=True)
+        check_training_params(self)
+
+    def _build_modules(self):
+        generator = torch.Generator().manual_seed(check_seed(self.seed))
+        self.image_adapter_ = AffineAdapter(self.dim_, self.init, generator).to(self.device_)
+        self.text_adapter_ = AffineAdapter(self.dim_, self.init, generator).to(self.device_)
+
+    def fit(self, X, y, T):
+        """Train g_I and g_T on image embeddings ``X`` (n, d) labelled ``y`` against ``T`` (C, d)."""
+        X, y, T = self._start_fit(X, y, T)
+        self._build_modules()
+        if self.mask == "global":  # α = β everywhere: D is never looked at
+            self.image_centres_ = self.text_centres_ = torch.empty(0, self.dim_, device=self.device_)
+        else:
+            self.image_centres_ = cluster_centres(X, self.n_clusters).to(self.device_)
+            self.text_centres_ = cluster_centres(T, self.n_clusters).to(self.device_)
+        X, y, T = X.to(self.device_), y.to(self.device_), T.to(self.device_)
+        # α depends only on the frozen embeddings and D, so it is computed once, per row.
+        alpha_image = self._alpha(X, "image")
+        alpha_text = self._alpha(T, "text")
+
+        def batch_loss(indices):
+            images = interpolate(X[indices], self.image_adapter_(X[indices]), alpha_image[indices])
+            texts = interpolate(T, self.text_adapter_(T), alpha_text)
+            loss = F.cross_entropy(self.logit_scale * images @ texts.T, y[indices])
+            if self.lam:
+                loss = loss + self.lam * self._identity_distance()
+            return loss
+
+        self.n_epochs_ = int(self.epochs) if self.epochs is not None else coop_epochs(shots_per_class(y))
+        parameters = [*self.image_adapter_.parameters(), *self.text_adapter_.parameters()]
+        self.loss_history_ = minimise(batch_loss, coop_optimizer(parameters, self.lr), X.shape[0], self.n_epochs_,
+                                      self.batch_size, check_seed(self.seed), description="LLU")
+        with torch.no_grad():
+            self.identity_distance_ = self._identity_distance().item()
+        return self
+
+    def _identity_distance(self):
+        return (self.image_adapter_.identity_distance(self.identity_norm)
+                + self.text_adapter_.identity_distance(self.identity_norm))
+
+    def _alpha(self, E, modality):
+        centres = {"image": self.image_centres_, "text": self.text_centres_}[modality]
+        return local_weight(E, centres, self.beta, self.gamma, self.mask, self.dirac_threshold)
+
+    def _transform(self, E, modality):
+        adapter = {"image": self.image_adapter_, "text": self.text_adapter_}[modality]
+        return interpolate(E, adapter(E), self._alpha(E, modality))
+
+    def _logits(self, X, T):
+        return self.logit_scale * self._transform(X, "image") @ self._transform(T, "text").T
+
+    def local_weight(self, X, modality="image"):
+        """α (Eq. 5) of every row of ``X`` (n, d) against D_image or D_text: numpy float32 (n,)."""
+        check_choice("modality", modality, ("image", "text"))
+        check_is_fitted(self, "dim_")
+        X = as_embeddings(X, "X", dim=self.dim_).to(self.device_)
+        return self._alpha(X, modality).cpu().numpy()
+
+    def transform_images(self, X):
+        """Adapted unit-norm image embeddings, numpy float32 (n, d)."""
+        return self._transform_numpy(X, "image")
+
+    def transform_texts(self, T):
+        """Adapted unit-norm text embeddings, numpy float32 (C, d)."""
+        return self._transform_numpy(T, "text")
+
+    def _transform_numpy(self, E, modality):
+        check_is_fitted(self, "dim_")
+        E = as_embeddings(E, "embeddings", dim=self.dim_).to(self.device_)
+        with torch.no_grad():
+            return self._transform(E, modality).cpu().numpy()
+
+
+_DEFAULT = dict(beta=BETA, gamma=GAMMA, lam=LAM, n_clusters=N_CLUSTERS, mask="local", init="identity")
+
+#: Table 4's ablations, in its column order, as LLUClassifier keyword arguments.
+ABLATIONS = {
+    "default": dict(_DEFAULT),
+    "no_cluster": {**_DEFAULT, "n_clusters": None},
+    "no_damping": {**_DEFAULT, "beta": 1.0},
+    "no_mask": {**_DEFAULT, "mask": "global"},
+    "dirac_mask": {**_DEFAULT, "mask": "dirac"},
+    "no_reg": {**_DEFAULT, "lam": 0.0},
+    "random_init": {**_DEFAULT, "init": "random"},
+    # A plain linear layer: random init, no mask, no damping, no regularisation.
+    "linear": {**_DEFAULT, "init": "random", "mask": "global", "beta": 1.0, "lam": 0.0, "n_clusters": None},
+}

@@ -1,0 +1,383 @@
+"""Every table of the book: one Markdown formatter, the display labels, and the paper's layouts.
+
+:func:`markdown_table` is the one place a Markdown table is written; every formatter below
+builds rows of cells and hands them to it. The formatters lay summaries
+(:func:`llu_core.evaluation.summary.summarise`) out like the paper's tables:
+
+- Table 1 (:func:`format_table_1`): a sub-table per data set, methods as rows, Base/New/H;
+- Table 2 and 3 (:func:`format_table_2`, :func:`format_table_3`): methods as rows, the source
+  and the targets as columns;
+- Table 4 (:func:`format_table_4`): ablation variants as columns, Base/New/Mean/identity
+  distance as rows;
+
+optionally with the paper's numbers beside ours when the setting matches the paper's
+(:func:`matches_paper`), and the paper's own tables on their own (``format_paper_table_*``).
+Cells are mean ± standard deviation over seeds, the ± left out for a single seed.
+"""
+
+import csv
+import math
+from io import StringIO
+
+from ..evaluation.geometry import CLIP_VIT_B32
+from ..utils.io import atomic_path
+from .paper_results import PAPER_SETTING, TABLE_1, TABLE_2, TABLE_3, TABLE_4
+
+BASE_NEW_METRICS = ("base", "new", "hm")
+
+#: How the tables call our methods (the paper's names where it has them).
+METHOD_LABELS = {
+    "zero_shot": "Zero-shot", "clip_adapter": "CLIP-Adapter", "tip_adapter": "Tip-Adapter",
+    "tip_adapter_f": "Tip-Adapter-F", "linear_probe": "Linear probe", "llu": "LLU",
+    "coop": "CoOp", "cocoop": "CoCoOp", "prograd": "ProGrad", "kgcoop": "KgCoOp",
+    "no_mask": "LLU, no mask",  # the ablation, where chapter 8 compares it with the methods
+}
+
+#: How Table 4 calls the ablation variants (``llu_core.ABLATIONS`` keys).
+VARIANT_LABELS = {
+    "zero_shot": "Zero-shot", "default": "Default", "no_cluster": "no cluster", "no_damping": "no damp.",
+    "no_mask": "no mask", "dirac_mask": "Dirac mask", "no_reg": "no reg", "random_init": "rand. init",
+    "linear": "Linear",
+}
+
+
+def markdown_table(header, rows):
+    """A Markdown table: ``header`` (a list of column titles) over ``rows`` (lists of cells).
+
+    Every table of the book is written here; cells are turned into text with ``str``.
+    """
+    if any(len(row) != len(header) for row in rows):
+        raise ValueError(f"every row needs {len(header)} cells, one per column of {header}")
+    lines = ["| " + " | ".join(str(title) for title in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def format_cell(mean, std=None, digits=2):
+    """``mean ± std`` with ``digits`` decimals, ``mean`` alone without a spread, "–" for a missing value."""
+    if mean is None or math.isnan(mean):
+        return "–"
+    if std is None or math.isnan(std):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def spread(row, metric):
+    """The standard deviation over seeds to print beside a summary row's mean: None for a single seed."""
+    return row[f"{metric}_std"] if row.get("n_seeds", 2) > 1 else None
+
+
+def summary_cell(row, metric, digits=2):
+    """The cell of ``metric`` in a summary row: its mean, ± its spread over seeds when there are several."""
+    return format_cell(row[f"{metric}_mean"], spread(row, metric), digits)
+
+
+def matches_paper(backbone, shots):
+    """Whether results for ``backbone`` and ``shots`` are comparable with the paper's tables."""
+    return str(backbone) == PAPER_SETTING["backbone"] and int(shots) == PAPER_SETTING["shots"]
+
+
+def _covers_paper_average(summary):
+    """Whether the summary's data sets are the paper's 11, so that our average is its average."""
+    return set(TABLE_1) - {"average"} <= {row["dataset"] for row in summary}
+
+
+def format_table_1(summary, shots, backbone="offline"):
+    """Lay out a summary like the paper's Table 1: one sub-table per data set.
+
+    Parameters
+    ----------
+    summary : list of dict
+        Rows of :func:`~llu_core.evaluation.summary.summarise` (with or without the
+        ``"average"`` data set).
+    shots : int
+        The shot count to show (the paper's Table 1 is at 16 shots).
+    backbone : str
+        The backbone the results come from; the paper's numbers are put beside ours only when
+        the setting matches the paper's (``ViT-B-16`` at 16 shots, see :func:`matches_paper`),
+        and beside our average only when it is over the paper's 11 data sets.
+
+    Returns
+    -------
+    str
+        Markdown: for each data set (the average first) a heading and a table whose rows are
+        the methods and whose columns are Base, New and H as mean ± std over seeds.
+    """
+    rows = [row for row in summary if row["shots"] == int(shots)]
+    if not rows:
+        raise ValueError(f"no summary rows at {shots} shots; available: {sorted({r['shots'] for r in summary})}")
+    with_paper = matches_paper(backbone, shots)
+    datasets = sorted({row["dataset"] for row in rows}, key=lambda name: (name != "average", name))
+    header = ["Method", "Base", "New", "H"] + (["Paper Base", "Paper New", "Paper H"] if with_paper else [])
+    blocks = []
+    for dataset in datasets:
+        table = []
+        for row in (row for row in rows if row["dataset"] == dataset):
+            cells = [METHOD_LABELS.get(row["method"], row["method"])]
+            cells += [summary_cell(row, metric) for metric in BASE_NEW_METRICS]
+            if with_paper:
+                comparable = dataset != "average" or _covers_paper_average(summary)
+                paper = TABLE_1.get(dataset, {}).get(row["method"]) if comparable else None
+                cells += [f"{paper[m]:.2f}" if paper else "–" for m in BASE_NEW_METRICS]
+            table.append(cells)
+        blocks.append(f"**{dataset}** ({shots} shots, {backbone})\n\n" + markdown_table(header, table))
+    return "\n\n".join(blocks)
+
+
+def _paper_value(variant, metric):
+    value = TABLE_4.get(variant, {}).get(metric)
+    if value is None:
+        return "–"
+    return f"{value:.3g}" if metric == "identity_distance" else f"{value:.2f}"
+
+
+def _identity_distance_cell(row):
+    if "identity_distance_mean" not in row:
+        return "–"
+    if spread(row, "identity_distance") is None:
+        return f"{row['identity_distance_mean']:.3g}"
+    return f"{row['identity_distance_mean']:.3g} ± {row['identity_distance_std']:.2g}"
+
+
+def format_table_4(summary, dataset="average", backbone="offline", shots=16):
+    """Lay out an ablation summary like the paper's Table 4: variants as columns.
+
+    Parameters
+    ----------
+    summary : list of dict
+        Summary rows whose ``method`` names are ablation variants (keys of
+        ``llu_core.ABLATIONS``, plus ``"zero_shot"`` for the CLIP column).
+    dataset : str
+        Which data set's rows to show (the paper shows the average over its 11 data sets).
+    backbone, shots :
+        The setting of the results; the paper's rows are added when it matches and the average
+        is over the paper's 11 data sets.
+
+    Returns
+    -------
+    str
+        Markdown with rows Base, New, Mean (harmonic mean, as in the paper) and Identity
+        distance (the paper's row "Regularization"), each cell mean ± std over seeds.
+    """
+    rows = {row["method"]: row for row in summary if row["dataset"] == dataset and row["shots"] == int(shots)}
+    if not rows:
+        raise ValueError(f"no summary rows for data set {dataset!r} at {shots} shots")
+    variants = [name for name in VARIANT_LABELS if name in rows] + [name for name in rows if name not in VARIANT_LABELS]
+    with_paper = matches_paper(backbone, shots) and dataset == "average" and _covers_paper_average(summary)
+    table = []
+    for metric, label in (("base", "Base"), ("new", "New"), ("hm", "Mean (H)")):
+        table.append([label] + [summary_cell(rows[v], metric) for v in variants])
+        if with_paper:
+            table.append([f"{label}, paper"] + [_paper_value(v, metric) for v in variants])
+    table.append(["Identity distance"] + [_identity_distance_cell(rows[v]) for v in variants])
+    if with_paper:
+        table.append(["Identity distance, paper"] + [_paper_value(v, "identity_distance") for v in variants])
+    header = [f"{dataset}, {shots} shots, {backbone}"] + [VARIANT_LABELS.get(v, v) for v in variants]
+    return markdown_table(header, table)
+
+
+def format_paper_table_1(dataset="average", methods=None):
+    """The paper's own Table 1 block for ``dataset`` (CLIP ViT-B/16, 16 shots), in Markdown.
+
+    For chapters whose results come from another backbone or other data: the paper's numbers
+    are shown beside ours, in their own table whose heading names the paper's setting, so that
+    nobody mistakes one for the other.
+
+    Parameters
+    ----------
+    dataset : str
+        A key of :data:`llu_core.report.paper_results.TABLE_1` (``"average"``: Table 1(a), the
+        mean over the paper's 11 data sets).
+    methods : iterable of str, optional
+        Which rows, in this order (default: all the paper has), by ``llu_core`` method name.
+    """
+    if dataset not in TABLE_1:
+        raise ValueError(f"the paper's Table 1 has no data set {dataset!r}; it has {', '.join(TABLE_1)}")
+    entries = TABLE_1[dataset]
+    methods = [method for method in (entries if methods is None else methods) if method in entries]
+    where = "average over its 11 data sets" if dataset == "average" else dataset
+    rows = [[METHOD_LABELS.get(m, m).replace("Zero-shot", "CLIP zero-shot")] + [f"{entries[m][k]:.2f}"
+                                                                                 for k in BASE_NEW_METRICS]
+            for m in methods]
+    return (f"**The paper's Table 1, {where}** (CLIP ViT-B/16, 16 shots)\n\n"
+            + markdown_table(["Method", "Base", "New", "H"], rows))
+
+
+def format_paper_table_4():
+    """The paper's Table 4 (CLIP ViT-B/16, 16 shots, average over 11 data sets), in Markdown."""
+    variants = list(VARIANT_LABELS)
+    table = [[label] + [_paper_value(v, metric) for v in variants]
+             for metric, label in (("base", "Base"), ("new", "New"), ("hm", "Mean (H)"),
+                                   ("identity_distance", "Identity distance"))]
+    header = ["The paper (ViT-B/16), 16 shots"] + [VARIANT_LABELS[v].replace("Zero-shot", "CLIP") for v in variants]
+    return ("**The paper's Table 4** (CLIP ViT-B/16, 16 shots, average over 11 data sets)\n\n"
+            + markdown_table(header, table))
+
+
+def _transfer_table(summary, protocol, paper, shots, backbone, alpha_methods):
+    rows = [row for row in summary if row["shots"] == int(shots)]
+    targets = list(dict.fromkeys(row["dataset"] for row in rows if row["protocol"] == protocol))
+    sources = list(dict.fromkeys(row["dataset"] for row in rows if row["protocol"] == "source"))
+    if not targets or len(sources) != 1:
+        raise ValueError(f"need {protocol} targets and one source at {shots} shots; found targets {targets} and "
+                         f"sources {sources}")
+    if "average" in targets:
+        targets.remove("average")
+        targets.append("average")
+    columns = sources + targets
+    cell = {(row["method"], row["dataset"]): row for row in rows if row["protocol"] in ("source", protocol)}
+    methods = list(dict.fromkeys(method for method, _ in cell))
+    table = [[METHOD_LABELS.get(m, m)] + [summary_cell(cell[m, c], "accuracy") if (m, c) in cell else "–"
+                                          for c in columns] for m in methods]
+    for method in (m for m in alpha_methods if m in methods):
+        for key, what in (("mean_alpha", "test images"), ("mean_alpha_text", "class texts")):
+            table.append([f"mean α of the {what} ({METHOD_LABELS.get(method, method)})"] + [
+                f"{cell[method, c][f'{key}_mean']:.3g}" if f"{key}_mean" in cell.get((method, c), {}) else "–"
+                for c in columns])
+    if matches_paper(backbone, shots) and sources == ["imagenet"]:
+        complete = set(paper["zero_shot"]) - {"imagenet", "average"} <= set(targets)
+        for method in (m for m in methods if m in paper):
+            table.append([f"{METHOD_LABELS.get(method, method)}, paper"] + [
+                f"{paper[method][c]:.2f}" if c in paper[method] and (c != "average" or complete) else "–"
+                for c in columns])
+    header = ["Method", f"{sources[0]} (source)", *targets]
+    return (f"**{protocol.replace('_', ' ')}** ({shots} shots, {backbone}; accuracy in %)\n\n"
+            + markdown_table(header, table))
+
+
+def format_table_2(summary, shots=16, backbone="offline", alpha_methods=("llu",)):
+    """Lay out the cross-dataset results like the paper's Table 2.
+
+    Parameters
+    ----------
+    summary : list of dict
+        Summary rows of transfer records (with or without the targets' average,
+        ``add_average(records, where={"protocol": "cross_dataset"})``).
+    shots : int
+        The shot count to show (the paper: 16).
+    backbone : str
+        The backbone of the results. The paper's rows are added only in its setting
+        (``ViT-B-16``, 16 shots, :func:`matches_paper`) with ImageNet as the source; its
+        "Average" only when all 10 of its targets were run.
+    alpha_methods : sequence of str
+        Methods whose mean α (test images, class texts) get a row under the accuracies.
+
+    Returns
+    -------
+    str
+        Markdown: methods as rows; the source, each target and the average as columns; cells
+        mean ± std over seeds.
+    """
+    return _transfer_table(summary, "cross_dataset", TABLE_2, shots, backbone, alpha_methods)
+
+
+def format_table_3(summary, shots=16, backbone="offline", alpha_methods=("llu",)):
+    """Lay out the domain-generalisation results like the paper's Table 3 (the parameters and
+    the paper's rows as in :func:`format_table_2`; Table 3 has no average column)."""
+    return _transfer_table(summary, "domain_generalisation", TABLE_3, shots, backbone, alpha_methods)
+
+
+def _paper_transfer_table(paper, title, methods, average):
+    methods = [m for m in (paper if methods is None else methods) if m in paper]
+    columns = [c for c in paper["zero_shot"] if c != "average" or average]
+    rows = [["CLIP zero-shot" if m == "zero_shot" else METHOD_LABELS.get(m, m)]
+            + [f"{paper[m][c]:.2f}" for c in columns] for m in methods]
+    header = ["Method", "imagenet (source)", *columns[1:]]
+    return (f"**{title}** (CLIP ViT-B/16, fitted on ImageNet with 16 shots; accuracy in %)\n\n"
+            + markdown_table(header, rows))
+
+
+def format_paper_table_2(methods=None):
+    """The paper's own Table 2 in Markdown, in a table of its own headed by the paper's setting.
+
+    ``methods``: which rows, in this order, by ``llu_core`` method name (default: all of the
+    paper's, the prompt learners included).
+    """
+    return _paper_transfer_table(TABLE_2, "The paper's Table 2, cross-dataset", methods, average=True)
+
+
+def format_paper_table_3(methods=None):
+    """The paper's own Table 3 in Markdown (see :func:`format_paper_table_2`)."""
+    return _paper_transfer_table(TABLE_3, "The paper's Table 3, domain generalisation", methods, average=False)
+
+
+_STATISTICS_COLUMNS = (("median 1 − xᵀd, base / new", ("median_distance_base", "median_distance_new")),
+                       ("mean α, base / new", ("mean_alpha_base", "mean_alpha_new")),
+                       ("mean cos, images", ("mean_cosine_images",)),
+                       ("mean cos, class texts", ("mean_cosine_texts",)),
+                       ("cos(image, own / other class text)", ("cosine_own_text", "cosine_other_texts")))
+
+
+def _significant(value):
+    return f"{value:.2g}" if abs(value) < 0.01 else f"{value:.3g}"
+
+
+def _range(low, high):
+    return _significant(low) if low == high else f"{_significant(low)}-{_significant(high)}"
+
+
+def format_statistics_table(statistics, reference=CLIP_VIT_B32, reference_name="CLIP ViT-B/32 (two CoOp data sets)"):
+    """A Markdown table of :func:`~llu_core.evaluation.geometry.embedding_statistics` results,
+    one row per data set.
+
+    Parameters
+    ----------
+    statistics : dict of str -> dict
+        Row name (e.g. ``"offline, CIFAR-10"``) → the statistics of one data set.
+    reference : dict of str -> (float, float), optional
+        A last row of (low, high) ranges; :data:`~llu_core.evaluation.geometry.CLIP_VIT_B32`
+        by default, None for none.
+    """
+    rows = [[name] + [" / ".join(_significant(row[key]) for key in keys) for _, keys in _STATISTICS_COLUMNS]
+            for name, row in statistics.items()]
+    if reference is not None:
+        rows.append([f"**{reference_name}**"] + [
+            "**" + " / ".join(_range(*reference[key]) for key in keys) + "**" for _, keys in _STATISTICS_COLUMNS])
+    return markdown_table(["embeddings"] + [title for title, _ in _STATISTICS_COLUMNS], rows)
+
+
+def format_speed_table(records, reference="clip_adapter"):
+    """Markdown: one row per (classes, batch size) of training-speed records
+    (:func:`llu_core.evaluation.training_speed.measure_training_speed`), each method's total
+    step time in ms and, in brackets, its ratio to ``reference``'s."""
+    methods = list(dict.fromkeys(record["method"] for record in records))
+    totals = {(r["classes"], r["batch_size"], r["method"]): r["total_s"] for r in records}
+    rows = []
+    for classes, batch in sorted({(r["classes"], r["batch_size"]) for r in records}):
+        base = totals.get((classes, batch, reference))
+        cells = []
+        for method in methods:
+            value = totals.get((classes, batch, method))
+            if value is None:
+                cells.append("–")
+            else:
+                cells.append(f"{1000 * value:.1f}" + (f" ({value / base:.2f}×)" if base else ""))
+        rows.append([classes, batch, *cells])
+    return markdown_table(["classes", "batch", *methods], rows)
+
+
+#: The columns that lead a CSV file of base-to-new grid records.
+GRID_COLUMNS = ("method", "dataset", "shots", "seed", *BASE_NEW_METRICS)
+#: The columns that lead a CSV file of transfer records.
+TRANSFER_COLUMNS = ("protocol", "method", "source", "dataset", "shots", "seed", "accuracy", "mean_alpha",
+                    "mean_alpha_text", "identity_distance")
+
+
+def records_to_csv(records, leading=GRID_COLUMNS):
+    """Render records as CSV text: the ``leading`` columns first (default: the grid's), then any
+    other key seen in a record.
+
+    The order does not depend on the records' key order, which JSON files do not keep.
+    """
+    columns = list(dict.fromkeys([*leading, *(key for record in records for key in record)]))
+    buffer = StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return buffer.getvalue()
+
+
+def write_csv(path, records, leading=GRID_COLUMNS):
+    """Write records to a CSV file atomically (see :func:`records_to_csv`)."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(records_to_csv(records, leading))

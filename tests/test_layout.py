@@ -1,0 +1,141 @@
+"""The package's layout: one folder per layer, imports that only point down, no private name
+crossing a module boundary, and the public names of ``llu_core`` all importable."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+import llu_core
+
+PACKAGE = Path(llu_core.__file__).resolve().parent
+
+#: What each layer may import of ours (besides itself), as the README's layout table says.
+ALLOWED = {
+    "utils": set(),
+    "method": {"utils"},
+    "backbones": {"utils"},
+    "data": {"backbones", "utils"},
+    "estimators": {"method", "utils"},
+    "evaluation": {"estimators", "data", "backbones", "method", "utils"},
+    "report": {"evaluation", "estimators", "data", "backbones", "method", "utils"},
+    "__main__": {"report", "evaluation", "estimators", "data", "backbones", "method", "utils"},
+}
+
+
+def module_name(path, root):
+    """The dotted name of the module in ``path`` inside the package folder ``root``."""
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path, root):
+    """Every (imported module, imported names) of ours in the file ``path``, relative imports resolved."""
+    name = module_name(path, root)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] == root.name:
+                names = [alias.name for alias in node.names]
+                if node.module is None:  # from . import module
+                    found += [(f"{target}.{alias}", []) for alias in names]
+                else:
+                    found.append((target, names))
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names if alias.name.split(".")[0] == root.name]
+    return name, found
+
+
+def layer(module):
+    """The layer of a dotted module name: its first folder below the package, or None at the top."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def layering_violations(root):
+    """Imports that point up or sideways between layers, and modules outside any layer."""
+    problems = []
+    for path in sorted(root.rglob("*.py")):
+        name, found = imports(path, root)
+        source = layer(name)
+        if source is None:
+            continue  # the package's __init__: a lazy table of strings, no static import
+        if source not in ALLOWED:
+            problems.append(f"{name}: module outside the layers {sorted(ALLOWED)}")
+            continue
+        for target, _ in found:
+            target_layer = layer(target)
+            if target_layer is not None and target_layer != source and target_layer not in ALLOWED[source]:
+                problems.append(f"{name} imports {target} ({source} -> {target_layer})")
+    return problems
+
+
+def private_imports(root):
+    """Private names (``_x``) imported from another module, and private modules imported from
+    outside their own folder."""
+    problems = []
+    for path in sorted(root.rglob("*.py")):
+        name, found = imports(path, root)
+        for target, names in found:
+            private = [n for n in names if n.startswith("_")]
+            if private and target != name:
+                problems.append(f"{name} imports private {private} from {target}")
+            folders = target.split(".")
+            if any(part.startswith("_") and not part.startswith("__") for part in folders):
+                owner = ".".join(folders[:-1])
+                if not name.startswith(owner):
+                    problems.append(f"{name} imports the private module {target}")
+    return problems
+
+
+def test_the_package_has_no_module_outside_a_layer():
+    top = sorted(path.name for path in PACKAGE.glob("*.py"))
+    assert set(top) <= {"__init__.py", "__main__.py"}, top
+    assert {path.name for path in PACKAGE.iterdir() if path.is_dir() and path.name != "__pycache__"} == \
+        set(ALLOWED) - {"__main__"}
+
+
+def test_imports_only_point_down_the_layers():
+    assert layering_violations(PACKAGE) == []
+
+
+def test_no_private_name_crosses_a_module():
+    assert private_imports(PACKAGE) == []
+
+
+def test_the_checks_see_a_bad_layout(tmp_path):
+    """The two checks above fail on a package that breaks their rules (so they can fail)."""
+    root = tmp_path / "llu_core"
+    for folder, text in {"utils": "from ..report.tables import x\n",
+                         "method": "from ..estimators._base import _check\nfrom ..utils.io import write\n",
+                         "estimators": "from ..data.features import y\n", "report": "", "data": ""}.items():
+        (root / folder).mkdir(parents=True)
+        (root / folder / "__init__.py").write_text("")
+        (root / folder / "module.py").write_text(text)
+    (root / "__init__.py").write_text("")
+    assert sorted(layering_violations(root)) == [
+        "llu_core.estimators.module imports llu_core.data.features (estimators -> data)",
+        "llu_core.method.module imports llu_core.estimators._base (method -> estimators)",
+        "llu_core.utils.module imports llu_core.report.tables (utils -> report)"]
+    assert private_imports(root) == [
+        "llu_core.method.module imports private ['_check'] from llu_core.estimators._base",
+        "llu_core.method.module imports the private module llu_core.estimators._base"]
+
+
+@pytest.mark.parametrize("name", llu_core.__all__)
+def test_every_public_name_imports(name):
+    assert getattr(llu_core, name) is not None
+
+
+def test_no_module_mentions_issues_or_a_machine_path():
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        assert "/work/" not in text, path
+        assert not re.search(r"\bissues?\s+\d", text, re.IGNORECASE), path
