@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Chapter 5 (base to new) at a larger scale on a GPU machine, sized to finish within 15 minutes:
+# Chapter 7 (base to new) at a larger scale on a GPU machine, sized to finish within 15 minutes:
 # the paper's shot grid (1 2 4 8 16) and seeds (1 2 3) on the three offline data sets, with 10x
 # the book's training pools and test sets. The notebooks pick the GPU up by themselves
 # (device=None means CUDA when available). Results and the executed notebooks go to $OUT.

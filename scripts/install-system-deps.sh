@@ -2,7 +2,7 @@
 # Debian packages the project uses, installed only when missing:
 #   dataset-fashion-mnist  Fashion-MNIST under /usr/share/datasets/fashion-mnist (offline data)
 #   chromium               headless browser for the test that opens the built book
-#   chromium-driver        chromedriver, through which the browser tests move chapter 3's control
+#   chromium-driver        chromedriver, through which the browser tests move chapter 4's control
 set -euo pipefail
 missing=()
 [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)

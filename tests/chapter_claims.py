@@ -20,7 +20,7 @@ def summary_by_method(summary, **where):
 
 
 def check_local_mask(result, strict=True):
-    """Chapter 3. ``strict``: the default build, where the issue's 3× separation must hold."""
+    """Chapter 4. ``strict``: the default build, where the issue's 3× separation must hold."""
     geometry, view, sweep, zero_shot = result["geometry"], result["view"], result["sweep"], result["zero_shot"]
     # "there the mask has something to separate": new-class test images lie farther from D.
     assert geometry["median_distance_new"] > geometry["median_distance_base"]
@@ -62,7 +62,7 @@ def check_zero_shot(result):
 
 
 def check_affine_adapter(result):
-    """Chapter 2."""
+    """Chapter 3."""
     # "The differences are at the level of float32 rounding."
     assert result["untrained_max_score_gap"] < 1e-3
     # "the regulariser keeps LLU's adapter closest ..., without it the adapter drifts further,
@@ -81,7 +81,7 @@ def check_affine_adapter(result):
 
 
 def check_base_to_new(result, strict=True):
-    """Chapter 5. ``strict``: the default build (16 shots), where every trained method has
+    """Chapter 7. ``strict``: the default build (16 shots), where every trained method has
     learned something on the base classes; a 2-shot test run need not have."""
     shots = max(result["shots"])
     average = summary_by_method(result["summary"], dataset="average", shots=shots)
@@ -97,7 +97,7 @@ def check_base_to_new(result, strict=True):
 
 
 def check_clustering(result, strict=True):
-    """Chapter 4. ``strict``: the default build's sweep, whose prose reads its best cluster count."""
+    """Chapter 6. ``strict``: the default build's sweep, whose prose reads its best cluster count."""
     sweep = result["sweep"]
     fewest, everything = sweep[0], sweep[-1]
     # "Memory grows linearly with the number of centres".
@@ -120,7 +120,7 @@ def check_clustering(result, strict=True):
 
 
 def check_ablations(result, strict=True):
-    """Chapter 6 (the Table 4 averages). ``strict``: the default build, where the Dirac mask
+    """Chapter 8 (the Table 4 averages). ``strict``: the default build, where the Dirac mask
     must differ from Default on base classes."""
     shots = max(result["shots"])
     average = summary_by_method(result["summary"], dataset="average", shots=shots)
@@ -145,7 +145,7 @@ def check_ablations(result, strict=True):
 
 
 def check_prompt_learning(result):
-    """Chapter 7: all nine methods in one base-to-new grid; Figure 3 timed from cached embeddings."""
+    """Chapter 9: all nine methods in one base-to-new grid; Figure 3 timed from cached embeddings."""
     shots = max(result["shots"])
     average = summary_by_method(result["summary"], dataset="average", shots=shots)
     prompt_learners = {"coop", "cocoop", "prograd", "kgcoop"}
@@ -162,7 +162,7 @@ def check_prompt_learning(result):
 
 
 def check_transfer(result):
-    """Chapter 8."""
+    """Chapter 10."""
     runs = {(r["method"], r["dataset"]): r for r in result["records"]}
     source, beta = result.get("source", "cifar10"), 0.5  # LLUClassifier's default β
     llu = {dataset: record for (method, dataset), record in runs.items() if method == "llu"}

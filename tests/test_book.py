@@ -6,7 +6,7 @@ citation fails here. Each chapter page is then loaded in Debian's Chromium, and 
 checked for figures (img elements whose files exist and are not empty) and for error output.
 Every page is checked for what a reader offline must not meet: a script or stylesheet from
 another host, a progress-bar widget, a link to the placeholder repository or a launch
-service. Chapter 3's static β/γ control is moved with the keyboard (tests/browser.py).
+service. Chapter 4's static β/γ control is moved with the keyboard (tests/browser.py).
 """
 
 import os
@@ -28,10 +28,10 @@ HTML = REPO / "_build" / "html"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--virtual-time-budget=5000"]
-CHAPTERS = ["01_zero_shot", "02_affine_adapter", "03_local_mask", "04_clustering", "05_base_to_new", "06_ablations",
-            "07_prompt_learning", "08_transfer"]
+CHAPTERS = ["01_zero_shot", "03_affine_adapter", "04_local_mask", "06_clustering", "07_base_to_new", "08_ablations",
+            "09_prompt_learning", "10_transfer"]
 FIGURES = {"book/method": 1, **{f"notebooks/{name}": 1 for name in CHAPTERS}, "notebooks/01_zero_shot": 2,
-           "notebooks/07_prompt_learning": 2, "notebooks/08_transfer": 2}
+           "notebooks/09_prompt_learning": 2, "notebooks/10_transfer": 2}
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +70,9 @@ def test_page_renders_with_figures_and_without_errors(built, page, n_figures):
 
 
 #: Every chapter's prose, checked against the results the build itself computed.
-CLAIMS = {"01_zero_shot": check_zero_shot, "02_affine_adapter": check_affine_adapter, "03_local_mask": check_local_mask,
-          "04_clustering": check_clustering, "05_base_to_new": check_base_to_new, "06_ablations": check_ablations,
-          "07_prompt_learning": check_prompt_learning, "08_transfer": check_transfer}
+CLAIMS = {"01_zero_shot": check_zero_shot, "03_affine_adapter": check_affine_adapter, "04_local_mask": check_local_mask,
+          "06_clustering": check_clustering, "07_base_to_new": check_base_to_new, "08_ablations": check_ablations,
+          "09_prompt_learning": check_prompt_learning, "10_transfer": check_transfer}
 
 
 @pytest.mark.parametrize("chapter", sorted(CLAIMS))
@@ -117,7 +117,7 @@ def test_pages_are_offline_and_carry_no_widgets_or_placeholders(built):
 def test_chapter_3_control_moves_without_a_kernel(built):
     browser = Browser()
     try:
-        browser.open((built / "notebooks" / "03_local_mask.html").as_uri())
+        browser.open((built / "notebooks" / "04_local_mask.html").as_uri())
         figure, numbers = browser.find(".llu-mask-control img"), browser.find(".llu-mask-control p.llu-numbers")
         before = browser.attribute(figure, "src"), browser.text(numbers)
         assert before[0].startswith("data:image/png;base64,") and "base-class accuracy" in before[1]

@@ -103,7 +103,7 @@ def test_offline_model_puts_the_mask_in_clips_regime(offline_data, name):
 
 def test_mask_separates_base_from_new_where_the_features_do(offline_data):
     # What the appendix says: the cones scale distances alike, so the base/new ratio of α is the
-    # features' own; Fashion-MNIST (chapter 3's data set) separates, CIFAR-10 least.
+    # features' own; Fashion-MNIST (chapter 4's data set) separates, CIFAR-10 least.
     ratio = {name: (lambda s: s["mean_alpha_base"] / s["mean_alpha_new"])(embedding_statistics(data))
              for name, data in offline_data.items()}
     assert ratio["fashion_mnist"] >= 3.0, ratio

@@ -27,9 +27,9 @@ def execute(tmp_path, notebook, **parameters):
 def test_chapters_are_stored_without_outputs_and_with_parameters():
     import nbformat
 
-    assert CHAPTERS == ["01_zero_shot.ipynb", "02_affine_adapter.ipynb", "03_local_mask.ipynb",
-                        "04_clustering.ipynb", "05_base_to_new.ipynb", "06_ablations.ipynb", "07_prompt_learning.ipynb",
-                        "08_transfer.ipynb"]
+    assert CHAPTERS == ["01_zero_shot.ipynb", "03_affine_adapter.ipynb", "04_local_mask.ipynb",
+                        "06_clustering.ipynb", "07_base_to_new.ipynb", "08_ablations.ipynb", "09_prompt_learning.ipynb",
+                        "10_transfer.ipynb"]
     for name in CHAPTERS:
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
         assert notebook.cells[0].cell_type == "markdown"
@@ -46,25 +46,25 @@ def test_zero_shot(tmp_path):
 
 
 def test_affine_adapter(tmp_path):
-    result = execute(tmp_path, "02_affine_adapter.ipynb", shots=4, seeds=[1])
+    result = execute(tmp_path, "03_affine_adapter.ipynb", shots=4, seeds=[1])
     check_affine_adapter(result)
     assert set(by_method(result["records"])) == {"zero_shot", "clip_adapter", "linear", "no_mask", "llu"}
 
 
 def test_local_mask(tmp_path):
-    result = execute(tmp_path, "03_local_mask.ipynb", shots=4, gammas=[0.0, 20.0, 1000.0])
+    result = execute(tmp_path, "04_local_mask.ipynb", shots=4, gammas=[0.0, 20.0, 1000.0])
     assert result["dataset"] == "fashion_mnist"
     check_local_mask(result, strict=False)
 
 
 def test_clustering(tmp_path):
-    result = execute(tmp_path, "04_clustering.ipynb", shots=4, seeds=[1], n_clusters=[2, None], n_clusters_shown=3)
+    result = execute(tmp_path, "06_clustering.ipynb", shots=4, seeds=[1], n_clusters=[2, None], n_clusters_shown=3)
     assert result["sweep"][-1]["n_centres"] == 5 * 4 + 5  # 4 shots of 5 base classes, 5 base class texts
     check_clustering(result, strict=False)
 
 
 def test_base_to_new(tmp_path):
-    result = execute(tmp_path, "05_base_to_new.ipynb", datasets=["dtd"], shots=[2], seeds=[1])
+    result = execute(tmp_path, "07_base_to_new.ipynb", datasets=["dtd"], shots=[2], seeds=[1])
     methods = by_method(result["records"], dataset="dtd")
     assert set(methods) == {"zero_shot", "clip_adapter", "tip_adapter", "linear_probe", "llu"}
     assert {row["dataset"] for row in result["summary"]} == {"dtd", "average"}
@@ -72,7 +72,7 @@ def test_base_to_new(tmp_path):
 
 
 def test_ablations(tmp_path):
-    result = execute(tmp_path, "06_ablations.ipynb", datasets=["dtd"], shots=[2], seeds=[1])
+    result = execute(tmp_path, "08_ablations.ipynb", datasets=["dtd"], shots=[2], seeds=[1])
     variants = by_method(result["records"], dataset="dtd")
     assert list(variants) == ["zero_shot", "default", "no_cluster", "no_damping", "no_mask", "dirac_mask", "no_reg",
                               "random_init", "linear"]
@@ -83,7 +83,7 @@ def test_ablations(tmp_path):
 
 def test_transfer(tmp_path):
     # Subsets of the book's default test images (nested subsets share the embedding cache).
-    result = execute(tmp_path, "08_transfer.ipynb", cross_dataset=["dtd"],
+    result = execute(tmp_path, "10_transfer.ipynb", cross_dataset=["dtd"],
                      domain_shift=["cifar10_sketch", "cifar10_jpeg"], shift_per_class=5, shots=[1], seeds=[1])
     assert result["cross_dataset"] == ["dtd"] and result["domain_shift"] == ["cifar10_sketch@3", "cifar10_jpeg@3"]
     runs = {(r["method"], r["dataset"]): r for r in result["records"]}
@@ -98,7 +98,7 @@ def test_transfer(tmp_path):
 
 
 def test_prompt_learning(tmp_path):
-    result = execute(tmp_path, "07_prompt_learning.ipynb")  # the book's own defaults
+    result = execute(tmp_path, "09_prompt_learning.ipynb")  # the book's own defaults
     check_prompt_learning(result)
     methods = by_method(result["records"], dataset="cifar10")
     assert abs(methods["llu"]["new"] - methods["zero_shot"]["new"]) <= 6.0  # 50 new-class test images: 2 points each

@@ -1,4 +1,4 @@
-"""Chapter 3's static β/γ control: precomputed frames switched by plain JavaScript.
+"""Chapter 4's static β/γ control: precomputed frames switched by plain JavaScript.
 
 The control's HTML is opened in headless Chromium (tests/browser.py drives Debian's
 chromedriver) and moved with the keyboard, as a reader of the static book would move it.

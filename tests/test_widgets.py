@@ -1,4 +1,4 @@
-"""Chapter 3's slider callback, tested as a plain function (no browser, no kernel)."""
+"""Chapter 4's slider callback, tested as a plain function (no browser, no kernel)."""
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -170,7 +170,7 @@ def plot_loss_curves(histories, title="Training loss (cross-entropy + regularise
 
 @_styled
 def plot_mask_2d(coords, alpha, is_base, centre_coords, beta, gamma, accuracies=None):
-    """α(x, D) over a 2-D view of the image embeddings (chapter 3).
+    """α(x, D) over a 2-D view of the image embeddings (chapter 4).
 
     Parameters
     ----------
@@ -211,7 +211,7 @@ def plot_mask_2d(coords, alpha, is_base, centre_coords, beta, gamma, accuracies=
 
 @_styled
 def plot_cluster_sweep(rows):
-    """Accuracy against the number of stored centres, with the memory they take (chapter 4).
+    """Accuracy against the number of stored centres, with the memory they take (chapter 6).
 
     ``rows``: dicts with ``n_clusters`` (the requested count), ``n_centres`` (|D_image| +
     |D_text| actually stored), ``memory_kib`` and ``base``/``new`` accuracies in percent.
@@ -239,7 +239,7 @@ def plot_cluster_sweep(rows):
 
 @_styled
 def plot_clusters(coords, labels, centre_coords):
-    """Training embeddings coloured by cluster, with their centres, in a 2-D view (chapter 4)."""
+    """Training embeddings coloured by cluster, with their centres, in a 2-D view (chapter 6)."""
     fig, ax = plt.subplots(figsize=(MAX_WIDTH * 0.85, 5.0), layout="constrained")
     ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap="tab20", s=14, label="training embeddings")
     ax.scatter(centre_coords[:, 0], centre_coords[:, 1], marker="*", s=140, color="black", label="centres")
@@ -316,7 +316,7 @@ PROTOCOL_MARKERS = {"source": "*", "cross_dataset": "s", "domain_generalisation"
 @_styled
 def plot_gain_vs_alpha(gains, alpha_label="LLU"):
     """Accuracy gain over zero-shot against the mean α of the test images, one point per
-    method and evaluated data set (chapter 8). ``gains``: rows of
+    method and evaluated data set (chapter 10). ``gains``: rows of
     :func:`llu_core.evaluation.transfer.gains_over_zero_shot`; marker shape is the protocol, colour the method."""
     fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.2), layout="constrained")
     ax.axhline(0.0, color="black", lw=0.8)
@@ -424,7 +424,7 @@ def plot_training_speed(records):
 
 @_styled
 def plot_ablations(summary, dataset="average", shots=None, title=None):
-    """Base- and new-class accuracy of each ablation variant (chapter 6), named as Table 4 names them.
+    """Base- and new-class accuracy of each ablation variant (chapter 8), named as Table 4 names them.
 
     ``summary``: rows of :func:`llu_core.evaluation.summary.summarise` whose methods are
     ``llu_core.ABLATIONS`` keys (and ``"zero_shot"``); the rows of ``dataset`` at ``shots``

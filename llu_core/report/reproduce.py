@@ -1,7 +1,7 @@
 """Rerun the paper's experiments (base to new, ablations, transfer) through papermill over a grid.
 
     python -m llu_core.report.reproduce                      # offline model, the offline data sets
-    python -m llu_core.report.reproduce --prompt-learners    # chapter 5's grid with CoOp, CoCoOp, ProGrad, KgCoOp too
+    python -m llu_core.report.reproduce --prompt-learners    # chapter 7's grid with CoOp, CoCoOp, ProGrad, KgCoOp too
     python -m llu_core.report.reproduce --backbone ViT-B-16 --pretrained /models/ViT-B-16.pt \\
         --data-root /data --datasets dtd eurosat --shots 16 --seeds 1 2 3   # the paper's setting
     python -m llu_core.report.reproduce --chapters transfer --source imagenet --cross-targets dtd eurosat \\
@@ -30,11 +30,11 @@ from ..utils.locations import checkout_root
 from .tables import TRANSFER_COLUMNS, format_table_1, format_table_2, format_table_3, format_table_4, write_csv
 
 #: Chapter name -> the notebook that runs it.
-CHAPTERS = {"base_to_new": "05_base_to_new.ipynb", "ablations": "06_ablations.ipynb",
-            "transfer": "08_transfer.ipynb"}
+CHAPTERS = {"base_to_new": "07_base_to_new.ipynb", "ablations": "08_ablations.ipynb",
+            "transfer": "10_transfer.ipynb"}
 
 OFFLINE_DATASETS = ("fashion_mnist", "cifar10", "dtd")
-#: The transfer chapter's offline source and targets (see notebooks/08_transfer.ipynb).
+#: The transfer chapter's offline source and targets (see notebooks/10_transfer.ipynb).
 OFFLINE_TRANSFER = {"source": "cifar10", "cross_dataset": ["fashion_mnist", "dtd"],
                     "domain_shift": list(CORRUPTED_DATASETS)}
 

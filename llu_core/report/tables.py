@@ -30,7 +30,7 @@ METHOD_LABELS = {
     "zero_shot": "Zero-shot", "clip_adapter": "CLIP-Adapter", "tip_adapter": "Tip-Adapter",
     "tip_adapter_f": "Tip-Adapter-F", "linear_probe": "Linear probe", "llu": "LLU",
     "coop": "CoOp", "cocoop": "CoCoOp", "prograd": "ProGrad", "kgcoop": "KgCoOp",
-    "no_mask": "LLU, no mask",  # the ablation, where chapter 8 compares it with the methods
+    "no_mask": "LLU, no mask",  # the ablation, where chapter 10 compares it with the methods
 }
 
 #: How Table 4 calls the ablation variants (``llu_core.ABLATIONS`` keys).

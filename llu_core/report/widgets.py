@@ -1,4 +1,4 @@
-"""Chapter 3's β/γ sliders: the callback is a plain function, the ipywidgets part only wires it.
+"""Chapter 4's β/γ sliders: the callback is a plain function, the ipywidgets part only wires it.
 
 :func:`build_mask_explorer` fits LLU once on the few-shot base classes of a data set (the
 base-to-new protocol); :func:`mask_view` then recomputes, for any β and γ, the local weight
