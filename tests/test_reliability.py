@@ -10,7 +10,11 @@ accepted and handled correctly (the tests after it).
 import json
 import os
 import re
+import shutil
 import struct
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,8 +29,9 @@ from llu_core.backbones import offline as offline_model
 from llu_core.backbones import load_backbone
 from llu_core.estimators import (CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier, TipAdapterClassifier,
                                   ZeroShotClassifier)
-from llu_core.data.datasets import ImageArrays, ImageFiles, load_dataset
-from llu_core.data.features import class_balanced_subset, encode_images, extract_features, image_cache_folder
+from llu_core.data.datasets import ImageArrays, ImageFiles, load_dataset, read_split_file
+from llu_core.data.features import (class_balanced_subset, encode_images, extract_features, extract_text_features,
+                                   image_cache_folder)
 from llu_core.utils.io import checksum, write_json, write_tensors
 from llu_core.utils.locations import cache_dir
 from llu_core.estimators.persistence import load_classifier, save_classifier
@@ -450,7 +455,7 @@ def test_a_part_that_is_a_directory_is_ignored(cache):
 
 
 def test_a_read_only_cache_with_a_corrupt_part_computes_in_memory(cache, monkeypatch):
-    import llu_core.data.features as features_module
+    import llu_core.utils.locations as locations
 
     dataset = ImageArrays("toy", "train", np.arange(6 * 48, dtype=np.uint8).reshape(6, 4, 4, 3), np.arange(6) % 2,
                           ["a", "b"], ["{}"])
@@ -463,10 +468,121 @@ def test_a_read_only_cache_with_a_corrupt_part_computes_in_memory(cache, monkeyp
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(Path, "unlink", refused)
-    monkeypatch.setattr(features_module, "write_tensors", refused)
+    monkeypatch.setattr(locations, "write_tensors", refused)
     backbone = CountingBackbone()
     with pytest.warns(UserWarning) as warned:
         features, _ = extract_features(backbone, dataset, progress=False)
     assert torch.equal(features, reference) and backbone.images_seen == 6
     messages = " ".join(str(warning.message) for warning in warned)
     assert "checksum" in messages and "computed in memory" in messages
+
+
+# === Round 3 ======================================================================================
+# One section per class of failure; each test failed before its fix.
+
+
+def run_python(code, timeout=120):
+    """Run ``code`` in a fresh interpreter (on this checkout's llu_core); its CompletedProcess."""
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), *sys.path]))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                          env=environment, cwd="/")
+
+
+#: Code that makes a child process an ordinary user when the tests run as root (to whom every
+#: file is readable); what it imports later must already be imported.
+DROP_ROOT = "import os\nif os.geteuid() == 0:\n    os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
+
+
+def two_probes(tmp_path):
+    """Two saved linear probes with files of the same size and different scores."""
+    X40, y40 = random_unit(40, 6, seed=0), np.arange(40) % 3
+    paths = []
+    for C in (1.0, 0.01):
+        paths.append(tmp_path / f"probe-{C}.safetensors")
+        save_classifier(LinearProbeClassifier(C=C).fit(X40, y40, T), paths[-1])
+    assert paths[0].stat().st_size == paths[1].stat().st_size
+    return paths
+
+
+# --- 6. A loaded model, cache file or alignment is not the file ------------------------------------
+
+
+def test_a_loaded_model_keeps_its_scores_when_another_is_copied_over_its_file(tmp_path):
+    first, second = two_probes(tmp_path)
+    model = load_classifier(first)
+    scores = model.decision_function(X, T)
+    with open(first, "r+b") as handle:  # in place, as cp does: the same inode, new bytes
+        handle.write(second.read_bytes())
+    np.testing.assert_array_equal(model.decision_function(X, T), scores)
+    assert not np.array_equal(load_classifier(first).decision_function(X, T), scores)
+
+
+def test_truncating_a_loaded_model_file_does_not_kill_the_process(tmp_path):
+    path, _ = two_probes(tmp_path)
+    result = run_python(f"""
+import numpy as np
+from llu_core.estimators.persistence import load_classifier
+from synthetic_embeddings import random_unit
+model = load_classifier({str(path)!r})
+open({str(path)!r}, "w").close()
+print(model.decision_function(random_unit(8, 6, seed=0), random_unit(3, 6, seed=1)).shape)
+""")
+    assert result.returncode == 0, result.stderr[-2000:]  # before: -7, SIGBUS
+    assert result.stdout.strip() == "(8, 3)"
+
+
+def test_cached_text_embeddings_are_not_the_cache_file(cache):
+    backbone = CountingBackbone()
+    extract_text_features(backbone, ["a", "bb"], ["{}"])
+    text = extract_text_features(backbone, ["a", "bb"], ["{}"])  # from the cache file
+    assert backbone.texts_seen == 2
+    copy = text.clone()
+    (path,) = cache.rglob("text/*/*.safetensors")
+    raw = bytearray(path.read_bytes())
+    raw[-12:] = bytes(12)
+    with open(path, "r+b") as handle:
+        handle.write(bytes(raw))
+    assert torch.equal(text, copy)
+
+
+def test_a_fifo_is_refused_without_hanging(tmp_path):
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    result = run_python(f"""
+from llu_core.estimators.persistence import load_classifier
+try:
+    load_classifier({str(fifo)!r})
+except ValueError as error:
+    print(error)
+""", timeout=60)  # before: open() waited for a writer for ever
+    assert result.stdout.strip() == f"model file {fifo} is a FIFO; expected a regular file", result.stderr
+
+
+@pytest.mark.parametrize("reader", [
+    lambda path: load_classifier(path),
+    lambda path: read_split_file(path),
+], ids=["model", "split-file"])
+def test_a_device_is_refused(reader):
+    with pytest.raises(ValueError, match="/dev/null is a character device; expected a regular file"):
+        reader("/dev/null")
+
+
+def test_an_unreadable_file_is_reported_as_such(tmp_path):
+    folder = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        folder.chmod(0o755)
+        readable, path = two_probes(folder)
+        path.chmod(0o000)
+        result = run_python(f"""
+from llu_core.estimators.persistence import load_classifier
+load_classifier({str(readable)!r})
+{DROP_ROOT}
+try:
+    load_classifier({str(path)!r})
+except Exception as error:
+    print(type(error).__name__, error)
+""")
+        assert result.stdout.strip() == f"PermissionError model file {path} cannot be read: permission denied", \
+            result.stdout + result.stderr[-2000:]
+    finally:
+        shutil.rmtree(folder)

@@ -15,8 +15,9 @@ Inside a folder, features are stored in *parts*: each a safetensors file holding
 - embedding a larger subset later reuses the images already embedded;
 - a part that cannot be read, whose checksum fails or whose key differs is reported with a
   warning, deleted and recomputed, never used;
-- a cache that cannot be written (read-only, full) is reported with a warning: the features
-  are then computed in memory and returned all the same;
+- a cache that cannot be written (a folder that cannot be created, read-only, full, a file-size
+  limit) is reported with one warning (:func:`llu_core.utils.locations.write_cache_file`): the
+  features are then computed in memory and returned all the same;
 - an image that cannot be decoded (a truncated or damaged file) is left out with a warning
   naming its file; the other images of its chunk are embedded and cached.
 
@@ -33,13 +34,10 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file
-
 from ..backbones import load_backbone
 from ..utils.class_texts import ClassTexts
-from ..utils.io import checksum, write_tensors
-from ..utils.locations import cache_dir
+from ..utils.io import checksum, read_tensors
+from ..utils.locations import cache_dir, write_cache_file
 from ..utils.progress import progress_bar
 from ..utils.validation import check_integer
 from .datasets import UnreadableImageError, load_dataset
@@ -48,6 +46,8 @@ from .datasets import UnreadableImageError, load_dataset
 CACHE_FORMAT = 2
 #: More parts than this in one folder are merged into one after an extraction.
 MAX_PARTS = 16
+#: The tensors of a part file, in the order of its checksum.
+_PART_TENSORS = ("indices", "features")
 
 
 def _describe(transform):
@@ -73,18 +73,24 @@ def image_cache_folder(backbone, dataset):
             / f"{_safe_name(dataset.name)}-{_safe_name(dataset.split)}-{digest}")
 
 
-def _read_verified(path, digest):
-    """The tensors of a cache file whose key digest and checksum hold, else None (with a warning)."""
+def _read_verified(path, digest, names):
+    """The tensors of a cache file whose key digest and checksum hold, else None (with a warning).
+
+    The file is read once (:func:`llu_core.utils.io.read_tensors`); the checksum, of the tensors
+    ``names`` in that order, is verified on the tensors built from those bytes, which are the
+    ones returned.
+    """
     if not path.is_file():
         warnings.warn(f"cache path {path} is not a file and is ignored", stacklevel=3)
         return None
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        tensors = load_file(str(path))
-        problem = ("it belongs to another key" if metadata.get("key") != digest else
-                   "its checksum does not match" if metadata.get("checksum") != checksum(*tensors.values()) else None)
-    except (SafetensorError, OSError, ValueError) as error:
+        stored = read_tensors(path, "cache file")
+        tensors = stored.tensors()
+        problem = ("it belongs to another key" if stored.metadata.get("key") != digest else
+                   f"it does not hold the tensors {list(names)}" if set(tensors) != set(names) else
+                   "its checksum does not match"
+                   if stored.metadata.get("checksum") != checksum(*(tensors[name] for name in names)) else None)
+    except (OSError, ValueError) as error:
         problem = f"it cannot be read ({error})"
     if problem is None:
         return tensors
@@ -101,22 +107,11 @@ def _remove(path):
         pass
 
 
-def _write_cache_file(path, tensors, metadata):
-    """Write a cache file; True on success, False with a warning when the cache cannot be written."""
-    try:
-        write_tensors(path, tensors, metadata=metadata)
-    except OSError as error:
-        warnings.warn(f"cannot write {path} ({error}); the features are computed in memory and not cached",
-                      stacklevel=3)
-        return False
-    return True
-
-
 def _write_part(folder, digest, indices, features):
     """Write one part file; its path, or None when the cache cannot be written."""
     indices, features = indices.contiguous(), features.contiguous()
     path = folder / f"part-{hashlib.sha256(indices.numpy().tobytes()).hexdigest()[:16]}.safetensors"
-    written = _write_cache_file(path, {"indices": indices, "features": features},
+    written = write_cache_file(path, {"indices": indices, "features": features},
                                 {"key": digest, "checksum": checksum(indices, features)})
     return path if written else None
 
@@ -125,7 +120,7 @@ def _cached_rows(folder, digest):
     """All verified cached rows of a folder: (indices (k,), features (k, d))."""
     indices, features = [], []
     for part in sorted(folder.glob("part-*.safetensors")):
-        tensors = _read_verified(part, digest)
+        tensors = _read_verified(part, digest, _PART_TENSORS)
         if tensors is not None:
             indices.append(tensors["indices"])
             features.append(tensors["features"])
@@ -308,11 +303,11 @@ def extract_text_features(backbone, classnames, templates):
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:20]
     path = cache_dir() / "text" / _safe_name(backbone.cache_key) / f"{digest}.safetensors"
     if path.exists():
-        tensors = _read_verified(path, digest)
+        tensors = _read_verified(path, digest, ("text",))
         if tensors is not None:
             return tensors["text"]
     text = backbone.encode_text(classnames, templates).float().cpu().contiguous()
-    _write_cache_file(path, {"text": text}, {"key": digest, "checksum": checksum(text)})
+    write_cache_file(path, {"text": text}, {"key": digest, "checksum": checksum(text)})
     return text
 
 
