@@ -135,15 +135,19 @@ def test_image_cache_is_keyed_by_the_data_root_and_the_files(cache, tmp_path, mo
 # --- 2. The offline model's alignment file is verified ------------------------------------------
 
 
-def test_damaged_alignment_file_is_detected_and_rebuilt(tmp_path, monkeypatch):
-    # Stand-in towers (random classifier rows and sentence embeddings) keep the build to a second;
-    # the real fitting, writing and loading code runs.
+@pytest.fixture
+def stand_in_towers(monkeypatch):
+    """Random classifier rows and sentence embeddings in place of the two towers: an alignment
+    builds in a second; the real fitting, writing and loading code runs."""
     rng = np.random.default_rng(0)
     rows = torch.from_numpy(rng.normal(size=(1000, 1280)).astype(np.float32))
     sentences = rng.normal(size=(1000, 384)).astype(np.float32)
     monkeypatch.setattr(offline_model, "image_tower", lambda *a, **k: SimpleNamespace(_fc=SimpleNamespace(weight=rows)))
     monkeypatch.setattr(offline_model, "text_tower", lambda *a, **k: None)
     monkeypatch.setattr(offline_model, "embed_sentences", lambda tower, names, templates: sentences[:len(names)])
+
+
+def test_damaged_alignment_file_is_detected_and_rebuilt(tmp_path, stand_in_towers):
     path = tmp_path / "alignment.safetensors"
     offline_model.build_alignment(path)
     original = {name: tensor.clone() for name, tensor in offline_model.load_alignment(path)[0].items()}
@@ -586,3 +590,78 @@ except Exception as error:
             result.stdout + result.stderr[-2000:]
     finally:
         shutil.rmtree(folder)
+
+
+# --- 7. The cache keeps its promise on every write failure: one warning, computed in memory --------
+
+
+def toy_images():
+    return ImageArrays("toy", "train", np.arange(6 * 48, dtype=np.uint8).reshape(6, 4, 4, 3), np.arange(6) % 2,
+                       ["a", "b"], ["{}"])
+
+
+@pytest.mark.parametrize("where", ["a file", "below a file", "/dev/null"])
+def test_a_cache_folder_that_cannot_be_created_computes_in_memory(where, tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("not a folder")
+    folder = {"a file": tmp_path / "file", "below a file": tmp_path / "file" / "cache", "/dev/null": "/dev/null"}
+    monkeypatch.setenv("LLU_CACHE_DIR", str(tmp_path / "reference"))
+    reference, _ = extract_features(CountingBackbone(), toy_images(), progress=False)
+    monkeypatch.setenv("LLU_CACHE_DIR", str(folder[where]))
+    backbone = CountingBackbone()
+    with pytest.warns(UserWarning) as warned:
+        features, _ = extract_features(backbone, toy_images(), chunk_size=2, progress=False)
+        text = extract_text_features(backbone, ["a", "bb"], ["{}"])
+    assert torch.equal(features, reference) and text.shape == (2, 3)
+    assert [str(w.message) for w in warned if "computed in memory" in str(w.message)] == [str(warned[0].message)]
+    assert len(warned) == 1 and str(folder[where]) in str(warned[0].message)
+
+
+def test_an_alignment_that_cannot_be_written_is_used_from_memory(tmp_path, monkeypatch, stand_in_towers):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("LLU_CACHE_DIR", str(tmp_path / "file"))
+    with pytest.warns(UserWarning, match="computed in memory"):
+        tensors, metadata = offline_model.load_alignment()
+    assert tensors["basis"].shape == (offline_model.EMBED_DIM, 1280) and "report" in metadata
+
+
+def test_a_full_disk_is_reported_and_leaves_no_file(tmp_path, monkeypatch):
+    model = ZeroShotClassifier().fit(X, y, T)
+    half = []
+
+    def full_disk(descriptor, data):  # what the kernel answers once the disk is full
+        if half:
+            raise OSError(28, "No space left on device")
+        half.append(data[:4])
+        return 4
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(OSError, match=f"cannot write {re.escape(str(tmp_path))}/model.safetensors: the disk is full"):
+        save_classifier(model, tmp_path / "model.safetensors")
+    assert half and list(tmp_path.iterdir()) == []  # no partial file, no temporary file
+
+
+def test_a_file_size_limit_is_a_warning_for_the_cache_and_an_error_for_a_model(tmp_path):
+    result = run_python(f"""
+import os, resource, warnings
+import numpy as np
+from llu_core.data.datasets import ImageArrays
+from llu_core.data.features import extract_features
+from llu_core.estimators import ZeroShotClassifier
+from llu_core.estimators.persistence import save_classifier
+from test_features import CountingBackbone
+os.environ["LLU_CACHE_DIR"] = {str(tmp_path / "cache")!r}
+resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+images = ImageArrays("toy", "train", np.zeros((6, 4, 4, 3), np.uint8), np.arange(6) % 2, ["a", "b"], ["{{}}"])
+with warnings.catch_warnings(record=True) as warned:
+    warnings.simplefilter("always")
+    features, _ = extract_features(CountingBackbone(), images, chunk_size=2, progress=False)
+print(features.shape[0], len(warned), "computed in memory" in str(warned[0].message))
+try:
+    save_classifier(ZeroShotClassifier().fit(np.eye(2), [0, 1], np.eye(2)), {str(tmp_path / "model.safetensors")!r})
+except OSError as error:
+    print(error)
+""")
+    assert result.stdout.splitlines() == [
+        "6 1 True", f"[Errno 27] cannot write {tmp_path}/model.safetensors: the file would exceed the file-size limit"], \
+        result.stdout + result.stderr[-3000:]
+    assert not list(tmp_path.glob("*.safetensors")) and not list(tmp_path.rglob("*.tmp"))
