@@ -7,6 +7,7 @@ now raise our ``ValueError``/``FileNotFoundError`` naming the argument or the fi
 accepted and handled correctly (the tests after it).
 """
 
+import gzip
 import json
 import os
 import re
@@ -29,13 +30,18 @@ from llu_core.backbones import offline as offline_model
 from llu_core.backbones import load_backbone
 from llu_core.estimators import (CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier, TipAdapterClassifier,
                                   ZeroShotClassifier)
+from llu_core.estimators.prompt_learners import CoOpClassifier
 from llu_core.data.datasets import ImageArrays, ImageFiles, load_dataset, read_split_file
-from llu_core.data.features import (class_balanced_subset, encode_images, extract_features, extract_text_features,
-                                   image_cache_folder)
+from llu_core.data.images import UnreadableImageError
+from llu_core.data.features import (class_balanced_subset, embed_dataset, encode_images, extract_features,
+                                   extract_text_features, image_cache_folder)
+from llu_core.utils.class_texts import ClassTexts
 from llu_core.utils.io import checksum, write_json, write_tensors
 from llu_core.utils.locations import cache_dir
 from llu_core.estimators.persistence import load_classifier, save_classifier
-from llu_core.evaluation.protocols import evaluate_base_to_new
+from llu_core.evaluation.grids import run_grid
+from llu_core.evaluation.protocols import evaluate_base_to_new, few_shot_indices
+from llu_core.evaluation.transfer import run_transfer
 from synthetic_embeddings import random_unit, shifted_domain_task
 from test_features import CountingBackbone
 
@@ -665,3 +671,278 @@ except OSError as error:
         "6 1 True", f"[Errno 27] cannot write {tmp_path}/model.safetensors: the file would exceed the file-size limit"], \
         result.stdout + result.stderr[-3000:]
     assert not list(tmp_path.glob("*.safetensors")) and not list(tmp_path.rglob("*.tmp"))
+
+
+# --- 8. One image decoder: every mode by its range, extreme sizes refused before resizing ----------
+
+
+def _saved_image(folder, image, name):
+    image.save(folder / name)
+    return folder / name
+
+
+def decoded(tmp_path, image, name):
+    _saved_image(tmp_path, image, name)
+    return np.asarray(files_dataset(tmp_path, [name]).load_image(0))
+
+
+def test_a_16_bit_png_keeps_its_grey_levels(tmp_path):
+    levels = np.array([[0, 257, 32896, 65535]], dtype=np.uint16)
+    assert Image.open(_saved_image(tmp_path, Image.fromarray(levels), "gray16.png")).mode == "I;16"
+    np.testing.assert_array_equal(decoded(tmp_path, Image.fromarray(levels), "gray16.png")[..., 0],
+                                  [[0, 1, 128, 255]])  # before: [[0, 255, 255, 255]], white
+
+
+@pytest.mark.parametrize("values, mode, expected", [
+    (np.array([[0.0, 0.5, 1.0, 0.25]], np.float32), "F", [[0, 128, 255, 64]]),  # before: 0 and 1, black
+    (np.array([[0, 257, 65535, 514]], np.int32), "I", [[0, 1, 255, 2]]),
+], ids=["float", "int32"])
+def test_float_and_integer_images_are_scaled_by_their_range(tmp_path, values, mode, expected):
+    np.testing.assert_array_equal(decoded(tmp_path, Image.fromarray(values, mode=mode), "image.tiff")[..., 1], expected)
+
+
+@pytest.mark.parametrize("values, mode, message", [
+    (np.array([[0.0, 2.0]], np.float32), "F", r"float pixels outside \[0, 1\]"),
+    (np.array([[0, 70000]], np.int32), "I", r"32-bit integer pixels outside \[0, 65535\]"),
+], ids=["float", "int32"])
+def test_pixels_without_an_8_bit_equivalent_are_refused_naming_the_file(tmp_path, values, mode, message):
+    path = _saved_image(tmp_path, Image.fromarray(values, mode=mode), "image.tiff")
+    with pytest.raises(UnreadableImageError, match=f"^image file {re.escape(str(path))} has {message}"):
+        files_dataset(tmp_path, ["image.tiff"]).load_image(0)
+
+
+@pytest.mark.parametrize("size", [(3000, 1), (1, 30000), (17, 1)])
+def test_extreme_aspect_ratios_are_refused_before_resizing(tmp_path, cache, size):
+    path = _saved_image(tmp_path, Image.new("RGB", size), "strip.png")
+    assert path.stat().st_size < 200  # a few bytes that Resize(224) would blow up to 600 MiB (3000 x 1)
+    with pytest.raises(UnreadableImageError, match=f"^image file {re.escape(str(path))} is .* aspect ratio"):
+        files_dataset(tmp_path, ["strip.png"]).load_image(0)
+
+
+def test_in_memory_pixels_must_be_8_bit():
+    with pytest.raises(ValueError, match=r"^pixels must be 8-bit: integers in \[0, 255\], got dtype uint16"):
+        ImageArrays("toy", "train", np.full((2, 4, 4), 1000, np.uint16), [0, 1], ["a", "b"], ["{}"])  # wrapped to 232
+    with pytest.raises(ValueError, match="^pixels is 3000 x 1 pixels, an aspect ratio"):
+        ImageArrays("toy", "train", np.zeros((2, 1, 3000), np.uint8), [0, 1], ["a", "b"], ["{}"])
+    np.testing.assert_array_equal(ImageArrays("toy", "train", np.full((2, 4, 4), 200), [0, 1], ["a", "b"],
+                                              ["{}"]).pixels, 200)  # any integer dtype within [0, 255]
+
+
+# --- 9. Class identity is explicit ----------------------------------------------------------------
+
+TINY_512 = {**TINY_OPEN_CLIP, "embed_dim": 512}  # the offline model's width, another backbone
+
+
+@pytest.fixture(scope="module")
+def offline_cifar10():
+    return embed_dataset("offline", "cifar10", train_per_class=4, test_per_class=4, device="cpu", progress=False)
+
+
+def test_classes_with_the_same_embedding_are_refused_naming_both(offline_cifar10):
+    from llu_core.data.features import _shared_backbone
+
+    offline = _shared_backbone("offline", None, "cpu")
+    rows = offline.encode_text(["striped", "banded", "Banded"], ["{} texture."]).numpy()  # MiniLM ignores case
+    assert float(rows[1] @ rows[2]) > 1 - 1e-6
+    data = offline_cifar10
+    for estimator in (ZeroShotClassifier(), LLUClassifier(epochs=1), TipAdapterClassifier()):
+        with pytest.raises(ValueError, match="^T rows 1 and 2 are the same class embedding"):
+            estimator.fit(data.train_X[:3], [0, 1, 2], rows)
+    model = ZeroShotClassifier().fit(data.train_X[:2], [0, 1], rows[:2])
+    with pytest.raises(ValueError, match="^T rows 1 and 2 are the same class embedding"):
+        model.decision_function(data.test_X, rows)
+    with pytest.raises(ValueError, match="^embeddings rows 1 and 2 \\('banded' and 'banded 2'\\) are the same"):
+        ClassTexts(rows, ["striped", "banded", "banded 2"])
+
+
+@pytest.mark.parametrize("names, pair", [(["banded", "Banded", "cat"], "'banded' and 'Banded'"),
+                                         (["sea lion", "cat", " sea  lion"], "'sea lion' and ' sea  lion'")])
+def test_class_names_that_differ_only_in_case_or_spacing_are_refused(names, pair):
+    with pytest.raises(ValueError, match=f"^duplicate class names {pair}"):
+        ClassTexts(np.eye(3), names)
+
+
+def test_a_prompt_learner_refuses_rows_that_are_not_its_names(offline_cifar10, tmp_path):
+    data = offline_cifar10
+    names = list(data.classnames)
+    import open_clip
+
+    (tmp_path / "llu-tiny-512.json").write_text(json.dumps(TINY_512))
+    open_clip.add_model_config(tmp_path / "llu-tiny-512.json")
+    with pytest.warns(UserWarning, match="random weights"):
+        other = load_backbone("llu-tiny-512", device="cpu")
+    assert data.templates == ["a photo of a {}."]  # ClassTexts' default templates
+    cases = {"names in another order": ClassTexts(data.text.embeddings, names[1:] + names[:1], data.text.tower),
+             "another backbone's tower of the same width": ClassTexts(data.text.embeddings, names,
+                                                                      other.context_tower())}
+    for case, texts in cases.items():
+        with pytest.raises(ValueError, match="^T's rows are not its class names' embeddings by its text tower"):
+            CoOpClassifier(epochs=1).fit(data.train_X, data.train_y, texts)
+    model = CoOpClassifier(epochs=1).fit(data.train_X, data.train_y, data.text)  # the real one passes
+    with pytest.raises(ValueError, match="^T's rows are not"):
+        model.decision_function(data.test_X, cases["names in another order"])
+
+
+def split_file_root(tmp, splits, name="x.jpg"):
+    """A DTD folder with one image and the split file ``splits`` (JSON text or data)."""
+    (tmp / "dtd" / "images").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(tmp / "dtd" / "images" / name)
+    text = splits if isinstance(splits, str) else json.dumps(splits)
+    (tmp / "dtd" / "split_zhou_DescribableTextures.json").write_text(text)
+    return tmp / "dtd" / "split_zhou_DescribableTextures.json"
+
+
+def test_a_split_file_that_gives_one_label_two_names_is_refused(tmp_path):
+    path = split_file_root(tmp_path, {"train": [["x.jpg", 0, "banded"]], "val": [], "test": [["x.jpg", 0, "dotted"]]})
+    with pytest.raises(ValueError, match=f"^split file {re.escape(str(path))}: label 0 has two class names, 'banded' "
+                                         "and 'dotted'"):
+        load_dataset("dtd", "train", root=tmp_path)  # before: the last name won
+
+
+def idx_file(path, array):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(size.to_bytes(4, "big") for size in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def fashion_mnist_root(tmp, n_images, n_labels, cut=0):
+    folder = tmp / "fashion-mnist"
+    folder.mkdir(parents=True)
+    for split in ("train", "t10k"):
+        idx_file(folder / f"{split}-images-idx3-ubyte.gz", np.zeros((n_images, 28, 28)))
+        idx_file(folder / f"{split}-labels-idx1-ubyte.gz", np.arange(n_labels) % 10)
+    if cut:
+        images = folder / "train-images-idx3-ubyte.gz"
+        raw = gzip.decompress(images.read_bytes())
+        images.write_bytes(gzip.compress(raw[:-cut]))
+    return folder
+
+
+def test_idx_image_and_label_counts_must_match(tmp_path):
+    folder = fashion_mnist_root(tmp_path, 10, 6)
+    with pytest.raises(ValueError, match=f"^Fashion-MNIST in {re.escape(str(folder))}: train-images-idx3-ubyte.gz "
+                                         "holds 10 images but train-labels-idx1-ubyte.gz 6 labels"):
+        load_dataset("fashion_mnist", "train", root=tmp_path)  # before: 6 items
+
+
+# --- 10. Every error names the argument or the file ------------------------------------------------
+
+
+def _imagenet_root(tmp, classnames):
+    (tmp / "imagenet" / "images" / "train" / "n01").mkdir(parents=True)
+    (tmp / "imagenet" / "classnames.txt").write_text(classnames)
+    return load_dataset("imagenet", "train", root=tmp)
+
+
+def _fgvc_root(tmp, listing):
+    (tmp / "fgvc_aircraft" / "images").mkdir(parents=True)
+    (tmp / "fgvc_aircraft" / "variants.txt").write_text("707-320\nA300B4\n")
+    (tmp / "fgvc_aircraft" / "images_variant_train.txt").write_text(listing)
+    return load_dataset("fgvc_aircraft", "train", root=tmp)
+
+
+def _split_item(tmp, relative):
+    return load_dataset("dtd", "train", root=split_file_root(tmp, {"train": [[relative, 0, "x"]], "val": [],
+                                                                   "test": []}).parent.parent)
+
+
+def _truncated_idx(tmp):
+    fashion_mnist_root(tmp, 10, 10, cut=100)
+    return load_dataset("fashion_mnist", "train", root=tmp)
+
+
+def _transfer_target(tmp, **changes):
+    target = SimpleNamespace(name="dtd", test_X=X[:4], test_y=np.array([0, 1, 2, 0]), text=T)
+    source = SimpleNamespace(name="cifar10", train_X=X, train_y=y, test_X=X, test_y=y, text=T)
+    targets = changes.pop("targets", None) or [SimpleNamespace(**{**vars(target), **changes})]
+    return run_transfer({"zero_shot": ZeroShotClassifier()}, source, cross_dataset=targets, shots=[1], seeds=[1],
+                        progress=False)
+
+
+TOY_DATA = SimpleNamespace(name="toy", train_X=X, train_y=y, test_X=X, test_y=y, text=T)
+
+UNCLEAR_ROUND_3 = [
+    ("NUL byte in a split file", lambda tmp: _split_item(tmp, "a\x00.jpg"), ValueError,
+     r"^split file {tmp}/dtd/split_zhou_DescribableTextures.json: item 'a\\x00.jpg' of 'train' holds a NUL"),
+    ("over-long name in a split file", lambda tmp: _split_item(tmp, "a" * 300 + ".jpg"), ValueError,
+     r"^split file {tmp}/dtd/.* has a name part longer than 255 bytes"),
+    ("unencodable name in a split file", lambda tmp: _split_item(tmp, "\ud800.jpg"), ValueError,
+     r"^split file {tmp}/dtd/.* holds characters that have no UTF-8 encoding"),
+    ("deeply nested split file", lambda tmp: load_dataset("dtd", "train", root=split_file_root(
+        tmp, "[" * 100000).parent.parent), ValueError,
+     r"^split file {tmp}/dtd/split_zhou_DescribableTextures.json is nested too deeply"),
+    ("ImageNet class file line without a name", lambda tmp: _imagenet_root(tmp, "n01 tench\nn02\n"), ValueError,
+     r"^class file {tmp}/imagenet/classnames.txt, line 2: 'n02' is not '<wnid> <class name>'"),
+    ("ImageNet class file without a folder's wnid", lambda tmp: _imagenet_root(tmp, "n02 goldfish\n"), ValueError,
+     r"^class file {tmp}/imagenet/classnames.txt has no class name for the folders \['n01'\]"),
+    ("FGVC line without a variant", lambda tmp: _fgvc_root(tmp, "1025794\n"), ValueError,
+     r"^image list {tmp}/fgvc_aircraft/images_variant_train.txt, line 1: '1025794' names no variant"),
+    ("FGVC unknown variant", lambda tmp: _fgvc_root(tmp, "1025794 707-320\n1340192 Boeing 747\n"), ValueError,
+     r"^image list {tmp}/fgvc_aircraft/images_variant_train.txt, line 2: '1340192 Boeing 747' names no variant"),
+    ("truncated IDX file", _truncated_idx, ValueError,
+     r"^IDX file {tmp}/fashion-mnist/train-images-idx3-ubyte.gz holds 7740 bytes of data where its header announces "
+     r"7840"),
+    ("load_dataset(None)", lambda tmp: load_dataset(None, "test"), ValueError, r"^name must be a data-set name"),
+    ("severity @²", lambda tmp: load_dataset("cifar10_jpeg@²", "test"), ValueError,
+     r"^severity must be an integer from 1 to 5, got '²'"),
+    ("negative seed", lambda tmp: few_shot_indices(y, 1, -1), ValueError, r"^seed must be an integer >= 0"),
+    ("fractional seed", lambda tmp: few_shot_indices(y, 1, 1.5), ValueError, r"^seed must be an integer >= 0"),
+    ("fractional grid seed", lambda tmp: run_grid({"zero_shot": ZeroShotClassifier()}, [TOY_DATA], [1], [1.5],
+                                                  progress=False), ValueError,
+     r"^seeds must be an integer >= 0, got 1.5"),  # before: int(1.5), seed 1 silently
+    ("repeated grid seed", lambda tmp: run_grid({"zero_shot": ZeroShotClassifier()}, [TOY_DATA], [1], [1, 1],
+                                                progress=False), ValueError,
+     r"^seeds lists \[1\] more than once"),
+    ("batch_size=10**30", lambda tmp: LLUClassifier(batch_size=10 ** 30, epochs=1).fit(X, y, T), ValueError,
+     r"^batch_size must be an integer in \[1, 2147483647\]"),
+    ("extraction batch_size=10**30", lambda tmp: extract_features(CountingBackbone(), toy_images(),
+                                                                  batch_size=10 ** 30), ValueError,
+     r"^batch_size must be an integer in \[1, 2147483647\]"),
+    ("template with a named field", lambda tmp: extract_text_features(CountingBackbone(), ["a"], ["a {} of {x}"]),
+     ValueError, r"^templates: 'a \{\} of \{x\}' must hold exactly one replacement field"),
+    ("empty transfer target", lambda tmp: _transfer_target(tmp, test_X=X[:0], test_y=y[:0]), ValueError,
+     r"^target 'dtd' test_X is empty"),
+    ("non-finite transfer target", lambda tmp: _transfer_target(tmp, test_X=np.where(X[:4] > 0.5, np.nan, X[:4])),
+     ValueError, r"^target 'dtd' test_X has \d row\(s\) with NaN"),
+    ("mislabelled transfer target", lambda tmp: _transfer_target(tmp, test_y=np.array([0, 1, 2, 5])), ValueError,
+     r"^target 'dtd' test_y has labels outside the rows of T: \[5\]"),
+    ("a transfer target listed twice", lambda tmp: _transfer_target(tmp, targets=[
+        SimpleNamespace(name="dtd", test_X=X[:4], test_y=y[:4], text=T)] * 2), ValueError,
+     r"^targets \['dtd'\] are listed more than once"),
+]
+
+
+@pytest.mark.parametrize("call, error, message", [case[1:] for case in UNCLEAR_ROUND_3],
+                         ids=[case[0] for case in UNCLEAR_ROUND_3])
+def test_bad_input_of_round_3_raises_our_error_naming_the_argument_or_file(call, error, message, tmp_path, cache):
+    with pytest.raises(error) as raised:
+        call(tmp_path)
+    assert type(raised.value) is error
+    assert re.search(message.replace("{tmp}", re.escape(str(tmp_path))), str(raised.value)), str(raised.value)
+
+
+def test_a_context_longer_than_the_text_towers_positions_is_refused(offline_cifar10):
+    data = offline_cifar10
+    with pytest.raises(ValueError, match=r"^n_ctx=300: the prompt of class 'airplane' has 30\d tokens, more than "
+                                         r"the 256 positions of the text tower"):
+        CoOpClassifier(n_ctx=300, ctx_init=None, epochs=1).fit(data.train_X, data.train_y, data.text)
+
+
+def test_a_prompt_learner_in_run_transfer_gets_its_class_texts(offline_cifar10):
+    data = offline_cifar10
+    target = SimpleNamespace(name="cifar10 again", test_X=data.test_X, test_y=data.test_y, text=data.text)
+    records = run_transfer({"coop": CoOpClassifier(epochs=1)}, data, cross_dataset=[target], shots=[1], seeds=[1],
+                           progress=False)  # before: "T must be a ClassTexts ..., got ndarray"
+    assert [record["dataset"] for record in records] == ["cifar10", "cifar10 again"]
+    assert records[0]["accuracy"] == records[1]["accuracy"]
+
+
+def test_file_names_that_are_not_utf_8_are_read(cache, tmp_path):
+    folder = tmp_path / "cifar10" / "train"
+    for label in ("a", "b"):
+        (folder / label).mkdir(parents=True)
+        Image.new("RGB", (4, 4), "red").save(folder / label / "plain.png")
+    Image.new("RGB", (4, 4), "blue").save(os.fsdecode(bytes(folder / "a") + b"/caf\xe9.png"))  # Latin-1
+    dataset = load_dataset("cifar10", "train", root=tmp_path)
+    features, labels = extract_features(CountingBackbone(), dataset, progress=False)  # before: UnicodeEncodeError
+    assert features.shape[0] == 3 and labels.tolist() == [0, 0, 1]

@@ -31,16 +31,19 @@ import re
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+from string import Formatter
 
 import numpy as np
 import torch
+
 from ..backbones import load_backbone
 from ..utils.class_texts import ClassTexts
 from ..utils.io import checksum, read_tensors
 from ..utils.locations import cache_dir, write_cache_file
 from ..utils.progress import progress_bar
-from ..utils.validation import check_integer
-from .datasets import UnreadableImageError, load_dataset
+from ..utils.validation import MAX_BATCH_SIZE, check_integer, check_seed
+from .datasets import load_dataset
+from .images import UnreadableImageError
 
 #: Version of the on-disk layout; part of every key.
 CACHE_FORMAT = 2
@@ -154,7 +157,7 @@ def _collate(batch):
 
 class _Preprocessed(torch.utils.data.Dataset):
     """``(i, preprocessed image, None)`` for ``dataset[indices[i]]``; ``(i, None, error)`` when its
-    image cannot be decoded (:class:`~llu_core.data.datasets.UnreadableImageError`, naming the file)."""
+    image cannot be decoded (:class:`~llu_core.data.images.UnreadableImageError`, naming the file)."""
 
     def __init__(self, dataset, indices, preprocess):
         self.dataset, self.indices, self.preprocess = dataset, indices, preprocess
@@ -257,8 +260,9 @@ def extract_features(backbone, dataset, indices=None, batch_size=32, chunk_size=
         indices = _as_indices(indices, len(dataset))
     except ValueError as error:
         raise ValueError(f"{error} for {dataset!r}") from None
-    check_integer("batch_size", batch_size)
+    check_integer("batch_size", batch_size, high=MAX_BATCH_SIZE)
     check_integer("chunk_size", chunk_size)
+    check_integer("num_workers", num_workers, low=0)
     folder = image_cache_folder(backbone, dataset)
     digest = folder.name
     cached_indices, cached_features = _cached_rows(folder, digest)
@@ -294,11 +298,9 @@ def extract_text_features(backbone, classnames, templates):
     Each template is a string with one ``"{}"`` for the class name; a class's embedding
     averages over its prompts (``backbone.encode_text``).
     """
-    classnames, templates = list(classnames), list(templates)
+    classnames, templates = list(classnames), check_templates(templates)
     if not classnames:
         raise ValueError("classnames is empty")
-    if not templates or not all(isinstance(t, str) and t.count("{}") == 1 for t in templates):
-        raise ValueError(f"templates must be strings with exactly one '{{}}', got {templates!r}")
     key = {"format": CACHE_FORMAT, "backbone": backbone.cache_key, "classnames": classnames, "templates": templates}
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:20]
     path = cache_dir() / "text" / _safe_name(backbone.cache_key) / f"{digest}.safetensors"
@@ -311,6 +313,29 @@ def extract_text_features(backbone, classnames, templates):
     return text
 
 
+def check_templates(templates):
+    """``templates`` as a list, checked: strings whose only replacement field is one bare ``{}``.
+
+    Raises ``ValueError`` starting with ``templates`` for a single string instead of a list,
+    an empty list, and a template with no, two, named (``{name}``), numbered (``{0}``),
+    formatted (``{:>9}``) or unbalanced braces: ``template.format(classname)`` would fail or
+    mislead for them.
+    """
+    if isinstance(templates, str) or not templates:
+        raise ValueError(f"templates must be a non-empty list of strings with one '{{}}' each, got {templates!r}")
+    templates = list(templates)
+    for template in templates:
+        try:
+            fields = [(name, spec, conversion) for _, name, spec, conversion in Formatter().parse(template)
+                      if name is not None] if isinstance(template, str) else None
+        except ValueError as error:
+            raise ValueError(f"templates: {template!r} is not a format string ({error})") from None
+        if fields != [("", "", None)]:
+            raise ValueError(f"templates: {template!r} must hold exactly one replacement field, a bare '{{}}' for the "
+                             "class name (no names, numbers, conversions or format specifications)")
+    return templates
+
+
 def class_balanced_subset(labels, per_class, seed=0):
     """Indices of at most ``per_class`` items of every class, drawn at random, sorted.
 
@@ -321,7 +346,7 @@ def class_balanced_subset(labels, per_class, seed=0):
     if per_class is None:
         return np.arange(labels.size)
     check_integer("per_class", per_class)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     picked = [rng.permutation(np.flatnonzero(labels == label))[:per_class] for label in np.unique(labels)]
     return np.sort(np.concatenate(picked))
 
@@ -408,7 +433,7 @@ def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, roo
     return EmbeddedDataset(name=name, backbone=backbone.name, classnames=train.classnames, templates=train.templates,
                            train_X=embed(train_features), train_y=train_y.numpy(), test_X=embed(test_features),
                            test_y=test_y.numpy(), image_centre=image_centre.numpy(),
-                           text=ClassTexts(text.numpy(), train.classnames, backbone.context_tower()))
+                           text=ClassTexts(text.numpy(), train.classnames, backbone.context_tower(), train.templates))
 
 
 def _as_centre(centre, dim):
@@ -461,4 +486,4 @@ def embed_target(backbone, name, centre, test_per_class=None, root=None, device=
                            templates=test.templates, train_X=np.empty((0, test_X.shape[1]), dtype=np.float32),
                            train_y=np.empty(0, dtype=np.int64), test_X=test_X, test_y=test_y.numpy(),
                            image_centre=image_centre.numpy(),
-                           text=ClassTexts(text.numpy(), test.classnames, backbone.context_tower()))
+                           text=ClassTexts(text.numpy(), test.classnames, backbone.context_tower(), test.templates))

@@ -19,11 +19,8 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from ..utils.validation import (as_labels, check_fit_inputs, check_in_range, check_integer, check_is_fitted,
-                                check_predict_inputs, check_seed, default_device)
-
-#: Two unit vectors count as the same class embedding when their cosine is at least this.
-SAME_EMBEDDING = 1.0 - 1e-5
+from ..utils.validation import (MAX_BATCH_SIZE, SAME_EMBEDDING, as_labels, check_fit_inputs, check_in_range,
+                                check_integer, check_is_fitted, check_predict_inputs, check_seed, default_device)
 
 
 def shots_per_class(y):
@@ -128,5 +125,5 @@ def check_training_params(estimator):
     check_in_range("logit_scale", estimator.logit_scale, low=0.0, low_open=True)
     check_in_range("lr", estimator.lr, low=0.0)
     check_integer("epochs", estimator.epochs, allow_none=True)
-    check_integer("batch_size", estimator.batch_size)
+    check_integer("batch_size", estimator.batch_size, high=MAX_BATCH_SIZE)
     check_seed(estimator.seed)

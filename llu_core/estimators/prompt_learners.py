@@ -12,7 +12,8 @@ carries the class names and the text tower besides the class embeddings; its row
 hand-crafted prompts' embeddings that ProGrad and KgCoOp hold the learned prompts to. Scoring
 other classes (new classes, another data set) takes their ``ClassTexts``: the learned context
 is put in front of their names. A fitted model remembers the key of its tower and refuses a
-``T`` of another backbone.
+``T`` of another backbone; before its names are used, the rows of every ``T`` are checked to
+be those names' embeddings by its tower (:meth:`~llu_core.utils.class_texts.ClassTexts.check_rows`).
 
 Shared defaults (KaiyangZhou/CoOp): SGD with lr 0.002, CoOp's momentum, weight decay, warm-up
 and cosine schedule (:mod:`llu_core.method.training`); the context initialised from the word
@@ -139,6 +140,7 @@ class PromptLearnerClassifier(EmbeddingClassifier):
         if tower.embed_dim != E.shape[1]:
             raise ValueError(f"T has rows of dimension {E.shape[1]} but its tower embeds in {tower.embed_dim} "
                              "(dimension mismatch)")
+        texts.check_rows()
         self.tower_key_, self.ctx_dim_ = tower.key, int(tower.ctx_dim)
         self._build_modules()
         self.context_ = self._initial_context(tower).to(self.device_).requires_grad_(True)
@@ -173,6 +175,7 @@ class PromptLearnerClassifier(EmbeddingClassifier):
         if texts.tower.key != self.tower_key_:
             raise ValueError(f"T's text tower ({texts.tower.key}) is not the one this model was trained with "
                              f"({self.tower_key_})")
+        texts.check_rows()
         X, _ = check_predict_inputs(X, texts, self.dim_)
         with torch.no_grad():
             logits = self._logits(X.to(self.device_), texts.classnames, texts.tower)
