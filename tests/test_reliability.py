@@ -946,3 +946,64 @@ def test_file_names_that_are_not_utf_8_are_read(cache, tmp_path):
     dataset = load_dataset("cifar10", "train", root=tmp_path)
     features, labels = extract_features(CountingBackbone(), dataset, progress=False)  # before: UnicodeEncodeError
     assert features.shape[0] == 3 and labels.tolist() == [0, 0, 1]
+
+
+# --- 11. reproduce checks every argument before a kernel starts -----------------------------------
+
+
+@pytest.fixture
+def no_kernel(monkeypatch):
+    """papermill's execution replaced by a failure: a test passes only if no kernel was started."""
+    import papermill
+
+    def started(*args, **kwargs):
+        raise AssertionError(f"a kernel was started for {args[:2]}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", started)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--datasets", "../../x"], "--datasets: unknown data set '../../x'"),
+    (["--datasets", "dtd", "dtd"], r"--datasets: \['dtd'\] listed more than once"),
+    (["--datasets", "imagenet_a"], "--datasets: 'imagenet_a' is a test-only transfer target"),
+    (["--chapters", "transfer", "--cross-targets", "../x"], "--cross-targets: unknown data set '../x'"),
+    (["--shots", "0"], "--shots must be an integer >= 1, got 0"),
+    (["--seeds", "1", "1"], r"--seeds lists \[1\] more than once"),
+    (["--seeds", "-1"], "--seeds must be an integer >= 0, got -1"),
+    (["--test-per-class", "-3"], "--test-per-class must be 0"),
+    (["--backbone", "ViT-B-99"], "--backbone: unknown backbone 'ViT-B-99'"),
+    (["--device", "cuda:99"], "--device: device 'cuda:99' is not available"),
+], ids=["escaping-name", "repeated-dataset", "test-only", "escaping-target", "shots-0", "repeated-seed",
+        "negative-seed", "negative-size", "backbone", "device"])
+def test_reproduce_refuses_bad_arguments_before_any_kernel(arguments, message, tmp_path, capsys, no_kernel):
+    from llu_core.report.reproduce import main
+
+    output = tmp_path / "deep" / "results"
+    with pytest.raises(SystemExit) as stopped:
+        main([*arguments, "--output", str(output)])
+    assert stopped.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not list(tmp_path.rglob("*.ipynb"))  # before: ../../x.ipynb beside --output
+
+
+@pytest.mark.parametrize("where", ["a file", "read-only"])
+def test_reproduce_refuses_an_output_it_cannot_write(where, tmp_path, capsys, no_kernel, monkeypatch):
+    from llu_core.report.reproduce import main
+
+    output = tmp_path / "results"
+    if where == "a file":
+        output.write_text("a file")
+    else:  # what a read-only folder does to any user (tests may run as root, who could still write)
+        output.mkdir()
+        real = os.open
+
+        def refused(path, *args, **kwargs):
+            if Path(path).parent == output:
+                raise PermissionError(13, "Permission denied")
+            return real(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", refused)
+    with pytest.raises(SystemExit):
+        main(["--chapters", "ablations", "--output", str(output)])
+    expected = f"--output {output} is not a folder" if where == "a file" else f"--output {output} cannot be written"
+    assert expected in capsys.readouterr().err
