@@ -1007,3 +1007,44 @@ def test_reproduce_refuses_an_output_it_cannot_write(where, tmp_path, capsys, no
         main(["--chapters", "ablations", "--output", str(output)])
     expected = f"--output {output} is not a folder" if where == "a file" else f"--output {output} cannot be written"
     assert expected in capsys.readouterr().err
+
+
+# --- 12. Scores that cannot tie or overflow in their float type -----------------------------------
+
+
+def test_the_linear_probe_agrees_with_scikit_learn_under_strong_regularisation(task):
+    from sklearn.linear_model import LogisticRegression
+
+    X_train, X_test = np.asarray(task.X_train, np.float32), np.asarray(task.X_test, np.float32)
+    model = LinearProbeClassifier(C=1e-8).fit(X_train, task.y_train, task.T[task.base])
+    reference = LogisticRegression(C=1e-8, max_iter=1000).fit(X_train, task.y_train)
+    scores = model.decision_function(X_test, task.T[task.base])
+    assert all((row == row.max()).sum() == 1 for row in scores)  # before: ties in most rows (float32)
+    np.testing.assert_array_equal(model.predict(X_test, task.T[task.base]), reference.predict(X_test))
+    assert scores.dtype == np.float64
+
+
+def test_scores_that_would_underflow_or_overflow_are_refused(task):
+    Tb = task.T[task.base]
+    with pytest.raises(ValueError, match=r"^logit_scale must lie in \[0.01, 10000.0\], got 1e-45"):
+        ZeroShotClassifier(logit_scale=1e-45).fit(task.X_train, task.y_train, Tb)  # before: every score 0, all ties
+    with pytest.raises(ValueError, match=r"^alpha=1e\+38, logit_scale=100.0: the scores of this TipAdapterClassifier "
+                                         "overflow float32"):
+        TipAdapterClassifier(alpha=1e38).fit(task.X_train, task.y_train, Tb)  # before: infinite scores
+    sharp = TipAdapterClassifier(beta=1e38).fit(task.X_train, task.y_train, Tb)
+    scores = sharp.decision_function(task.X_train, Tb)  # each row is a key: 1 − xᵀk is 0 up to rounding
+    assert np.isfinite(scores).all()  # before: exp of −β times a rounding error below 0: infinities
+    zero_shot = ZeroShotClassifier().fit(task.X_train, task.y_train, Tb).decision_function(task.X_train, Tb)
+    cache = scores - zero_shot  # α · the number of keys of each class at distance 0, at most its keys
+    assert (cache >= -1e-3).all() and (cache <= np.bincount(task.y_train) + 1e-3).all()
+
+
+def test_prograd_needs_a_finite_kl_gradient(offline_cifar10, monkeypatch):
+    from llu_core.estimators.prompt_learners import ProGradClassifier
+
+    data = offline_cifar10
+    with pytest.raises(ValueError, match=r"^temperature must lie in \[1e-06, 10000.0\], got 1e\+30"):
+        ProGradClassifier(temperature=1e30, epochs=1).fit(data.train_X, data.train_y, data.text)  # before: CoOp
+    monkeypatch.setattr(ProGradClassifier, "kl_to_zero_shot", lambda self, logits, X, E: logits.sum() * float("inf"))
+    with pytest.raises(ValueError, match="^temperature=1.0: the gradient of ProGrad's KL term is not finite"):
+        ProGradClassifier(epochs=1).fit(data.train_X, data.train_y, data.text)
