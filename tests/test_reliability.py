@@ -568,12 +568,13 @@ except ValueError as error:
     assert result.stdout.strip() == f"model file {fifo} is a FIFO; expected a regular file", result.stderr
 
 
-@pytest.mark.parametrize("reader", [
-    lambda path: load_classifier(path),
-    lambda path: read_split_file(path),
-], ids=["model", "split-file"])
-def test_a_device_is_refused(reader):
-    with pytest.raises(ValueError, match="/dev/null is a character device; expected a regular file"):
+@pytest.mark.parametrize("reader, message", [
+    (lambda path: load_classifier(path), "model file /dev/null is a character device; expected a regular file"),
+    (lambda path: read_split_file(path), "split file /dev/null is a character device; expected a regular file"),
+    (lambda path: load_backbone("RN50", pretrained=path, device="cpu"), "checkpoint /dev/null is not a regular file"),
+], ids=["model", "split-file", "checkpoint"])
+def test_a_device_is_refused(reader, message):
+    with pytest.raises(ValueError, match=message):
         reader("/dev/null")
 
 

@@ -69,6 +69,9 @@ class OpenCLIPBackbone:
         if Path(str(pretrained)).suffix in {".pt", ".pth", ".bin", ".safetensors"} or Path(str(pretrained)).exists():
             if Path(pretrained).is_dir():
                 raise ValueError(f"checkpoint {pretrained} is a directory; pass the checkpoint file itself")
+            if Path(pretrained).exists() and not Path(pretrained).is_file():
+                raise ValueError(f"checkpoint {pretrained} is not a regular file (a FIFO or a device); pass the "
+                                 "checkpoint file itself")
             if not Path(pretrained).is_file():
                 raise FileNotFoundError(f"checkpoint {pretrained} does not exist; download {name}'s weights "
                                         f"({OPEN_CLIP_CHECKPOINTS}) and pass the file's path")
