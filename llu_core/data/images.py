@@ -18,9 +18,9 @@ black. So every mode is converted by its range:
 **Sizes.** Before anything is decoded or resized, a file larger than :data:`MAX_FILE_BYTES`,
 an image of more than :data:`MAX_PIXELS` pixels and one whose sides differ by more than
 :data:`MAX_ASPECT_RATIO` are refused. The last matters because the backbones resize the
-*shorter* side to 224 pixels: a 94-byte PNG of 3000 × 1 pixels passes Pillow's
-decompression-bomb check and becomes 672,000 × 224 pixels, 600 MiB, in the resize. With these
-bounds one image costs at most a few hundred MiB to decode and a few MiB to resize.
+*shorter* side to 224 pixels: a PNG of a hundred bytes and 3000 × 1 pixels passes Pillow's
+decompression-bomb check and becomes 672,000 × 224 pixels (150 million) in the resize. Within
+these bounds an image has at most 67 million pixels to decode and 0.8 million after the resize.
 """
 
 import io
