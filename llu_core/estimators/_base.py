@@ -24,9 +24,8 @@ from sklearn.base import BaseEstimator
 from ..utils.validation import (MAX_BATCH_SIZE, SAME_EMBEDDING, as_labels, check_fit_inputs, check_in_range,
                                 check_integer, check_is_fitted, check_predict_inputs, check_seed, default_device)
 
-
 #: The CLIP temperature 1/τ accepted. CLIP learns it in [1, 100]; far outside that range float32
-#: scores stop carrying the cosines: at 1e-45 every score underflows to a tie, at 1e38 they overflow.
+#: scores stop carrying the cosines: at 1e-45 every score underflows to a tie, near 3e38 they overflow.
 LOGIT_SCALE_RANGE = (1e-2, 1e4)
 
 

@@ -69,12 +69,12 @@ class ClassTexts:
             raise ValueError("classnames is empty; expected one class name per row of the embeddings")
         if not all(isinstance(name, str) and name.strip() for name in classnames):
             raise ValueError(f"class names must be non-empty strings, got {classnames[:5]!r}...")
-        first = {}
+        seen = {}
         for index, name in enumerate(classnames):
-            other = classnames[first.setdefault(name_key(name), index)]
-            if first[name_key(name)] != index:
-                raise ValueError(f"duplicate class names {other!r} and {name!r} (equal up to case and spacing); every "
-                                 "class needs its own name")
+            first = seen.setdefault(name_key(name), index)
+            if first != index:
+                raise ValueError(f"duplicate class names {classnames[first]!r} and {name!r} (equal up to case and "
+                                 "spacing); every class needs its own name")
         if len(classnames) != embeddings.shape[0]:
             raise ValueError(f"{len(classnames)} class names for {embeddings.shape[0]} embedding rows; "
                              "expected one name per row")
