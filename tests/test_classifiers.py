@@ -153,7 +153,7 @@ def test_common_contract(task, estimator):
     copy = clone(estimator)
     assert copy.fit(task.X_train, torch.from_numpy(task.y_train), torch.from_numpy(task.T[task.base])) is copy
     scores = copy.decision_function(torch.from_numpy(task.X_train), task.T[task.base])
-    assert scores.dtype == np.float32 and scores.shape == (len(task.y_train), len(task.base))
+    assert scores.dtype == estimator.score_dtype and scores.shape == (len(task.y_train), len(task.base))
     accuracy = copy.score(task.X_train, task.y_train, task.T[task.base])
     assert 0.0 <= accuracy <= 1.0
     # Non-unit rows are normalised: scaling the input changes nothing.

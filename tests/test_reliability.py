@@ -7,10 +7,15 @@ now raise our ``ValueError``/``FileNotFoundError`` naming the argument or the fi
 accepted and handled correctly (the tests after it).
 """
 
+import gzip
 import json
 import os
 import re
+import shutil
 import struct
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,12 +30,18 @@ from llu_core.backbones import offline as offline_model
 from llu_core.backbones import load_backbone
 from llu_core.estimators import (CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier, TipAdapterClassifier,
                                   ZeroShotClassifier)
-from llu_core.data.datasets import ImageArrays, ImageFiles, load_dataset
-from llu_core.data.features import class_balanced_subset, encode_images, extract_features, image_cache_folder
+from llu_core.estimators.prompt_learners import CoOpClassifier
+from llu_core.data.datasets import ImageArrays, ImageFiles, load_dataset, read_split_file
+from llu_core.data.images import UnreadableImageError
+from llu_core.data.features import (class_balanced_subset, embed_dataset, encode_images, extract_features,
+                                   extract_text_features, image_cache_folder)
+from llu_core.utils.class_texts import ClassTexts
 from llu_core.utils.io import checksum, write_json, write_tensors
 from llu_core.utils.locations import cache_dir
 from llu_core.estimators.persistence import load_classifier, save_classifier
-from llu_core.evaluation.protocols import evaluate_base_to_new
+from llu_core.evaluation.grids import run_grid
+from llu_core.evaluation.protocols import evaluate_base_to_new, few_shot_indices
+from llu_core.evaluation.transfer import run_transfer
 from synthetic_embeddings import random_unit, shifted_domain_task
 from test_features import CountingBackbone
 
@@ -130,15 +141,19 @@ def test_image_cache_is_keyed_by_the_data_root_and_the_files(cache, tmp_path, mo
 # --- 2. The offline model's alignment file is verified ------------------------------------------
 
 
-def test_damaged_alignment_file_is_detected_and_rebuilt(tmp_path, monkeypatch):
-    # Stand-in towers (random classifier rows and sentence embeddings) keep the build to a second;
-    # the real fitting, writing and loading code runs.
+@pytest.fixture
+def stand_in_towers(monkeypatch):
+    """Random classifier rows and sentence embeddings in place of the two towers: an alignment
+    builds in a second; the real fitting, writing and loading code runs."""
     rng = np.random.default_rng(0)
     rows = torch.from_numpy(rng.normal(size=(1000, 1280)).astype(np.float32))
     sentences = rng.normal(size=(1000, 384)).astype(np.float32)
     monkeypatch.setattr(offline_model, "image_tower", lambda *a, **k: SimpleNamespace(_fc=SimpleNamespace(weight=rows)))
     monkeypatch.setattr(offline_model, "text_tower", lambda *a, **k: None)
     monkeypatch.setattr(offline_model, "embed_sentences", lambda tower, names, templates: sentences[:len(names)])
+
+
+def test_damaged_alignment_file_is_detected_and_rebuilt(tmp_path, stand_in_towers):
     path = tmp_path / "alignment.safetensors"
     offline_model.build_alignment(path)
     original = {name: tensor.clone() for name, tensor in offline_model.load_alignment(path)[0].items()}
@@ -450,7 +465,7 @@ def test_a_part_that_is_a_directory_is_ignored(cache):
 
 
 def test_a_read_only_cache_with_a_corrupt_part_computes_in_memory(cache, monkeypatch):
-    import llu_core.data.features as features_module
+    import llu_core.utils.locations as locations
 
     dataset = ImageArrays("toy", "train", np.arange(6 * 48, dtype=np.uint8).reshape(6, 4, 4, 3), np.arange(6) % 2,
                           ["a", "b"], ["{}"])
@@ -463,10 +478,574 @@ def test_a_read_only_cache_with_a_corrupt_part_computes_in_memory(cache, monkeyp
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(Path, "unlink", refused)
-    monkeypatch.setattr(features_module, "write_tensors", refused)
+    monkeypatch.setattr(locations, "write_tensors", refused)
     backbone = CountingBackbone()
     with pytest.warns(UserWarning) as warned:
         features, _ = extract_features(backbone, dataset, progress=False)
     assert torch.equal(features, reference) and backbone.images_seen == 6
     messages = " ".join(str(warning.message) for warning in warned)
     assert "checksum" in messages and "computed in memory" in messages
+
+
+# === Round 3 ======================================================================================
+# One section per class of failure; each test failed before its fix.
+
+
+def run_python(code, timeout=120):
+    """Run ``code`` in a fresh interpreter (on this checkout's llu_core); its CompletedProcess."""
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), *sys.path]))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                          env=environment, cwd="/")
+
+
+#: Code that makes a child process an ordinary user when the tests run as root (to whom every
+#: file is readable); what it imports later must already be imported.
+DROP_ROOT = "import os\nif os.geteuid() == 0:\n    os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
+
+
+def two_probes(tmp_path):
+    """Two saved linear probes with files of the same size and different scores."""
+    X40, y40 = random_unit(40, 6, seed=0), np.arange(40) % 3
+    paths = []
+    for C in (1.0, 0.01):
+        paths.append(tmp_path / f"probe-{C}.safetensors")
+        save_classifier(LinearProbeClassifier(C=C).fit(X40, y40, T), paths[-1])
+    assert paths[0].stat().st_size == paths[1].stat().st_size
+    return paths
+
+
+# --- 6. A loaded model, cache file or alignment is not the file ------------------------------------
+
+
+def test_a_loaded_model_keeps_its_scores_when_another_is_copied_over_its_file(tmp_path):
+    first, second = two_probes(tmp_path)
+    model = load_classifier(first)
+    scores = model.decision_function(X, T)
+    with open(first, "r+b") as handle:  # in place, as cp does: the same inode, new bytes
+        handle.write(second.read_bytes())
+    np.testing.assert_array_equal(model.decision_function(X, T), scores)
+    assert not np.array_equal(load_classifier(first).decision_function(X, T), scores)
+
+
+def test_truncating_a_loaded_model_file_does_not_kill_the_process(tmp_path):
+    path, _ = two_probes(tmp_path)
+    result = run_python(f"""
+import numpy as np
+from llu_core.estimators.persistence import load_classifier
+from synthetic_embeddings import random_unit
+model = load_classifier({str(path)!r})
+open({str(path)!r}, "w").close()
+print(model.decision_function(random_unit(8, 6, seed=0), random_unit(3, 6, seed=1)).shape)
+""")
+    assert result.returncode == 0, result.stderr[-2000:]  # before: -7, SIGBUS
+    assert result.stdout.strip() == "(8, 3)"
+
+
+def test_cached_text_embeddings_are_not_the_cache_file(cache):
+    backbone = CountingBackbone()
+    extract_text_features(backbone, ["a", "bb"], ["{}"])
+    text = extract_text_features(backbone, ["a", "bb"], ["{}"])  # from the cache file
+    assert backbone.texts_seen == 2
+    copy = text.clone()
+    (path,) = cache.rglob("text/*/*.safetensors")
+    raw = bytearray(path.read_bytes())
+    raw[-12:] = bytes(12)
+    with open(path, "r+b") as handle:
+        handle.write(bytes(raw))
+    assert torch.equal(text, copy)
+
+
+def test_a_fifo_is_refused_without_hanging(tmp_path):
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    result = run_python(f"""
+from llu_core.estimators.persistence import load_classifier
+try:
+    load_classifier({str(fifo)!r})
+except ValueError as error:
+    print(error)
+""", timeout=60)  # before: open() waited for a writer for ever
+    assert result.stdout.strip() == f"model file {fifo} is a FIFO; expected a regular file", result.stderr
+
+
+@pytest.mark.parametrize("reader, message", [
+    (lambda path: load_classifier(path), "model file /dev/null is a character device; expected a regular file"),
+    (lambda path: read_split_file(path), "split file /dev/null is a character device; expected a regular file"),
+    (lambda path: load_backbone("RN50", pretrained=path, device="cpu"), "checkpoint /dev/null is not a regular file"),
+], ids=["model", "split-file", "checkpoint"])
+def test_a_device_is_refused(reader, message):
+    with pytest.raises(ValueError, match=message):
+        reader("/dev/null")
+
+
+def test_an_unreadable_file_is_reported_as_such(tmp_path):
+    folder = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        folder.chmod(0o755)
+        readable, path = two_probes(folder)
+        path.chmod(0o000)
+        result = run_python(f"""
+from llu_core.estimators.persistence import load_classifier
+load_classifier({str(readable)!r})
+{DROP_ROOT}
+try:
+    load_classifier({str(path)!r})
+except Exception as error:
+    print(type(error).__name__, error)
+""")
+        assert result.stdout.strip() == f"PermissionError model file {path} cannot be read: permission denied", \
+            result.stdout + result.stderr[-2000:]
+    finally:
+        shutil.rmtree(folder)
+
+
+# --- 7. The cache keeps its promise on every write failure: one warning, computed in memory --------
+
+
+def toy_images():
+    return ImageArrays("toy", "train", np.arange(6 * 48, dtype=np.uint8).reshape(6, 4, 4, 3), np.arange(6) % 2,
+                       ["a", "b"], ["{}"])
+
+
+@pytest.mark.parametrize("where", ["a file", "below a file", "/dev/null"])
+def test_a_cache_folder_that_cannot_be_created_computes_in_memory(where, tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("not a folder")
+    folder = {"a file": tmp_path / "file", "below a file": tmp_path / "file" / "cache", "/dev/null": "/dev/null"}
+    monkeypatch.setenv("LLU_CACHE_DIR", str(tmp_path / "reference"))
+    reference, _ = extract_features(CountingBackbone(), toy_images(), progress=False)
+    monkeypatch.setenv("LLU_CACHE_DIR", str(folder[where]))
+    backbone = CountingBackbone()
+    with pytest.warns(UserWarning) as warned:
+        features, _ = extract_features(backbone, toy_images(), chunk_size=2, progress=False)
+        text = extract_text_features(backbone, ["a", "bb"], ["{}"])
+    assert torch.equal(features, reference) and text.shape == (2, 3)
+    assert [str(w.message) for w in warned if "computed in memory" in str(w.message)] == [str(warned[0].message)]
+    assert len(warned) == 1 and str(folder[where]) in str(warned[0].message)
+
+
+def test_an_alignment_that_cannot_be_written_is_used_from_memory(tmp_path, monkeypatch, stand_in_towers):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("LLU_CACHE_DIR", str(tmp_path / "file"))
+    with pytest.warns(UserWarning, match="computed in memory"):
+        tensors, metadata = offline_model.load_alignment()
+    assert tensors["basis"].shape == (offline_model.EMBED_DIM, 1280) and "report" in metadata
+
+
+def test_a_full_disk_is_reported_and_leaves_no_file(tmp_path, monkeypatch):
+    model = ZeroShotClassifier().fit(X, y, T)
+    half = []
+
+    def full_disk(descriptor, data):  # what the kernel answers once the disk is full
+        if half:
+            raise OSError(28, "No space left on device")
+        half.append(data[:4])
+        return 4
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(OSError, match=f"cannot write {re.escape(str(tmp_path))}/model.safetensors: the disk is full"):
+        save_classifier(model, tmp_path / "model.safetensors")
+    assert half and list(tmp_path.iterdir()) == []  # no partial file, no temporary file
+
+
+def test_a_file_size_limit_is_a_warning_for_the_cache_and_an_error_for_a_model(tmp_path):
+    result = run_python(f"""
+import os, resource, warnings
+import numpy as np
+from llu_core.data.datasets import ImageArrays
+from llu_core.data.features import extract_features
+from llu_core.estimators import ZeroShotClassifier
+from llu_core.estimators.persistence import save_classifier
+from test_features import CountingBackbone
+os.environ["LLU_CACHE_DIR"] = {str(tmp_path / "cache")!r}
+resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+images = ImageArrays("toy", "train", np.zeros((6, 4, 4, 3), np.uint8), np.arange(6) % 2, ["a", "b"], ["{{}}"])
+with warnings.catch_warnings(record=True) as warned:
+    warnings.simplefilter("always")
+    features, _ = extract_features(CountingBackbone(), images, chunk_size=2, progress=False)
+print(features.shape[0], len(warned), "computed in memory" in str(warned[0].message))
+try:
+    save_classifier(ZeroShotClassifier().fit(np.eye(2), [0, 1], np.eye(2)), {str(tmp_path / "model.safetensors")!r})
+except OSError as error:
+    print(error)
+""")
+    assert result.stdout.splitlines() == [
+        "6 1 True", f"[Errno 27] cannot write {tmp_path}/model.safetensors: the file would exceed the file-size limit"], \
+        result.stdout + result.stderr[-3000:]
+    assert not list(tmp_path.glob("*.safetensors")) and not list(tmp_path.rglob("*.tmp"))
+
+
+# --- 8. One image decoder: every mode by its range, extreme sizes refused before resizing ----------
+
+
+def _saved_image(folder, image, name):
+    image.save(folder / name)
+    return folder / name
+
+
+def decoded(tmp_path, image, name):
+    _saved_image(tmp_path, image, name)
+    return np.asarray(files_dataset(tmp_path, [name]).load_image(0))
+
+
+def test_a_16_bit_png_keeps_its_grey_levels(tmp_path):
+    levels = np.array([[0, 257, 32896, 65535]], dtype=np.uint16)
+    assert Image.open(_saved_image(tmp_path, Image.fromarray(levels), "gray16.png")).mode == "I;16"
+    np.testing.assert_array_equal(decoded(tmp_path, Image.fromarray(levels), "gray16.png")[..., 0],
+                                  [[0, 1, 128, 255]])  # before: [[0, 255, 255, 255]], white
+
+
+@pytest.mark.parametrize("values, mode, expected", [
+    (np.array([[0.0, 0.5, 1.0, 0.25]], np.float32), "F", [[0, 128, 255, 64]]),  # before: 0 and 1, black
+    (np.array([[0, 257, 65535, 514]], np.int32), "I", [[0, 1, 255, 2]]),
+], ids=["float", "int32"])
+def test_float_and_integer_images_are_scaled_by_their_range(tmp_path, values, mode, expected):
+    np.testing.assert_array_equal(decoded(tmp_path, Image.fromarray(values, mode=mode), "image.tiff")[..., 1], expected)
+
+
+@pytest.mark.parametrize("values, mode, message", [
+    (np.array([[0.0, 2.0]], np.float32), "F", r"float pixels outside \[0, 1\]"),
+    (np.array([[0, 70000]], np.int32), "I", r"32-bit integer pixels outside \[0, 65535\]"),
+], ids=["float", "int32"])
+def test_pixels_without_an_8_bit_equivalent_are_refused_naming_the_file(tmp_path, values, mode, message):
+    path = _saved_image(tmp_path, Image.fromarray(values, mode=mode), "image.tiff")
+    with pytest.raises(UnreadableImageError, match=f"^image file {re.escape(str(path))} has {message}"):
+        files_dataset(tmp_path, ["image.tiff"]).load_image(0)
+
+
+@pytest.mark.parametrize("size", [(3000, 1), (1, 30000), (17, 1)])
+def test_extreme_aspect_ratios_are_refused_before_resizing(tmp_path, cache, size):
+    path = _saved_image(tmp_path, Image.new("RGB", size), "strip.png")
+    assert path.stat().st_size < 200  # a few bytes that Resize(224) would blow up to 600 MiB (3000 x 1)
+    with pytest.raises(UnreadableImageError, match=f"^image file {re.escape(str(path))} is .* aspect ratio"):
+        files_dataset(tmp_path, ["strip.png"]).load_image(0)
+
+
+def test_in_memory_pixels_must_be_8_bit():
+    with pytest.raises(ValueError, match=r"^pixels must be 8-bit: integers in \[0, 255\], got dtype uint16"):
+        ImageArrays("toy", "train", np.full((2, 4, 4), 1000, np.uint16), [0, 1], ["a", "b"], ["{}"])  # wrapped to 232
+    with pytest.raises(ValueError, match="^pixels is 3000 x 1 pixels, an aspect ratio"):
+        ImageArrays("toy", "train", np.zeros((2, 1, 3000), np.uint8), [0, 1], ["a", "b"], ["{}"])
+    np.testing.assert_array_equal(ImageArrays("toy", "train", np.full((2, 4, 4), 200), [0, 1], ["a", "b"],
+                                              ["{}"]).pixels, 200)  # any integer dtype within [0, 255]
+
+
+# --- 9. Class identity is explicit ----------------------------------------------------------------
+
+TINY_512 = {**TINY_OPEN_CLIP, "embed_dim": 512}  # the offline model's width, another backbone
+
+
+@pytest.fixture(scope="module")
+def offline_cifar10():
+    return embed_dataset("offline", "cifar10", train_per_class=4, test_per_class=4, device="cpu", progress=False)
+
+
+def test_classes_with_the_same_embedding_are_refused_naming_both(offline_cifar10):
+    from llu_core.data.features import _shared_backbone
+
+    offline = _shared_backbone("offline", None, "cpu")
+    rows = offline.encode_text(["striped", "banded", "Banded"], ["{} texture."]).numpy()  # MiniLM ignores case
+    assert float(rows[1] @ rows[2]) > 1 - 1e-6
+    data = offline_cifar10
+    for estimator in (ZeroShotClassifier(), LLUClassifier(epochs=1), TipAdapterClassifier()):
+        with pytest.raises(ValueError, match="^T rows 1 and 2 are the same class embedding"):
+            estimator.fit(data.train_X[:3], [0, 1, 2], rows)
+    model = ZeroShotClassifier().fit(data.train_X[:2], [0, 1], rows[:2])
+    with pytest.raises(ValueError, match="^T rows 1 and 2 are the same class embedding"):
+        model.decision_function(data.test_X, rows)
+    with pytest.raises(ValueError, match="^embeddings rows 1 and 2 \\('banded' and 'banded 2'\\) are the same"):
+        ClassTexts(rows, ["striped", "banded", "banded 2"])
+
+
+@pytest.mark.parametrize("names, pair", [(["banded", "Banded", "cat"], "'banded' and 'Banded'"),
+                                         (["sea lion", "cat", " sea  lion"], "'sea lion' and ' sea  lion'")])
+def test_class_names_that_differ_only_in_case_or_spacing_are_refused(names, pair):
+    with pytest.raises(ValueError, match=f"^duplicate class names {pair}"):
+        ClassTexts(np.eye(3), names)
+
+
+def test_a_prompt_learner_refuses_rows_that_are_not_its_names(offline_cifar10, tmp_path):
+    data = offline_cifar10
+    names = list(data.classnames)
+    import open_clip
+
+    (tmp_path / "llu-tiny-512.json").write_text(json.dumps(TINY_512))
+    open_clip.add_model_config(tmp_path / "llu-tiny-512.json")
+    with pytest.warns(UserWarning, match="random weights"):
+        other = load_backbone("llu-tiny-512", device="cpu")
+    assert data.templates == ["a photo of a {}."]  # ClassTexts' default templates
+    cases = {"names in another order": ClassTexts(data.text.embeddings, names[1:] + names[:1], data.text.tower),
+             "another backbone's tower of the same width": ClassTexts(data.text.embeddings, names,
+                                                                      other.context_tower())}
+    for case, texts in cases.items():
+        with pytest.raises(ValueError, match="^T's rows are not its class names' embeddings by its text tower"):
+            CoOpClassifier(epochs=1).fit(data.train_X, data.train_y, texts)
+    model = CoOpClassifier(epochs=1).fit(data.train_X, data.train_y, data.text)  # the real one passes
+    with pytest.raises(ValueError, match="^T's rows are not"):
+        model.decision_function(data.test_X, cases["names in another order"])
+
+
+def split_file_root(tmp, splits, name="x.jpg"):
+    """A DTD folder with one image and the split file ``splits`` (JSON text or data)."""
+    (tmp / "dtd" / "images").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(tmp / "dtd" / "images" / name)
+    text = splits if isinstance(splits, str) else json.dumps(splits)
+    (tmp / "dtd" / "split_zhou_DescribableTextures.json").write_text(text)
+    return tmp / "dtd" / "split_zhou_DescribableTextures.json"
+
+
+def test_a_split_file_that_gives_one_label_two_names_is_refused(tmp_path):
+    path = split_file_root(tmp_path, {"train": [["x.jpg", 0, "banded"]], "val": [], "test": [["x.jpg", 0, "dotted"]]})
+    with pytest.raises(ValueError, match=f"^split file {re.escape(str(path))}: label 0 has two class names, 'banded' "
+                                         "and 'dotted'"):
+        load_dataset("dtd", "train", root=tmp_path)  # before: the last name won
+
+
+def idx_file(path, array):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(size.to_bytes(4, "big") for size in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def fashion_mnist_root(tmp, n_images, n_labels, cut=0):
+    folder = tmp / "fashion-mnist"
+    folder.mkdir(parents=True)
+    for split in ("train", "t10k"):
+        idx_file(folder / f"{split}-images-idx3-ubyte.gz", np.zeros((n_images, 28, 28)))
+        idx_file(folder / f"{split}-labels-idx1-ubyte.gz", np.arange(n_labels) % 10)
+    if cut:
+        images = folder / "train-images-idx3-ubyte.gz"
+        raw = gzip.decompress(images.read_bytes())
+        images.write_bytes(gzip.compress(raw[:-cut]))
+    return folder
+
+
+def test_idx_image_and_label_counts_must_match(tmp_path):
+    folder = fashion_mnist_root(tmp_path, 10, 6)
+    with pytest.raises(ValueError, match=f"^Fashion-MNIST in {re.escape(str(folder))}: train-images-idx3-ubyte.gz "
+                                         "holds 10 images but train-labels-idx1-ubyte.gz 6 labels"):
+        load_dataset("fashion_mnist", "train", root=tmp_path)  # before: 6 items
+
+
+# --- 10. Every error names the argument or the file ------------------------------------------------
+
+
+def _imagenet_root(tmp, classnames):
+    (tmp / "imagenet" / "images" / "train" / "n01").mkdir(parents=True)
+    (tmp / "imagenet" / "classnames.txt").write_text(classnames)
+    return load_dataset("imagenet", "train", root=tmp)
+
+
+def _fgvc_root(tmp, listing):
+    (tmp / "fgvc_aircraft" / "images").mkdir(parents=True)
+    (tmp / "fgvc_aircraft" / "variants.txt").write_text("707-320\nA300B4\n")
+    (tmp / "fgvc_aircraft" / "images_variant_train.txt").write_text(listing)
+    return load_dataset("fgvc_aircraft", "train", root=tmp)
+
+
+def _split_item(tmp, relative):
+    return load_dataset("dtd", "train", root=split_file_root(tmp, {"train": [[relative, 0, "x"]], "val": [],
+                                                                   "test": []}).parent.parent)
+
+
+def _truncated_idx(tmp):
+    fashion_mnist_root(tmp, 10, 10, cut=100)
+    return load_dataset("fashion_mnist", "train", root=tmp)
+
+
+def _transfer_target(tmp, **changes):
+    target = SimpleNamespace(name="dtd", test_X=X[:4], test_y=np.array([0, 1, 2, 0]), text=T)
+    source = SimpleNamespace(name="cifar10", train_X=X, train_y=y, test_X=X, test_y=y, text=T)
+    targets = changes.pop("targets", None) or [SimpleNamespace(**{**vars(target), **changes})]
+    return run_transfer({"zero_shot": ZeroShotClassifier()}, source, cross_dataset=targets, shots=[1], seeds=[1],
+                        progress=False)
+
+
+TOY_DATA = SimpleNamespace(name="toy", train_X=X, train_y=y, test_X=X, test_y=y, text=T)
+
+UNCLEAR_ROUND_3 = [
+    ("NUL byte in a split file", lambda tmp: _split_item(tmp, "a\x00.jpg"), ValueError,
+     r"^split file {tmp}/dtd/split_zhou_DescribableTextures.json: item 'a\\x00.jpg' of 'train' holds a NUL"),
+    ("over-long name in a split file", lambda tmp: _split_item(tmp, "a" * 300 + ".jpg"), ValueError,
+     r"^split file {tmp}/dtd/.* has a name part longer than 255 bytes"),
+    ("unencodable name in a split file", lambda tmp: _split_item(tmp, "\ud800.jpg"), ValueError,
+     r"^split file {tmp}/dtd/.* holds characters that have no UTF-8 encoding"),
+    ("deeply nested split file", lambda tmp: load_dataset("dtd", "train", root=split_file_root(
+        tmp, "[" * 100000).parent.parent), ValueError,
+     r"^split file {tmp}/dtd/split_zhou_DescribableTextures.json is nested too deeply"),
+    ("ImageNet class file line without a name", lambda tmp: _imagenet_root(tmp, "n01 tench\nn02\n"), ValueError,
+     r"^class file {tmp}/imagenet/classnames.txt, line 2: 'n02' is not '<wnid> <class name>'"),
+    ("ImageNet class file without a folder's wnid", lambda tmp: _imagenet_root(tmp, "n02 goldfish\n"), ValueError,
+     r"^class file {tmp}/imagenet/classnames.txt has no class name for the folders \['n01'\]"),
+    ("FGVC line without a variant", lambda tmp: _fgvc_root(tmp, "1025794\n"), ValueError,
+     r"^image list {tmp}/fgvc_aircraft/images_variant_train.txt, line 1: '1025794' names no variant"),
+    ("FGVC unknown variant", lambda tmp: _fgvc_root(tmp, "1025794 707-320\n1340192 Boeing 747\n"), ValueError,
+     r"^image list {tmp}/fgvc_aircraft/images_variant_train.txt, line 2: '1340192 Boeing 747' names no variant"),
+    ("truncated IDX file", _truncated_idx, ValueError,
+     r"^IDX file {tmp}/fashion-mnist/train-images-idx3-ubyte.gz holds 7740 bytes of data where its header announces "
+     r"7840"),
+    ("load_dataset(None)", lambda tmp: load_dataset(None, "test"), ValueError, r"^name must be a data-set name"),
+    ("severity @²", lambda tmp: load_dataset("cifar10_jpeg@²", "test"), ValueError,
+     r"^severity must be an integer from 1 to 5, got '²'"),
+    ("negative seed", lambda tmp: few_shot_indices(y, 1, -1), ValueError, r"^seed must be an integer >= 0"),
+    ("fractional seed", lambda tmp: few_shot_indices(y, 1, 1.5), ValueError, r"^seed must be an integer >= 0"),
+    ("fractional grid seed", lambda tmp: run_grid({"zero_shot": ZeroShotClassifier()}, [TOY_DATA], [1], [1.5],
+                                                  progress=False), ValueError,
+     r"^seeds must be an integer >= 0, got 1.5"),  # before: int(1.5), seed 1 silently
+    ("repeated grid seed", lambda tmp: run_grid({"zero_shot": ZeroShotClassifier()}, [TOY_DATA], [1], [1, 1],
+                                                progress=False), ValueError,
+     r"^seeds lists \[1\] more than once"),
+    ("batch_size=10**30", lambda tmp: LLUClassifier(batch_size=10 ** 30, epochs=1).fit(X, y, T), ValueError,
+     r"^batch_size must be an integer in \[1, 2147483647\]"),
+    ("extraction batch_size=10**30", lambda tmp: extract_features(CountingBackbone(), toy_images(),
+                                                                  batch_size=10 ** 30), ValueError,
+     r"^batch_size must be an integer in \[1, 2147483647\]"),
+    ("template with a named field", lambda tmp: extract_text_features(CountingBackbone(), ["a"], ["a {} of {x}"]),
+     ValueError, r"^templates: 'a \{\} of \{x\}' must hold exactly one replacement field"),
+    ("empty transfer target", lambda tmp: _transfer_target(tmp, test_X=X[:0], test_y=y[:0]), ValueError,
+     r"^target 'dtd' test_X is empty"),
+    ("non-finite transfer target", lambda tmp: _transfer_target(tmp, test_X=np.where(X[:4] > 0.5, np.nan, X[:4])),
+     ValueError, r"^target 'dtd' test_X has \d row\(s\) with NaN"),
+    ("mislabelled transfer target", lambda tmp: _transfer_target(tmp, test_y=np.array([0, 1, 2, 5])), ValueError,
+     r"^target 'dtd' test_y has labels outside the rows of T: \[5\]"),
+    ("a transfer target listed twice", lambda tmp: _transfer_target(tmp, targets=[
+        SimpleNamespace(name="dtd", test_X=X[:4], test_y=y[:4], text=T)] * 2), ValueError,
+     r"^targets \['dtd'\] are listed more than once"),
+]
+
+
+@pytest.mark.parametrize("call, error, message", [case[1:] for case in UNCLEAR_ROUND_3],
+                         ids=[case[0] for case in UNCLEAR_ROUND_3])
+def test_bad_input_of_round_3_raises_our_error_naming_the_argument_or_file(call, error, message, tmp_path, cache):
+    with pytest.raises(error) as raised:
+        call(tmp_path)
+    assert type(raised.value) is error
+    assert re.search(message.replace("{tmp}", re.escape(str(tmp_path))), str(raised.value)), str(raised.value)
+
+
+def test_a_context_longer_than_the_text_towers_positions_is_refused(offline_cifar10):
+    data = offline_cifar10
+    with pytest.raises(ValueError, match=r"^n_ctx=300: the prompt of class 'airplane' has 304 tokens, more than "
+                                         r"the 256 positions of the text tower"):
+        CoOpClassifier(n_ctx=300, ctx_init=None, epochs=1).fit(data.train_X, data.train_y, data.text)
+
+
+def test_a_prompt_learner_in_run_transfer_gets_its_class_texts(offline_cifar10):
+    data = offline_cifar10
+    target = SimpleNamespace(name="cifar10 again", test_X=data.test_X, test_y=data.test_y, text=data.text)
+    records = run_transfer({"coop": CoOpClassifier(epochs=1)}, data, cross_dataset=[target], shots=[1], seeds=[1],
+                           progress=False)  # before: "T must be a ClassTexts ..., got ndarray"
+    assert [record["dataset"] for record in records] == ["cifar10", "cifar10 again"]
+    assert records[0]["accuracy"] == records[1]["accuracy"]
+
+
+def test_file_names_that_are_not_utf_8_are_read(cache, tmp_path):
+    folder = tmp_path / "cifar10" / "train"
+    for label in ("a", "b"):
+        (folder / label).mkdir(parents=True)
+        Image.new("RGB", (4, 4), "red").save(folder / label / "plain.png")
+    Image.new("RGB", (4, 4), "blue").save(os.fsdecode(bytes(folder / "a") + b"/caf\xe9.png"))  # Latin-1
+    dataset = load_dataset("cifar10", "train", root=tmp_path)
+    features, labels = extract_features(CountingBackbone(), dataset, progress=False)  # before: UnicodeEncodeError
+    assert features.shape[0] == 3 and labels.tolist() == [0, 0, 1]
+
+
+# --- 11. reproduce checks every argument before a kernel starts -----------------------------------
+
+
+@pytest.fixture
+def no_kernel(monkeypatch):
+    """papermill's execution replaced by a failure: a test passes only if no kernel was started."""
+    import papermill
+
+    def started(*args, **kwargs):
+        raise AssertionError(f"a kernel was started for {args[:2]}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", started)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--datasets", "../../x"], "--datasets: unknown data set '../../x'"),
+    (["--datasets", "dtd", "dtd"], r"--datasets: \['dtd'\] listed more than once"),
+    (["--datasets", "imagenet_a"], "--datasets: 'imagenet_a' is a test-only transfer target"),
+    (["--chapters", "transfer", "--cross-targets", "../x"], "--cross-targets: unknown data set '../x'"),
+    (["--shots", "0"], "--shots must be an integer >= 1, got 0"),
+    (["--seeds", "1", "1"], r"--seeds lists \[1\] more than once"),
+    (["--seeds", "-1"], "--seeds must be an integer >= 0, got -1"),
+    (["--test-per-class", "-3"], "--test-per-class must be 0"),
+    (["--backbone", "ViT-B-99"], "--backbone: unknown backbone 'ViT-B-99'"),
+    (["--device", "cuda:99"], "--device: device 'cuda:99' is not available"),
+], ids=["escaping-name", "repeated-dataset", "test-only", "escaping-target", "shots-0", "repeated-seed",
+        "negative-seed", "negative-size", "backbone", "device"])
+def test_reproduce_refuses_bad_arguments_before_any_kernel(arguments, message, tmp_path, capsys, no_kernel):
+    from llu_core.report.reproduce import main
+
+    output = tmp_path / "deep" / "results"
+    with pytest.raises(SystemExit) as stopped:
+        main([*arguments, "--output", str(output)])
+    assert stopped.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not list(tmp_path.rglob("*.ipynb"))  # before: ../../x.ipynb beside --output
+
+
+@pytest.mark.parametrize("where", ["a file", "read-only"])
+def test_reproduce_refuses_an_output_it_cannot_write(where, tmp_path, capsys, no_kernel, monkeypatch):
+    from llu_core.report.reproduce import main
+
+    output = tmp_path / "results"
+    if where == "a file":
+        output.write_text("a file")
+    else:  # what a read-only folder does to any user (tests may run as root, who could still write)
+        output.mkdir()
+        real = os.open
+
+        def refused(path, *args, **kwargs):
+            if Path(path).parent == output:
+                raise PermissionError(13, "Permission denied")
+            return real(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", refused)
+    with pytest.raises(SystemExit):
+        main(["--chapters", "ablations", "--output", str(output)])
+    expected = f"--output {output} is not a folder" if where == "a file" else f"--output {output} cannot be written"
+    assert expected in capsys.readouterr().err
+
+
+# --- 12. Scores that cannot tie or overflow in their float type -----------------------------------
+
+
+def test_the_linear_probe_agrees_with_scikit_learn_under_strong_regularisation(task):
+    from sklearn.linear_model import LogisticRegression
+
+    X_train, X_test = np.asarray(task.X_train, np.float32), np.asarray(task.X_test, np.float32)
+    model = LinearProbeClassifier(C=1e-8).fit(X_train, task.y_train, task.T[task.base])
+    reference = LogisticRegression(C=1e-8, max_iter=1000).fit(X_train, task.y_train)
+    scores = model.decision_function(X_test, task.T[task.base])
+    assert all((row == row.max()).sum() == 1 for row in scores)  # before: ties in most rows (float32)
+    np.testing.assert_array_equal(model.predict(X_test, task.T[task.base]), reference.predict(X_test))
+    assert scores.dtype == np.float64
+
+
+def test_scores_that_would_underflow_or_overflow_are_refused(task):
+    Tb = task.T[task.base]
+    with pytest.raises(ValueError, match=r"^logit_scale must lie in \[0.01, 10000.0\], got 1e-45"):
+        ZeroShotClassifier(logit_scale=1e-45).fit(task.X_train, task.y_train, Tb)  # before: every score 0, all ties
+    with pytest.raises(ValueError, match=r"^alpha=1e\+38, logit_scale=100.0: the scores of this TipAdapterClassifier "
+                                         "overflow float32"):
+        TipAdapterClassifier(alpha=1e38).fit(task.X_train, task.y_train, Tb)  # before: infinite scores
+    sharp = TipAdapterClassifier(beta=1e38).fit(task.X_train, task.y_train, Tb)
+    scores = sharp.decision_function(task.X_train, Tb)  # each row is a key: 1 − xᵀk is 0 up to rounding
+    assert np.isfinite(scores).all()  # before: exp of −β times a rounding error below 0: infinities
+    zero_shot = ZeroShotClassifier().fit(task.X_train, task.y_train, Tb).decision_function(task.X_train, Tb)
+    cache = scores - zero_shot  # α · the number of keys of each class at distance 0, at most its keys
+    assert (cache >= -1e-3).all() and (cache <= np.bincount(task.y_train) + 1e-3).all()
+
+
+def test_prograd_needs_a_finite_kl_gradient(offline_cifar10, monkeypatch):
+    from llu_core.estimators.prompt_learners import ProGradClassifier
+
+    data = offline_cifar10
+    with pytest.raises(ValueError, match=r"^temperature must lie in \[1e-06, 10000.0\], got 1e\+30"):
+        ProGradClassifier(temperature=1e30, epochs=1).fit(data.train_X, data.train_y, data.text)  # before: CoOp
+    monkeypatch.setattr(ProGradClassifier, "kl_to_zero_shot", lambda self, logits, X, E: logits.sum() * float("inf"))
+    with pytest.raises(ValueError, match="^temperature=1.0: the gradient of ProGrad's KL term is not finite"):
+        ProGradClassifier(epochs=1).fit(data.train_X, data.train_y, data.text)

@@ -39,6 +39,15 @@ def _offline(pretrained, device):
 REGISTRY = {OFFLINE: _offline}
 
 
+def check_backbone_name(name):
+    """Raise ``ValueError`` unless ``name`` is a backbone :func:`load_backbone` can load (nothing is loaded)."""
+    if name in REGISTRY:
+        return
+    from .openclip import check_model_name
+
+    check_model_name(name)
+
+
 def load_backbone(name=OFFLINE, pretrained=None, device=None):
     """Load a backbone by name.
 

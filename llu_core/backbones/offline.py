@@ -74,13 +74,11 @@ from importlib.metadata import version
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from sklearn.linear_model import Ridge
 from torchvision import transforms
 
-from ..utils.io import checksum, write_tensors
-from ..utils.locations import cache_dir
+from ..utils.io import checksum, parse_json, read_tensors, write_tensors
+from ..utils.locations import cache_dir, write_cache_file
 
 NAME = "offline"
 IMAGE_SIZE = 224
@@ -244,11 +242,10 @@ def alignment_path():
     return cache_dir() / "offline_model" / "alignment.safetensors"
 
 
-def build_alignment(path=None):
-    """Build the alignment from the two towers and write it atomically; return its path."""
+def compute_alignment():
+    """Build the alignment from the two towers: its tensors and metadata (recipe, report, checksum)."""
     from open_clip import IMAGENET_CLASSNAMES, SIMPLE_IMAGENET_TEMPLATES
 
-    path = path or alignment_path()
     rows = image_tower()._fc.weight.detach().numpy()
     text = embed_sentences(text_tower(), IMAGENET_CLASSNAMES, SIMPLE_IMAGENET_TEMPLATES)
     projection, text_mean, basis, report = fit_alignment(text, rows)
@@ -257,36 +254,42 @@ def build_alignment(path=None):
     tensors = {name: torch.from_numpy(value) for name, value in
                {"projection": projection, "text_mean": text_mean, "basis": basis}.items()}
     metadata["checksum"] = checksum(*(tensors[name] for name in sorted(tensors)))
+    return tensors, metadata
+
+
+def build_alignment(path=None):
+    """Build the alignment and write it atomically to ``path``; return the path."""
+    path = path or alignment_path()
+    tensors, metadata = compute_alignment()
     write_tensors(path, tensors, metadata=metadata)
     return path
 
 
 def load_alignment(path=None):
-    """Load the alignment, building it first when it is missing, stale or unreadable.
+    """The alignment's tensors and metadata, built first when the file is missing, stale or unreadable.
 
-    A file whose checksum does not match its tensors (damaged on disk) is reported with a
-    warning and rebuilt, like a feature cache file.
+    The file is read once and its checksum verified on the tensors built from what was read;
+    one whose checksum does not match (damaged on disk) is reported with a warning and rebuilt,
+    like a feature cache file. When the rebuilt alignment cannot be written, it is used from
+    memory (:func:`llu_core.utils.locations.write_cache_file` warns).
     """
-    from safetensors import safe_open
-
     path = path or alignment_path()
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        current = metadata.get("recipe") == RECIPE and json.loads(metadata.get("packages", "{}")) == {
+        stored = read_tensors(path, "alignment file")
+        metadata = stored.metadata
+        current = metadata.get("recipe") == RECIPE and parse_json(metadata.get("packages", "{}"), str(path)) == {
             name: version(name) for name in PACKAGES}
         if current:
-            tensors = load_file(str(path))
+            tensors = stored.tensors()
             if metadata.get("checksum") == checksum(*(tensors[name] for name in sorted(tensors))):
                 return tensors, metadata
             warnings.warn(f"alignment file {path} is not used and will be rebuilt: its checksum does not match",
                           stacklevel=2)
-    except (FileNotFoundError, SafetensorError, OSError, ValueError):
+    except (OSError, ValueError):
         pass
-    build_alignment(path)
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata()
-    return load_file(str(path)), metadata
+    tensors, metadata = compute_alignment()
+    write_cache_file(path, tensors, metadata)
+    return tensors, metadata
 
 
 def modality_offsets():

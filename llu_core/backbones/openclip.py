@@ -17,6 +17,15 @@ def _file_digest(path, chunk=1 << 24):
     return digest.hexdigest()[:16]
 
 
+def check_model_name(name):
+    """Raise ``ValueError`` unless ``name`` is a model open_clip can create."""
+    import open_clip
+
+    if name not in open_clip.list_models():
+        raise ValueError(f"unknown backbone {name!r}: use 'offline' or one of open_clip's models: "
+                         f"{', '.join(open_clip.list_models())}")
+
+
 class OpenCLIPBackbone:
     """An open_clip model (any architecture and weights open_clip can create)."""
 
@@ -25,9 +34,7 @@ class OpenCLIPBackbone:
     def __init__(self, name, pretrained=None, device="cpu"):
         import open_clip
 
-        if name not in open_clip.list_models():
-            raise ValueError(f"unknown backbone {name!r}: use 'offline' or one of open_clip's models: "
-                             f"{', '.join(open_clip.list_models())}")
+        check_model_name(name)
         weights = self._resolve_weights(open_clip, name, pretrained)
         self.name = name if pretrained is None else f"{name} ({Path(str(pretrained)).name})"
         self.device = torch.device(device)
@@ -62,6 +69,9 @@ class OpenCLIPBackbone:
         if Path(str(pretrained)).suffix in {".pt", ".pth", ".bin", ".safetensors"} or Path(str(pretrained)).exists():
             if Path(pretrained).is_dir():
                 raise ValueError(f"checkpoint {pretrained} is a directory; pass the checkpoint file itself")
+            if Path(pretrained).exists() and not Path(pretrained).is_file():
+                raise ValueError(f"checkpoint {pretrained} is not a regular file (a FIFO or a device); pass the "
+                                 "checkpoint file itself")
             if not Path(pretrained).is_file():
                 raise FileNotFoundError(f"checkpoint {pretrained} does not exist; download {name}'s weights "
                                         f"({OPEN_CLIP_CHECKPOINTS}) and pass the file's path")

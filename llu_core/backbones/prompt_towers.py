@@ -39,6 +39,10 @@ _CACHED_CLASS_LISTS = 16
 class PromptTower:
     """A frozen text encoder that takes learned context vectors in place of prompt words.
 
+    Parameters
+    ----------
+    backbone : the backbone whose text encoder this is.
+
     Attributes
     ----------
     key : str
@@ -48,14 +52,23 @@ class PromptTower:
         Where the encoder runs.
     """
 
-    def __init__(self, key, device):
-        self.key = key
-        self.device = torch.device(device)
+    def __init__(self, backbone):
+        self.backbone = backbone
+        self.key = backbone.cache_key
+        self.device = torch.device(backbone.device)
         self._frozen = {}
+
+    #: How many tokens (start and end included) the encoder has positions for.
+    max_tokens = None
 
     def word_embeddings(self, text):
         """The word embeddings (k, ctx_dim) of the k tokens of ``text`` (no start/end tokens)."""
         raise NotImplementedError
+
+    def encode_text(self, classnames, templates):
+        """The backbone's own class embeddings (C, d) of hand-crafted prompts (``backbone.encode_text``):
+        how the rows of a :class:`~llu_core.utils.class_texts.ClassTexts` of this tower are made."""
+        return self.backbone.encode_text(classnames, templates)
 
     def __call__(self, context, classnames):
         """Unit text embeddings of the prompts [start] context [class name] "." [end].
@@ -90,10 +103,24 @@ class PromptTower:
             if len(self._frozen) >= _CACHED_CLASS_LISTS:
                 self._frozen.pop(next(iter(self._frozen)))
             prompts = [f"{' '.join([PLACEHOLDER] * n_ctx)} {name}." for name in classnames]
+            self._check_lengths(n_ctx, classnames, self._token_counts(prompts))
             with torch.no_grad():
                 embedded, extra = self._embed_tokens(prompts)
             self._frozen[key] = (embedded[None, :, :1], embedded[None, :, 1 + n_ctx:], extra)
         return self._frozen[key]
+
+    def _check_lengths(self, n_ctx, classnames, counts):
+        """Raise ``ValueError`` when a prompt has more tokens than the encoder has positions
+        (its tokenizer would cut the class name off, or the positions would run out)."""
+        longest = max(range(len(counts)), key=counts.__getitem__)
+        if counts[longest] > self.max_tokens:
+            raise ValueError(f"n_ctx={n_ctx}: the prompt of class {classnames[longest]!r} has {counts[longest]} tokens, "
+                             f"more than the {self.max_tokens} positions of the text tower ({self.key}); use fewer "
+                             "context vectors or shorter class names")
+
+    def _token_counts(self, prompts):
+        """The number of tokens of each prompt, start and end included, as if never truncated."""
+        raise NotImplementedError
 
     def _embed_tokens(self, prompts):
         """Word embeddings (C, L, w) of the tokenised prompts and the encoder's extra input (C, L)."""
@@ -119,13 +146,14 @@ class OpenCLIPContextTower(PromptTower):
     """
 
     def __init__(self, backbone):
-        super().__init__(backbone.cache_key, backbone.device)
+        super().__init__(backbone)
         self.model, self.tokenizer = backbone.model, backbone.tokenizer
         if not hasattr(self.model, "token_embedding"):
             raise ValueError(f"{backbone.name}: only open_clip CLIP models with their own text transformer can take "
                              "learned context")
         _freeze(self.model)
         self.ctx_dim = self.model.token_embedding.embedding_dim
+        self.max_tokens = self.model.positional_embedding.shape[0]
         projection = self.model.text_projection
         self.embed_dim = projection.out_features if isinstance(projection, torch.nn.Linear) else projection.shape[1]
 
@@ -134,6 +162,10 @@ class OpenCLIPContextTower(PromptTower):
         end = int(tokens.argmax(dim=-1))  # the end-of-text token has the largest id
         with torch.no_grad():
             return self.model.token_embedding(tokens[0, 1:end]).float()
+
+    def _token_counts(self, prompts):
+        tokens = self.tokenizer(prompts, context_length=self.max_tokens + 1)  # one more: a longer prompt shows
+        return (tokens.argmax(dim=-1) + 1).tolist()  # the end token has the largest id
 
     def _embed_tokens(self, prompts):
         tokens = self.tokenizer(prompts).to(self.device)
@@ -175,8 +207,7 @@ class OfflineContextTower(PromptTower):
     embed_dim = 512
 
     def __init__(self, backbone):
-        super().__init__(backbone.cache_key, backbone.device)
-        self.backbone = backbone
+        super().__init__(backbone)
 
     @property
     def _sentence_model(self):
@@ -191,6 +222,13 @@ class OfflineContextTower(PromptTower):
     @property
     def ctx_dim(self):
         return self._bert.config.hidden_size
+
+    @property
+    def max_tokens(self):
+        return self._sentence_model.max_seq_length
+
+    def _token_counts(self, prompts):
+        return [len(ids) for ids in self._sentence_model.tokenizer(prompts).input_ids]
 
     def word_embeddings(self, text):
         ids = self._sentence_model.tokenizer(text, add_special_tokens=False, return_tensors="pt").input_ids

@@ -49,8 +49,11 @@ Test-only data sets for the transfer protocols (Sec. 4.2-4.3; their only split i
 
 import gzip
 import hashlib
-import json
+import io
+import math
+import os
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +61,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..utils.io import parse_json, read_file
 from .corruptions import CORRUPTIONS, check_corruption, corrupt
+from .images import as_8bit_pixels, decode_image
 from .paths import data_root
 
 COOP_DATASETS_MD = "https://github.com/KaiyangZhou/CoOp/blob/main/DATASETS.md"
@@ -69,10 +74,6 @@ FASHION_MNIST_CLASSNAMES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ]
-
-
-class UnreadableImageError(ValueError):
-    """An image file that exists in a data set but cannot be decoded (truncated, damaged)."""
 
 
 class LabelledImages(torch.utils.data.Dataset):
@@ -112,7 +113,8 @@ class LabelledImages(torch.utils.data.Dataset):
     def load_image(self, index):
         """Return image ``index`` as an RGB :class:`PIL.Image.Image`.
 
-        Raises :class:`UnreadableImageError`, naming the file, when it cannot be decoded.
+        Raises :class:`llu_core.data.images.UnreadableImageError`, naming the file, when it cannot
+        be decoded (:func:`llu_core.data.images.decode_image`).
         """
         raise NotImplementedError
 
@@ -135,12 +137,7 @@ class ImageFiles(LabelledImages):
         self.paths = [str(path) for path in paths]
 
     def load_image(self, index):
-        path = self.image_dir / self.paths[index]
-        try:
-            with Image.open(path) as image:
-                return image.convert("RGB")
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-            raise UnreadableImageError(f"image file {path} cannot be decoded ({error})") from error
+        return decode_image(self.image_dir / self.paths[index])
 
     def content_digest(self):
         """A digest of the image folder, every item's path and label, and every file's size and
@@ -149,23 +146,24 @@ class ImageFiles(LabelledImages):
         Another data root, an edited, replaced or damaged file changes it; a cache hit costs
         one ``stat`` per file.
         """
-        digest = hashlib.sha256(f"{self.image_dir.resolve()}\n".encode())
+        digest = hashlib.sha256(os.fsencode(f"{self.image_dir.resolve()}\n"))  # file names need not be UTF-8
         for path, label in zip(self.paths, self.labels.tolist()):
             try:
                 stat = (self.image_dir / path).stat()
                 version = f"{stat.st_size}\t{stat.st_mtime_ns}"
             except OSError:
                 version = "missing"
-            digest.update(f"{path}\t{label}\t{version}\n".encode())
+            digest.update(os.fsencode(f"{path}\t{label}\t{version}\n"))
         return digest.hexdigest()
 
 
 class ImageArrays(LabelledImages):
-    """Images held in memory as a uint8 array of shape (n, H, W) or (n, H, W, 3)."""
+    """Images held in memory as 8-bit pixels of shape (n, H, W) or (n, H, W, 3)
+    (checked by :func:`llu_core.data.images.as_8bit_pixels`)."""
 
     def __init__(self, name, split, pixels, labels, classnames, templates, invert=False):
         super().__init__(name, split, labels, classnames, templates)
-        self.pixels = np.asarray(pixels, dtype=np.uint8)
+        self.pixels = as_8bit_pixels(pixels)
         self.invert = invert
         self.preprocessing = "rgb,inverted" if invert else "rgb"
 
@@ -283,10 +281,7 @@ def load_dataset(name, split, root=None):
     FileNotFoundError
         When the data are not on disk; the message says what to download and where to put it.
     """
-    registered, at, severity = name.partition("@")
-    if registered not in DATASET_NAMES or (at and registered not in CORRUPTED_DATASETS):
-        raise ValueError(f"unknown data set {name!r}; known names: {', '.join(DATASET_NAMES)} "
-                         f"(a corrupted one may end in @<severity>, e.g. {CORRUPTED_DATASETS[0]}@5)")
+    registered, severity = check_dataset_name(name)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     if registered in TEST_ONLY and split != "test":
@@ -295,8 +290,6 @@ def load_dataset(name, split, root=None):
     root = data_root(root)
     if registered in CORRUPTED_DATASETS:
         kind = registered[len(CORRUPTED_SOURCE) + 1:]
-        severity = int(severity) if severity.isdigit() else severity if at else DEFAULT_SEVERITY
-        check_corruption(kind, severity)
         return CorruptedImages(f"{registered}@{severity}", load_dataset(CORRUPTED_SOURCE, split, root), kind,
                                severity, CORRUPTION_SEED)
     if name in IMAGENET_SHIFTS:
@@ -312,19 +305,60 @@ def load_dataset(name, split, root=None):
     return _load_from_split_file(name, split, root)
 
 
+def check_dataset_name(name):
+    """Split a data-set name into its registered name and severity (None for an uncorrupted one).
+
+    Raises ``ValueError`` for anything but a name of :data:`DATASET_NAMES`, a corrupted one
+    optionally followed by ``@<severity>`` with a severity of 1-5 in ASCII digits.
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"name must be a data-set name (a str), got {name!r}; known names: {', '.join(DATASET_NAMES)}")
+    registered, at, severity = name.partition("@")
+    if registered not in DATASET_NAMES or (at and registered not in CORRUPTED_DATASETS):
+        raise ValueError(f"unknown data set {name!r}; known names: {', '.join(DATASET_NAMES)} "
+                         f"(a corrupted one may end in @<severity>, e.g. {CORRUPTED_DATASETS[0]}@5)")
+    if registered not in CORRUPTED_DATASETS:
+        return registered, None
+    if not at:
+        return registered, DEFAULT_SEVERITY
+    if not (severity.isascii() and severity.isdigit()):
+        raise ValueError(f"severity must be an integer from 1 to 5, got {severity!r} (in {name!r})")
+    check_corruption(registered[len(CORRUPTED_SOURCE) + 1:], int(severity))
+    return registered, int(severity)
+
+
 def _no_val_split(name, split):
     if split == "val":
         raise ValueError(f"{name} has only 'train' and 'test' splits, not 'val'")
 
 
-def _read_idx(path):
-    """Read an IDX file (the MNIST format: magic, dims, big-endian uint8 data), gzipped or not."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
-    n_dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(n_dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(shape)
+def _read_idx(path, n_dims):
+    """Read an IDX file of unsigned bytes with ``n_dims`` dimensions, gzipped or not.
+
+    The format of MNIST: two zero bytes, the type byte 0x08, the number of dimensions, each
+    size as a big-endian 32-bit integer, then the data. Only as many bytes as the header
+    announces are decompressed. Raises ``ValueError`` naming the file when it is not such a
+    file, is truncated or holds more data than its header says.
+    """
+    raw = read_file(path, "IDX file")
+    stream = gzip.GzipFile(fileobj=io.BytesIO(raw)) if str(path).endswith(".gz") else io.BytesIO(raw)
+    try:
+        magic = stream.read(4)
+        if len(magic) < 4 or magic[:3] != b"\x00\x00\x08" or magic[3] != n_dims:
+            raise ValueError(f"IDX file {path} is not an IDX file of unsigned bytes with {n_dims} dimension(s) "
+                             f"(it starts with {magic.hex() or 'nothing'})")
+        sizes = stream.read(4 * n_dims)
+        if len(sizes) < 4 * n_dims:
+            raise ValueError(f"IDX file {path} is truncated inside its header")
+        shape = [int.from_bytes(sizes[4 * i: 4 * i + 4], "big") for i in range(n_dims)]
+        expected = math.prod(shape)
+        data = stream.read(expected + 1)
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(f"IDX file {path} cannot be decompressed ({error})") from None
+    if len(data) != expected:
+        raise ValueError(f"IDX file {path} holds {'more' if len(data) > expected else len(data)} bytes of data "
+                         f"where its header announces {expected} (shape {shape}): it is truncated or damaged")
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 def _load_fashion_mnist(split, root):
@@ -333,8 +367,11 @@ def _load_fashion_mnist(split, root):
     for folder in (root / "fashion-mnist", DEBIAN_FASHION_MNIST):
         images = folder / f"{prefix}-images-idx3-ubyte.gz"
         if images.exists():
-            pixels = _read_idx(images)
-            labels = _read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz")
+            labels_file = folder / f"{prefix}-labels-idx1-ubyte.gz"
+            pixels, labels = _read_idx(images, 3), _read_idx(labels_file, 1)
+            if len(pixels) != len(labels):
+                raise ValueError(f"Fashion-MNIST in {folder}: {images.name} holds {len(pixels)} images but "
+                                 f"{labels_file.name} {len(labels)} labels; the copy is incomplete or mixed")
             break
     else:
         if not (root / "FashionMNIST" / "raw").is_dir():
@@ -394,9 +431,11 @@ def _load_imagenet(split, root):
     split_dir = folder / spec.image_dir / ("train" if split == "train" else "val")
     if not classnames_file.exists() or not split_dir.is_dir():
         raise _missing("imagenet", f"{classnames_file} or {split_dir}", root)
-    names = dict(line.strip().split(" ", 1) for line in classnames_file.read_text().splitlines()
-                 if line.strip())
+    names = _read_classnames(classnames_file)
     wnids = sorted(path.name for path in split_dir.iterdir() if path.is_dir())
+    unknown = [wnid for wnid in wnids if wnid not in names]
+    if unknown:
+        raise ValueError(f"class file {classnames_file} has no class name for the folders {unknown[:5]} of {split_dir}")
     paths, labels = [], []
     for label, wnid in enumerate(wnids):
         for image in sorted((split_dir / wnid).iterdir()):
@@ -406,11 +445,36 @@ def _load_imagenet(split, root):
                       [names[wnid] for wnid in wnids], [spec.template])
 
 
+def _text_lines(path, what):
+    """The non-empty lines of the UTF-8 text file ``path``, stripped, with their line numbers."""
+    try:
+        text = read_file(path, what).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{what} {path} is not UTF-8 text ({error})") from None
+    return [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def _read_classnames(path):
+    """{wnid: class name} of an ImageNet ``classnames.txt``: one "<wnid> <class name>" per line.
+
+    Raises ``ValueError`` naming the file and the line for a malformed line or a wnid listed twice.
+    """
+    names = {}
+    for number, line in _text_lines(path, "class file"):
+        wnid, _, classname = line.partition(" ")
+        if not classname.strip():
+            raise ValueError(f"class file {path}, line {number}: {line[:80]!r} is not '<wnid> <class name>'")
+        if wnid in names:
+            raise ValueError(f"class file {path}, line {number}: wnid {wnid!r} is listed a second time")
+        names[wnid] = classname.strip()
+    return names
+
+
 def _imagenet_classnames(folder, root, name):
     """{wnid: class name} from ``folder/classnames.txt``, else ImageNet's own copy."""
     for path in (folder / "classnames.txt", root / COOP_DATASETS["imagenet"].folder / "classnames.txt"):
         if path.exists():
-            return dict(line.strip().split(" ", 1) for line in path.read_text().splitlines() if line.strip())
+            return _read_classnames(path)
     raise FileNotFoundError(
         f"{name}: classnames.txt not found in {folder} or {root / 'imagenet'}; copy ImageNet's "
         f"classnames.txt there as CoOp's DATASETS.md says ({COOP_DATASETS_MD}#{IMAGENET_SHIFTS[name][2]})")
@@ -457,14 +521,21 @@ def _load_fgvc_aircraft(split, root):
     listing = folder / f"images_variant_{split}.txt"
     if not variants.exists() or not listing.exists():
         raise _missing("fgvc_aircraft", f"{variants} or {listing}", root)
-    classnames = [line.strip() for line in variants.read_text().splitlines() if line.strip()]
-    label_of = {classname: label for label, classname in enumerate(classnames)}
+    classnames, label_of = [], {}
+    for number, classname in _text_lines(variants, "class file"):
+        if label_of.setdefault(classname, len(classnames)) != len(classnames):
+            raise ValueError(f"class file {variants}, line {number}: variant {classname!r} is listed a second time")
+        classnames.append(classname)
     paths, labels = [], []
-    for line in listing.read_text().splitlines():
-        if line.strip():
-            image, variant = line.strip().split(" ", 1)
-            paths.append(f"{image}.jpg")
-            labels.append(label_of[variant])
+    for number, line in _text_lines(listing, "image list"):
+        image, _, variant = line.partition(" ")
+        problem = "" if variant.strip() in label_of else f"names no variant of {variants.name}"
+        problem = problem or _file_name_problem(f"{image}.jpg")
+        if problem:
+            raise ValueError(f"image list {listing}, line {number}: {line[:80]!r} {problem}; expected "
+                             "'<image id> <variant>'")
+        paths.append(f"{image}.jpg")
+        labels.append(label_of[variant.strip()])
     return ImageFiles("fgvc_aircraft", split, folder / spec.image_dir, paths, labels,
                       classnames, [spec.template])
 
@@ -496,16 +567,16 @@ def _image_dir(name, root):
 def read_split_file(path):
     """Read and check a CoOp split file: ``{"train"|"val"|"test": [[path, label, class name], ...]}``.
 
-    Raises ``ValueError`` naming the file for invalid JSON, a missing split, a malformed item,
-    or an image path that leaves the image folder (absolute, or with a ``..`` part).
+    Raises ``ValueError`` naming the file for invalid or too deeply nested JSON, a missing
+    split, a malformed item, an image path that leaves the image folder (absolute, or with a
+    ``..`` part) or that no file system takes (a NUL byte, a name part longer than 255 bytes,
+    characters without a UTF-8 encoding), and a label given two class names.
     """
-    try:
-        splits = json.loads(Path(path).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"split file {path} is not valid JSON ({error})") from None
+    splits = parse_json(read_file(path, "split file"), f"split file {path}")
     if not isinstance(splits, dict) or not all(isinstance(splits.get(split), list) for split in SPLITS):
         raise ValueError(f"split file {path} must map each of {SPLITS} to a list of "
                          "[relative image path, label, class name] items")
+    names = {}
     for split in SPLITS:
         for item in splits[split]:
             if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str) and item[0]
@@ -513,10 +584,29 @@ def read_split_file(path):
                     and isinstance(item[2], str)):
                 raise ValueError(f"split file {path}: item {item!r} of {split!r} is not "
                                  "[relative image path, non-negative integer label, class name]")
-            if item[0].startswith(("/", "\\")) or ".." in item[0].replace("\\", "/").split("/"):
-                raise ValueError(f"split file {path}: item {item[0]!r} of {split!r} lies outside the image "
-                                 "folder; paths must be relative, without '..'")
+            problem = _file_name_problem(item[0])
+            if problem:
+                raise ValueError(f"split file {path}: item {item[0][:80]!r} of {split!r} {problem}")
+            name = names.setdefault(item[1], item[2])
+            if name != item[2]:
+                raise ValueError(f"split file {path}: label {item[1]} has two class names, {name!r} and "
+                                 f"{item[2]!r}; one label, one name")
     return {split: splits[split] for split in SPLITS}
+
+
+def _file_name_problem(relative):
+    """Why ``relative`` cannot name a file inside the image folder, or None."""
+    if relative.startswith(("/", "\\")) or ".." in relative.replace("\\", "/").split("/"):
+        return "lies outside the image folder; paths must be relative, without '..'"
+    if "\x00" in relative:
+        return "holds a NUL character, which no file name can"
+    try:
+        parts = [part.encode() for part in relative.split("/")]
+    except UnicodeEncodeError:
+        return "holds characters that have no UTF-8 encoding"
+    if max(map(len, parts)) > 255:
+        return "has a name part longer than 255 bytes, more than file systems allow"
+    return None
 
 
 def _load_from_split_file(name, split, root):

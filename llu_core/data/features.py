@@ -15,8 +15,9 @@ Inside a folder, features are stored in *parts*: each a safetensors file holding
 - embedding a larger subset later reuses the images already embedded;
 - a part that cannot be read, whose checksum fails or whose key differs is reported with a
   warning, deleted and recomputed, never used;
-- a cache that cannot be written (read-only, full) is reported with a warning: the features
-  are then computed in memory and returned all the same;
+- a cache that cannot be written (a folder that cannot be created, read-only, full, a file-size
+  limit) is reported with one warning (:func:`llu_core.utils.locations.write_cache_file`): the
+  features are then computed in memory and returned all the same;
 - an image that cannot be decoded (a truncated or damaged file) is left out with a warning
   naming its file; the other images of its chunk are embedded and cached.
 
@@ -30,24 +31,26 @@ import re
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+from string import Formatter
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file
 
 from ..backbones import load_backbone
 from ..utils.class_texts import ClassTexts
-from ..utils.io import checksum, write_tensors
-from ..utils.locations import cache_dir
+from ..utils.io import checksum, read_tensors
+from ..utils.locations import cache_dir, write_cache_file
 from ..utils.progress import progress_bar
-from ..utils.validation import check_integer
-from .datasets import UnreadableImageError, load_dataset
+from ..utils.validation import MAX_BATCH_SIZE, check_integer, check_seed
+from .datasets import load_dataset
+from .images import UnreadableImageError
 
 #: Version of the on-disk layout; part of every key.
 CACHE_FORMAT = 2
 #: More parts than this in one folder are merged into one after an extraction.
 MAX_PARTS = 16
+#: The tensors of a part file, in the order of its checksum.
+_PART_TENSORS = ("indices", "features")
 
 
 def _describe(transform):
@@ -73,18 +76,24 @@ def image_cache_folder(backbone, dataset):
             / f"{_safe_name(dataset.name)}-{_safe_name(dataset.split)}-{digest}")
 
 
-def _read_verified(path, digest):
-    """The tensors of a cache file whose key digest and checksum hold, else None (with a warning)."""
+def _read_verified(path, digest, names):
+    """The tensors of a cache file whose key digest and checksum hold, else None (with a warning).
+
+    The file is read once (:func:`llu_core.utils.io.read_tensors`); the checksum, of the tensors
+    ``names`` in that order, is verified on the tensors built from those bytes, which are the
+    ones returned.
+    """
     if not path.is_file():
         warnings.warn(f"cache path {path} is not a file and is ignored", stacklevel=3)
         return None
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        tensors = load_file(str(path))
-        problem = ("it belongs to another key" if metadata.get("key") != digest else
-                   "its checksum does not match" if metadata.get("checksum") != checksum(*tensors.values()) else None)
-    except (SafetensorError, OSError, ValueError) as error:
+        stored = read_tensors(path, "cache file")
+        tensors = stored.tensors()
+        problem = ("it belongs to another key" if stored.metadata.get("key") != digest else
+                   f"it does not hold the tensors {list(names)}" if set(tensors) != set(names) else
+                   "its checksum does not match"
+                   if stored.metadata.get("checksum") != checksum(*(tensors[name] for name in names)) else None)
+    except (OSError, ValueError) as error:
         problem = f"it cannot be read ({error})"
     if problem is None:
         return tensors
@@ -101,22 +110,11 @@ def _remove(path):
         pass
 
 
-def _write_cache_file(path, tensors, metadata):
-    """Write a cache file; True on success, False with a warning when the cache cannot be written."""
-    try:
-        write_tensors(path, tensors, metadata=metadata)
-    except OSError as error:
-        warnings.warn(f"cannot write {path} ({error}); the features are computed in memory and not cached",
-                      stacklevel=3)
-        return False
-    return True
-
-
 def _write_part(folder, digest, indices, features):
     """Write one part file; its path, or None when the cache cannot be written."""
     indices, features = indices.contiguous(), features.contiguous()
     path = folder / f"part-{hashlib.sha256(indices.numpy().tobytes()).hexdigest()[:16]}.safetensors"
-    written = _write_cache_file(path, {"indices": indices, "features": features},
+    written = write_cache_file(path, {"indices": indices, "features": features},
                                 {"key": digest, "checksum": checksum(indices, features)})
     return path if written else None
 
@@ -125,7 +123,7 @@ def _cached_rows(folder, digest):
     """All verified cached rows of a folder: (indices (k,), features (k, d))."""
     indices, features = [], []
     for part in sorted(folder.glob("part-*.safetensors")):
-        tensors = _read_verified(part, digest)
+        tensors = _read_verified(part, digest, _PART_TENSORS)
         if tensors is not None:
             indices.append(tensors["indices"])
             features.append(tensors["features"])
@@ -159,7 +157,7 @@ def _collate(batch):
 
 class _Preprocessed(torch.utils.data.Dataset):
     """``(i, preprocessed image, None)`` for ``dataset[indices[i]]``; ``(i, None, error)`` when its
-    image cannot be decoded (:class:`~llu_core.data.datasets.UnreadableImageError`, naming the file)."""
+    image cannot be decoded (:class:`~llu_core.data.images.UnreadableImageError`, naming the file)."""
 
     def __init__(self, dataset, indices, preprocess):
         self.dataset, self.indices, self.preprocess = dataset, indices, preprocess
@@ -262,8 +260,9 @@ def extract_features(backbone, dataset, indices=None, batch_size=32, chunk_size=
         indices = _as_indices(indices, len(dataset))
     except ValueError as error:
         raise ValueError(f"{error} for {dataset!r}") from None
-    check_integer("batch_size", batch_size)
+    check_integer("batch_size", batch_size, high=MAX_BATCH_SIZE)
     check_integer("chunk_size", chunk_size)
+    check_integer("num_workers", num_workers, low=0)
     folder = image_cache_folder(backbone, dataset)
     digest = folder.name
     cached_indices, cached_features = _cached_rows(folder, digest)
@@ -299,21 +298,42 @@ def extract_text_features(backbone, classnames, templates):
     Each template is a string with one ``"{}"`` for the class name; a class's embedding
     averages over its prompts (``backbone.encode_text``).
     """
-    classnames, templates = list(classnames), list(templates)
+    classnames, templates = list(classnames), check_templates(templates)
     if not classnames:
         raise ValueError("classnames is empty")
-    if not templates or not all(isinstance(t, str) and t.count("{}") == 1 for t in templates):
-        raise ValueError(f"templates must be strings with exactly one '{{}}', got {templates!r}")
     key = {"format": CACHE_FORMAT, "backbone": backbone.cache_key, "classnames": classnames, "templates": templates}
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:20]
     path = cache_dir() / "text" / _safe_name(backbone.cache_key) / f"{digest}.safetensors"
     if path.exists():
-        tensors = _read_verified(path, digest)
+        tensors = _read_verified(path, digest, ("text",))
         if tensors is not None:
             return tensors["text"]
     text = backbone.encode_text(classnames, templates).float().cpu().contiguous()
-    _write_cache_file(path, {"text": text}, {"key": digest, "checksum": checksum(text)})
+    write_cache_file(path, {"text": text}, {"key": digest, "checksum": checksum(text)})
     return text
+
+
+def check_templates(templates):
+    """``templates`` as a list, checked: strings whose only replacement field is one bare ``{}``.
+
+    Raises ``ValueError`` starting with ``templates`` for a single string instead of a list,
+    an empty list, and a template with no, two, named (``{name}``), numbered (``{0}``),
+    formatted (``{:>9}``) or unbalanced braces: ``template.format(classname)`` would fail or
+    mislead for them.
+    """
+    if isinstance(templates, str) or not templates:
+        raise ValueError(f"templates must be a non-empty list of strings with one '{{}}' each, got {templates!r}")
+    templates = list(templates)
+    for template in templates:
+        try:
+            fields = [(name, spec, conversion) for _, name, spec, conversion in Formatter().parse(template)
+                      if name is not None] if isinstance(template, str) else None
+        except ValueError as error:
+            raise ValueError(f"templates: {template!r} is not a format string ({error})") from None
+        if fields != [("", "", None)]:
+            raise ValueError(f"templates: {template!r} must hold exactly one replacement field, a bare '{{}}' for the "
+                             "class name (no names, numbers, conversions or format specifications)")
+    return templates
 
 
 def class_balanced_subset(labels, per_class, seed=0):
@@ -326,7 +346,7 @@ def class_balanced_subset(labels, per_class, seed=0):
     if per_class is None:
         return np.arange(labels.size)
     check_integer("per_class", per_class)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     picked = [rng.permutation(np.flatnonzero(labels == label))[:per_class] for label in np.unique(labels)]
     return np.sort(np.concatenate(picked))
 
@@ -413,7 +433,7 @@ def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, roo
     return EmbeddedDataset(name=name, backbone=backbone.name, classnames=train.classnames, templates=train.templates,
                            train_X=embed(train_features), train_y=train_y.numpy(), test_X=embed(test_features),
                            test_y=test_y.numpy(), image_centre=image_centre.numpy(),
-                           text=ClassTexts(text.numpy(), train.classnames, backbone.context_tower()))
+                           text=ClassTexts(text.numpy(), train.classnames, backbone.context_tower(), train.templates))
 
 
 def _as_centre(centre, dim):
@@ -466,4 +486,4 @@ def embed_target(backbone, name, centre, test_per_class=None, root=None, device=
                            templates=test.templates, train_X=np.empty((0, test_X.shape[1]), dtype=np.float32),
                            train_y=np.empty(0, dtype=np.int64), test_X=test_X, test_y=test_y.numpy(),
                            image_centre=image_centre.numpy(),
-                           text=ClassTexts(text.numpy(), test.classnames, backbone.context_tower()))
+                           text=ClassTexts(text.numpy(), test.classnames, backbone.context_tower(), test.templates))

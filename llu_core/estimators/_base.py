@@ -6,24 +6,32 @@ argument):
 ``fit(X, y, T)``
     ``X`` (n, d) image embeddings, ``y`` (n,) integer labels into the rows of ``T`` (C, d),
     the class text embeddings. numpy arrays or torch tensors.
-``decision_function(X, T)`` → numpy float32 (n, C')
+``decision_function(X, T)`` → numpy float32 (n, C') (float64 for the linear probe)
     Scores against any class embeddings ``T`` (C', d): other classes than in training are
-    allowed (new classes, another data set) except for the linear probe.
+    allowed (new classes, another data set) except for the linear probe. Scores are always
+    finite: a model whose scores overflow raises ``ValueError`` naming its hyperparameters.
 ``predict(X, T)`` → numpy int64 row indices of ``T``; ``score(X, y, T)`` → accuracy in [0, 1].
 
 Rows that are not unit-norm are normalised; NaN or zero-norm rows, dimension mismatches,
-empty input and labels outside ``T`` raise ``ValueError`` (see :mod:`llu_core.utils.validation`).
+empty input, labels outside ``T`` and two rows of ``T`` that are the same class embedding raise
+``ValueError`` (see :mod:`llu_core.utils.validation`).
 """
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from ..utils.validation import (as_labels, check_fit_inputs, check_in_range, check_integer, check_is_fitted,
-                                check_predict_inputs, check_seed, default_device)
+from ..utils.validation import (MAX_BATCH_SIZE, SAME_EMBEDDING, as_labels, check_fit_inputs, check_in_range,
+                                check_integer, check_is_fitted, check_predict_inputs, check_seed, default_device)
 
-#: Two unit vectors count as the same class embedding when their cosine is at least this.
-SAME_EMBEDDING = 1.0 - 1e-5
+#: The CLIP temperature 1/τ accepted. CLIP learns it in [1, 100]; far outside that range float32
+#: scores stop carrying the cosines: at 1e-45 every score underflows to a tie, near 3e38 they overflow.
+LOGIT_SCALE_RANGE = (1e-2, 1e4)
+
+
+def check_logit_scale(value):
+    """Raise ``ValueError`` unless ``value`` is a temperature 1/τ in :data:`LOGIT_SCALE_RANGE`."""
+    check_in_range("logit_scale", value, *LOGIT_SCALE_RANGE)
 
 
 def shots_per_class(y):
@@ -60,6 +68,10 @@ class EmbeddingClassifier(BaseEstimator):
 
     #: Whether the classifier can score classes it was not trained on.
     scores_unseen_classes = True
+    #: The dtype of ``decision_function``'s scores.
+    score_dtype = np.float32
+    #: The hyperparameters that set the scores' magnitude, named when the scores overflow.
+    _score_params = ("logit_scale",)
 
     def _check_params(self):
         """Raise ``ValueError`` naming the first hyperparameter that is out of its range."""
@@ -97,8 +109,20 @@ class EmbeddingClassifier(BaseEstimator):
         check_is_fitted(self, "dim_")
         X, T = check_predict_inputs(X, T, self.dim_)
         with torch.no_grad():
-            logits = self._logits(X.to(self.device_), T.to(self.device_))
-        return logits.cpu().numpy().astype(np.float32, copy=False)
+            return self._as_scores(self._logits(X.to(self.device_), T.to(self.device_)))
+
+    def _as_scores(self, logits):
+        """``logits`` as the numpy scores of ``decision_function``; ``ValueError`` when they are not finite."""
+        scores = logits.cpu().numpy().astype(self.score_dtype, copy=False)
+        if not np.isfinite(scores).all():
+            self._overflow()
+        return scores
+
+    def _overflow(self):
+        """Raise the ``ValueError`` of scores that overflow, naming the hyperparameters that scale them."""
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._score_params)
+        raise ValueError(f"{values}: the scores of this {type(self).__name__} overflow {np.dtype(self.score_dtype)}; "
+                         f"lower {' or '.join(self._score_params)}")
 
     def predict(self, X, T):
         """Predicted class of every row of ``X``: numpy int64 (n,) row indices into ``T``."""
@@ -124,9 +148,9 @@ def store_params(estimator, params):
 
 def check_training_params(estimator):
     """Validate the hyperparameters shared by the trainable classifiers: the CLIP temperature
-    ``logit_scale`` (1/τ > 0), ``lr``, ``epochs``, ``batch_size`` and ``seed``."""
-    check_in_range("logit_scale", estimator.logit_scale, low=0.0, low_open=True)
+    ``logit_scale`` (1/τ, :data:`LOGIT_SCALE_RANGE`), ``lr``, ``epochs``, ``batch_size`` and ``seed``."""
+    check_logit_scale(estimator.logit_scale)
     check_in_range("lr", estimator.lr, low=0.0)
     check_integer("epochs", estimator.epochs, allow_none=True)
-    check_integer("batch_size", estimator.batch_size)
+    check_integer("batch_size", estimator.batch_size, high=MAX_BATCH_SIZE)
     check_seed(estimator.seed)

@@ -1,5 +1,6 @@
 """The baselines that work on cached embeddings: zero-shot CLIP, CLIP-Adapter, Tip-Adapter(-F) and a linear probe."""
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
@@ -7,7 +8,8 @@ from sklearn.linear_model import LogisticRegression
 from ..method.adapters import BottleneckAdapter
 from ..method.training import coop_epochs, coop_optimizer, cosine_schedule, minimise
 from ..utils.validation import check_bool, check_in_range, check_integer, check_seed
-from ._base import EmbeddingClassifier, check_training_params, match_classes, shots_per_class, store_params
+from ._base import (EmbeddingClassifier, check_logit_scale, check_training_params, match_classes, shots_per_class,
+                    store_params)
 
 # Tip-Adapter-F's training length (gaopengcuhk/Tip-Adapter, configs/*.yaml: train_epoch: 20).
 TIP_ADAPTER_F_EPOCHS = 20
@@ -33,7 +35,7 @@ class ZeroShotClassifier(EmbeddingClassifier):
         self.device = device
 
     def _check_params(self):
-        check_in_range("logit_scale", self.logit_scale, low=0.0, low_open=True)
+        check_logit_scale(self.logit_scale)
 
     def fit(self, X, y, T):
         """Check the input and record its dimension; returns self."""
@@ -74,7 +76,6 @@ class CLIPAdapterClassifier(EmbeddingClassifier):
 
     def _check_params(self):
         check_in_range("ratio", self.ratio, 0.0, 1.0)
-        check_in_range("logit_scale", self.logit_scale, low=0.0, low_open=True)
         check_integer("reduction", self.reduction)
         check_training_params(self)
 
@@ -142,6 +143,8 @@ class TipAdapterClassifier(EmbeddingClassifier):
         Empty unless ``finetune``.
     """
 
+    _score_params = ("alpha", "logit_scale")
+
     def __init__(self, alpha=1.0, beta=1.0, finetune=False, logit_scale=100.0, epochs=20, lr=0.001,
                  batch_size=256, seed=1, device=None):
         store_params(self, locals())
@@ -149,13 +152,14 @@ class TipAdapterClassifier(EmbeddingClassifier):
     def _check_params(self):
         check_in_range("alpha", self.alpha, low=0.0)
         check_in_range("beta", self.beta, low=0.0)
-        check_in_range("logit_scale", self.logit_scale, low=0.0, low_open=True)
         check_bool("finetune", self.finetune)
         check_training_params(self)
 
     def fit(self, X, y, T):
         """Build the cache from ``X`` (n, d) and ``y``; with ``finetune`` train its keys."""
         X, y, T = self._start_fit(X, y, T)
+        if self.logit_scale + self.alpha * float(torch.bincount(y).max()) > float(np.finfo(np.float32).max):
+            self._overflow()  # the largest score: logit_scale plus α times a class's number of keys
         self.class_embeddings_ = T.to(self.device_)
         self.keys_ = X.clone().to(self.device_)
         self.values_ = F.one_hot(y, T.shape[0]).to(torch.float32).to(self.device_)
@@ -182,8 +186,9 @@ class TipAdapterClassifier(EmbeddingClassifier):
         ``_CHUNK_ELEMENTS`` entries (scoring 50k images against 16k keys at once would need 3 GB).
         """
         rows = max(1, _CHUNK_ELEMENTS // max(1, self.keys_.shape[0]))
-        return torch.cat([self.alpha * torch.exp(-self.beta * (1.0 - chunk @ self.keys_.T)) @ self.values_
-                          for chunk in X.split(rows)])
+        # 1 − xᵀk ≥ 0 for unit rows; rounding can make it −1e-7, which a large β would blow up.
+        return torch.cat([self.alpha * torch.exp(-self.beta * (1.0 - chunk @ self.keys_.T).clamp(min=0.0))
+                          @ self.values_ for chunk in X.split(rows)])
 
     def _training_logits(self, X):
         return self.logit_scale * X @ self.class_embeddings_.T + self._cache_logits(X)
@@ -203,7 +208,9 @@ class LinearProbeClassifier(EmbeddingClassifier):
     As CoOp's ``lpclip/linear_probe.py`` (KaiyangZhou/CoOp): scikit-learn's
     ``LogisticRegression(solver="lbfgs", max_iter=1000, penalty="l2", C=...)``. CoOp picks C
     by a search on few-shot validation data; here C is a hyperparameter. Scores are the
-    log-probabilities of the classes. The probe knows only the classes it was trained on:
+    log-probabilities of the classes, computed and returned in float64: under strong
+    regularisation (C = 1e-8) the classes' log-probabilities differ by less than float32 can
+    tell apart from log(1/K), and float32 scores would tie. The probe knows only the classes it was trained on:
     scoring against a ``T`` with other class embeddings raises ``ValueError``.
 
     Parameters
@@ -222,6 +229,8 @@ class LinearProbeClassifier(EmbeddingClassifier):
     """
 
     scores_unseen_classes = False
+    score_dtype = np.float64
+    _score_params = ("C",)
 
     def __init__(self, C=1.0, max_iter=1000):
         self.C = C
@@ -250,7 +259,7 @@ class LinearProbeClassifier(EmbeddingClassifier):
         if (known < 0).any():
             raise ValueError(f"the linear probe cannot score classes it was not trained on: {int((known < 0).sum())} "
                              "row(s) of T match no training class embedding")
-        linear = X @ self.coef_.T + self.intercept_
+        linear = X.double() @ self.coef_.double().T + self.intercept_.double()
         if linear.shape[1] == 1:  # two classes: scikit-learn keeps one logit z, p(second) = sigmoid(z)
             linear = torch.cat([torch.zeros_like(linear), linear], dim=1)
         return torch.log_softmax(linear, dim=1)[:, known]

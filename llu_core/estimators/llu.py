@@ -81,7 +81,6 @@ class LLUClassifier(EmbeddingClassifier):
         check_in_range("beta", self.beta, 0.0, 1.0)
         check_in_range("gamma", self.gamma, low=0.0)
         check_in_range("lam", self.lam, low=0.0)
-        check_in_range("logit_scale", self.logit_scale, low=0.0, low_open=True)
         check_in_range("dirac_threshold", self.dirac_threshold, low=0.0)
         check_choice("mask", self.mask, MASKS)
         check_choice("init", self.init, ("identity", "random"))

@@ -8,11 +8,14 @@ and the fitted scalars (e.g. ``identity_distance_``, ``loss_history_``); ``"chec
 SHA-256 of that document and every tensor. It is written atomically
 (:func:`llu_core.utils.io.write_tensors`).
 
-Loading trusts nothing in the file: it verifies the format version and the checksum, builds
+Loading reads the file's bytes once (:func:`llu_core.utils.io.read_tensors`) and trusts
+nothing in them: it verifies the format version and the checksum of what was read, builds
 only the project's nine estimators, re-runs the hyperparameter checks of ``fit``, compares
 every tensor's name, dtype and shape with what the header's ``dim_`` implies *before*
-allocating anything, and refuses non-finite values. Every failure is a ``ValueError`` (a
-missing file: ``FileNotFoundError``) that names the file and the problem.
+building any tensor, and refuses non-finite values. The loaded model's tensors are its own
+memory: copying another model over the file, or truncating it, changes nothing in a model
+already loaded. Every failure is a ``ValueError`` that names the file and the problem (a
+missing file: ``FileNotFoundError``; one the system refuses to open: ``PermissionError``).
 
 A model is fitted on embeddings made with some ``image_centre`` (the mean feature subtracted
 by :func:`llu_core.data.features.embed_dataset`); test embeddings centred differently are scored
@@ -26,9 +29,7 @@ import numbers
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-
-from ..utils.io import checksum, target_path, write_tensors
+from ..utils.io import checksum, parse_json, read_tensors, target_path, write_tensors
 from ..utils.validation import check_is_fitted, default_device
 from .baselines import CLIPAdapterClassifier, LinearProbeClassifier, TipAdapterClassifier, ZeroShotClassifier
 from .llu import LLUClassifier
@@ -148,15 +149,11 @@ def save_classifier(clf, path, image_centre=None):
                                            _CHECKSUM_KEY: checksum(text, *(tensors[k] for k in sorted(tensors)))})
 
 
-def _read_header(handle, path):
-    """The JSON header of an open file, checked: format, class, names; with its text and checksum."""
-    metadata = handle.metadata() or {}
+def _read_header(metadata, path):
+    """The JSON header of a file's metadata, checked: format, class, names; with its text and checksum."""
     if _HEADER_KEY not in metadata:
         raise ValueError(f"{path} is not a classifier saved by llu_core (no '{_HEADER_KEY}' header)")
-    try:
-        header = json.loads(metadata[_HEADER_KEY])
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: the '{_HEADER_KEY}' header is not valid JSON ({error})") from None
+    header = parse_json(metadata[_HEADER_KEY], f"{path}: the '{_HEADER_KEY}' header")
     if not isinstance(header, dict) or header.get("format") != _FORMAT_VERSION:
         version = header.get("format") if isinstance(header, dict) else None
         raise ValueError(f"{path} has format version {version!r}; this llu_core reads version {_FORMAT_VERSION} "
@@ -189,30 +186,29 @@ def _check_fitted_values(fitted, path):
             raise ValueError(f"{path}: the fitted value {attribute}={value!r} is not valid")
 
 
-def _check_shapes(handle, path, header):
-    """Compare every stored tensor with the shapes the header implies, reading no tensor data."""
+def _check_shapes(layout, path, header):
+    """Compare every stored tensor (``layout``: name -> (dtype, shape)) with the shapes the header implies."""
     name, d = header["class"], header["fitted"]["dim_"]
     expected = _expected_shapes(name, header["params"], d)
-    stored = set(handle.keys()) - {_IMAGE_CENTRE}
+    stored = set(layout) - {_IMAGE_CENTRE}
     if stored != set(expected):
         raise ValueError(f"{path}: a {name} stores the tensors {sorted(expected)}, this file holds {sorted(stored)}")
     sizes = {}
     for key, shape in expected.items():
-        piece = handle.get_slice(key)
-        actual = tuple(piece.get_shape())
+        dtype, actual = layout[key]
         agrees = len(actual) == len(shape) and all(
             size == want if isinstance(want, int) else sizes.setdefault(want, size) == size
             for size, want in zip(actual, shape))
-        if piece.get_dtype() != "F32" or not agrees:
-            raise ValueError(f"{path}: tensor {key} is {piece.get_dtype()} of shape {list(actual)}; a {name} of "
+        if dtype != "F32" or not agrees:
+            raise ValueError(f"{path}: tensor {key} is {dtype} of shape {list(actual)}; a {name} of "
                              f"dimension {d} needs F32 of shape {list(shape)}")
     if name == "LinearProbeClassifier" and sizes["k"] != (1 if sizes["K"] == 2 else sizes["K"]):
         raise ValueError(f"{path}: coef_ has {sizes['k']} row(s) for {sizes['K']} classes")
     if name == "LLUClassifier" and header["params"]["mask"] != "global" and min(sizes["k"], sizes["m"]) == 0:
         raise ValueError(f"{path}: the {header['params']['mask']} mask needs image and text centres, one is empty")
-    if _IMAGE_CENTRE in handle.keys():
-        piece = handle.get_slice(_IMAGE_CENTRE)
-        if piece.get_dtype() != "F32" or len(piece.get_shape()) != 1:
+    if _IMAGE_CENTRE in layout:
+        dtype, shape = layout[_IMAGE_CENTRE]
+        if dtype != "F32" or len(shape) != 1:
             raise ValueError(f"{path}: {_IMAGE_CENTRE} must be a 1-D F32 tensor")
 
 
@@ -238,29 +234,26 @@ def load_classifier(path, device=None, image_centre=None):
     ------
     FileNotFoundError
         When ``path`` does not exist.
+    PermissionError
+        When the system refuses to open it.
     ValueError
-        When the file is not a complete, unmodified classifier of a supported format, when a
-        value in it is invalid, or when ``image_centre`` differs from the saved one.
+        When the file is not a regular file, not a complete, unmodified classifier of a
+        supported format, when a value in it is invalid, or when ``image_centre`` differs
+        from the saved one.
     """
     path = target_path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no saved classifier at {path}")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            header, text, stored_checksum = _read_header(handle, path)
-            name = header["class"]
-            clf = _CLASSES[name](**header["params"])
-            try:  # the checks of fit, before any size in the file is believed
-                clf._check_params()
-                clf.device_ = default_device(device if device is not None else header["params"].get("device"))
-            except ValueError as error:
-                raise ValueError(f"{path}: {error}") from None
-            _check_fitted_values(header["fitted"], path)
-            _check_shapes(handle, path, header)
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    except (SafetensorError, OSError) as error:
-        raise ValueError(f"{path} cannot be read as a safetensors file ({error}); it is damaged or not a "
-                         "saved classifier") from None
+    stored = read_tensors(path, "model file")
+    header, text, stored_checksum = _read_header(stored.metadata, path)
+    name = header["class"]
+    clf = _CLASSES[name](**header["params"])
+    try:  # the checks of fit, before any size in the file is believed
+        clf._check_params()
+        clf.device_ = default_device(device if device is not None else header["params"].get("device"))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    _check_fitted_values(header["fitted"], path)
+    _check_shapes(stored.layout, path, header)
+    tensors = stored.tensors()
     if stored_checksum != checksum(text, *(tensors[k] for k in sorted(tensors))):
         raise ValueError(f"{path}: the checksum does not match; the file was modified or damaged")
     for key, tensor in tensors.items():

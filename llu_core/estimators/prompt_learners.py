@@ -12,7 +12,8 @@ carries the class names and the text tower besides the class embeddings; its row
 hand-crafted prompts' embeddings that ProGrad and KgCoOp hold the learned prompts to. Scoring
 other classes (new classes, another data set) takes their ``ClassTexts``: the learned context
 is put in front of their names. A fitted model remembers the key of its tower and refuses a
-``T`` of another backbone.
+``T`` of another backbone; before its names are used, the rows of every ``T`` are checked to
+be those names' embeddings by its tower (:meth:`~llu_core.utils.class_texts.ClassTexts.check_rows`).
 
 Shared defaults (KaiyangZhou/CoOp): SGD with lr 0.002, CoOp's momentum, weight decay, warm-up
 and cosine schedule (:mod:`llu_core.method.training`); the context initialised from the word
@@ -35,6 +36,9 @@ from ._base import EmbeddingClassifier, check_training_params, shots_per_class, 
 COCOOP_EPOCHS = 10
 #: KgCoOp's training length (htyao89/KgCoOp, ``configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml``).
 KGCOOP_EPOCHS = 100
+#: ProGrad's distillation temperature τ_KD accepted (the reference uses 1). Beyond 1e4 the softened
+#: float32 predictions are uniform to float32 precision and the KL gradient vanishes: plain CoOp.
+TEMPERATURE_RANGE = (1e-6, 1e4)
 #: CoCoOp runs the text tower over all classes for every image; images are scored this many at a time.
 _IMAGES_PER_CHUNK = 32
 
@@ -139,6 +143,7 @@ class PromptLearnerClassifier(EmbeddingClassifier):
         if tower.embed_dim != E.shape[1]:
             raise ValueError(f"T has rows of dimension {E.shape[1]} but its tower embeds in {tower.embed_dim} "
                              "(dimension mismatch)")
+        texts.check_rows()
         self.tower_key_, self.ctx_dim_ = tower.key, int(tower.ctx_dim)
         self._build_modules()
         self.context_ = self._initial_context(tower).to(self.device_).requires_grad_(True)
@@ -173,10 +178,10 @@ class PromptLearnerClassifier(EmbeddingClassifier):
         if texts.tower.key != self.tower_key_:
             raise ValueError(f"T's text tower ({texts.tower.key}) is not the one this model was trained with "
                              f"({self.tower_key_})")
+        texts.check_rows()
         X, _ = check_predict_inputs(X, texts, self.dim_)
         with torch.no_grad():
-            logits = self._logits(X.to(self.device_), texts.classnames, texts.tower)
-        return logits.cpu().numpy().astype(np.float32, copy=False)
+            return self._as_scores(self._logits(X.to(self.device_), texts.classnames, texts.tower))
 
     def _class_embeddings(self, classnames, tower):
         """Unit embeddings (C, d) of the learned prompts of ``classnames``, on ``device_``."""
@@ -302,7 +307,7 @@ class ProGradClassifier(PromptLearnerClassifier):
         store_params(self, locals())
 
     def _check_params(self):
-        check_in_range("temperature", self.temperature, low=1e-6)
+        check_in_range("temperature", self.temperature, *TEMPERATURE_RANGE)
         check_in_range("lam", self.lam, 0.0, 1.0)
         super()._check_params()
 
@@ -327,6 +332,9 @@ class ProGradClassifier(PromptLearnerClassifier):
             return F.cross_entropy(logits, y[indices])
 
         def before_step():
+            if not torch.isfinite(kl_gradient["context"]).all():
+                raise ValueError(f"temperature={self.temperature!r}: the gradient of ProGrad's KL term is not finite, so "
+                                 "the update would not be ProGrad's; use a temperature near 1 (the reference's)")
             self.context_.grad = prograd_project(self.context_.grad, kl_gradient["context"], self.lam)
 
         return batch_loss, before_step

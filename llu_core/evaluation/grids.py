@@ -8,7 +8,7 @@ run: a dict of plain numbers, written to JSON/CSV as it is and summarised over s
 
 from ..estimators import LLUClassifier
 from ..utils.progress import progress_bar
-from .protocols import fit_on_base, score_base_to_new
+from .protocols import fit_on_base, score_base_to_new, shots_and_seeds
 
 #: The metrics of a base-to-new record, in percent.
 METRICS = ("base", "new", "hm")
@@ -27,9 +27,9 @@ def run_grid(methods, datasets, shots, seeds, progress=True):
         ``test_y`` (m,) and ``text`` (C, d), such as the result of
         :func:`llu_core.data.features.embed_dataset`.
     shots : iterable of int
-        Training images per base class.
+        Training images per base class (distinct positive integers).
     seeds : iterable of int
-        Seeds of the few-shot samples and of the training.
+        Seeds of the few-shot samples and of the training (distinct integers ≥ 0).
     progress : bool
         Show a tqdm progress bar over the runs.
 
@@ -41,10 +41,10 @@ def run_grid(methods, datasets, shots, seeds, progress=True):
         ``identity_distance`` (the fitted adapters' distance to the identity, see
         :func:`llu_core.evaluation.protocols.fit_on_base`).
     """
-    datasets, shots, seeds = list(datasets), [int(s) for s in shots], [int(s) for s in seeds]
-    if not methods or not datasets or not shots or not seeds:
-        raise ValueError("run_grid needs at least one method, data set, shot count and seed; got "
-                         f"{len(methods)} methods, {len(datasets)} data sets, {shots} shots, {seeds} seeds")
+    datasets, (shots, seeds) = list(datasets), shots_and_seeds(shots, seeds)
+    if not methods or not datasets:
+        raise ValueError(f"run_grid needs at least one method, data set, shot count and seed; got "
+                         f"{len(methods)} methods, {len(datasets)} data sets")
     runs = [(data, shot, seed, name) for data in datasets for shot in shots for seed in seeds for name in methods]
     records = []
     for data, shot, seed, name in progress_bar(runs, show=progress, desc="grid"):

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import clone
 
 from ..utils.class_texts import as_class_rows
-from ..utils.validation import as_labels
+from ..utils.validation import as_labels, check_integer, check_seed
 
 
 def base_new_split(class_ids):
@@ -56,7 +56,7 @@ def few_shot_indices(labels, shots, seed):
         raise ValueError(f"labels must be a non-empty 1-D array, got shape {labels.shape}")
     if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
         raise ValueError(f"shots must be a positive integer, got {shots!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     picked = []
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
@@ -64,6 +64,28 @@ def few_shot_indices(labels, shots, seed):
             raise ValueError(f"class {label} has {members.size} sample(s), fewer than shots={shots}")
         picked.append(rng.choice(members, size=shots, replace=False))
     return np.concatenate(picked).astype(np.int64)
+
+
+def shots_and_seeds(shots, seeds):
+    """The shot counts and seeds of a grid as lists of Python ints, checked.
+
+    Raises ``ValueError`` naming ``shots`` or ``seeds`` for an empty list, a value that is not
+    a positive integer (shots) or an integer in [0, 2**63) (seeds), or a value listed twice
+    (a repeated seed would be counted twice in the mean over seeds).
+    """
+    checked = []
+    for name, values, check in (("shots", shots, lambda v: check_integer("shots", v)),
+                                ("seeds", seeds, lambda v: check_seed(v, "seeds"))):
+        values = list(values)
+        if not values:
+            raise ValueError(f"{name} is empty; expected at least one value")
+        for value in values:
+            check(value)
+        repeated = sorted({int(v) for v in values if values.count(v) > 1})
+        if repeated:
+            raise ValueError(f"{name} lists {repeated} more than once; expected distinct values")
+        checked.append([int(value) for value in values])
+    return checked
 
 
 def validation_shots(shots):

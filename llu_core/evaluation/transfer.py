@@ -31,9 +31,10 @@ import numpy as np
 from sklearn.base import clone
 
 from ..estimators import LLUClassifier, match_classes
+from ..utils.class_texts import as_class_rows
 from ..utils.progress import progress_bar
-from ..utils.validation import as_embeddings, as_labels
-from .protocols import few_shot_indices
+from ..utils.validation import as_embeddings, as_labels, check_distinct_classes
+from .protocols import few_shot_indices, shots_and_seeds
 
 PROTOCOLS = ("source", "cross_dataset", "domain_generalisation")
 
@@ -50,8 +51,9 @@ def fit_on_source(classifier, X_train, y_train, T, shots, seed):
         The source's training pool of image embeddings.
     y_train : array-like of int, shape (n_train,)
         Labels into the rows of ``T``.
-    T : array-like, shape (C, d)
-        The source's class text embeddings.
+    T : array-like or ClassTexts, shape (C, d)
+        The source's class text embeddings; a :class:`~llu_core.utils.class_texts.ClassTexts`
+        stays one (the prompt learners need its names and tower).
     shots, seed : int
         Samples per class (:func:`llu_core.evaluation.protocols.few_shot_indices`), and the seed of the
         draw and of the training (set on the clone when it has a ``seed``).
@@ -60,7 +62,7 @@ def fit_on_source(classifier, X_train, y_train, T, shots, seed):
     -------
     The fitted clone.
     """
-    T, X_train = np.asarray(T, dtype=np.float32), np.asarray(X_train, dtype=np.float32)
+    T, X_train = as_class_rows(T), np.asarray(X_train, dtype=np.float32)
     y_train = as_labels(y_train, X_train.shape[0], T.shape[0], "y_train").numpy()
     chosen = few_shot_indices(y_train, shots, seed)
     model = clone(classifier)
@@ -73,24 +75,29 @@ def check_target(source, target, protocol):
     """Raise ``ValueError`` unless ``target`` can be scored by a model fitted on ``source``.
 
     Both are embedded data sets (``name``, ``test_X``, ``test_y``, ``text``; the source also
-    ``train_X``). The embedding dimensions must agree; where both carry an ``image_centre``,
+    ``train_X``). The target's test rows must be finite embeddings, its labels rows of its
+    ``text``, whose rows must be distinct classes; every message starts with ``target
+    '<name>'``. The embedding dimensions must agree; where both carry an ``image_centre``,
     the target must have been centred by the source's (:func:`llu_core.data.features.embed_target`);
     for ``"domain_generalisation"`` every class text of the target must be one of the source's
     (cosine ≥ 1 − 1e-5, see :func:`llu_core.estimators.match_classes`).
     """
     if protocol not in PROTOCOLS[1:]:
         raise ValueError(f"protocol must be one of {PROTOCOLS[1:]}, got {protocol!r}")
+    label = f"target {target.name!r}"
+    rows = {what: as_embeddings(getattr(target, what), f"{label} {what}") for what in ("test_X", "text")}
     centres = [getattr(data, "image_centre", None) for data in (source, target)]
     if all(centre is not None for centre in centres) and not np.array_equal(*centres):
-        raise ValueError(f"target {target.name!r} was centred by another image centre than the source "
+        raise ValueError(f"{label} was centred by another image centre than the source "
                          f"{source.name!r}; a model fitted on the source assumes the source's centre: embed the "
                          "target with llu_core.data.features.embed_target(..., centre=source.image_centre)")
     dim = np.asarray(source.text).shape[1]
-    for what in ("test_X", "text"):
-        if np.asarray(getattr(target, what)).shape[1] != dim:
-            raise ValueError(f"target {target.name!r} has {what} of embedding dimension "
-                             f"{np.asarray(getattr(target, what)).shape[1]}, but the source {source.name!r} has {dim}: "
-                             "embed both with the same backbone")
+    for what, values in rows.items():
+        if values.shape[1] != dim:
+            raise ValueError(f"{label} has {what} of embedding dimension {values.shape[1]}, but the source "
+                             f"{source.name!r} has {dim}: embed both with the same backbone")
+    check_distinct_classes(rows["text"], f"{label} text", getattr(target.text, "classnames", None))
+    as_labels(target.test_y, rows["test_X"].shape[0], rows["text"].shape[0], f"{label} test_y")
     if protocol == "domain_generalisation":
         T, T_source = (as_embeddings(data.text, f"{data.name} text") for data in (target, source))
         unmatched = np.flatnonzero((match_classes(T, T_source) < 0).numpy())
@@ -133,7 +140,8 @@ def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), sh
         Targets of each protocol (``name``, ``test_X``, ``test_y``, ``text``), such as
         :func:`llu_core.data.features.embed_target` returns; checked by :func:`check_target`.
     shots, seeds : iterables of int
-        Training images per source class, and seeds (few-shot draw and training).
+        Training images per source class, and seeds (few-shot draw and training); distinct
+        values (:func:`llu_core.evaluation.protocols.shots_and_seeds`).
     progress : bool
         Show a tqdm progress bar over the fits.
 
@@ -145,10 +153,14 @@ def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), sh
     """
     targets = [("source", source)] + [("cross_dataset", data) for data in cross_dataset] + \
         [("domain_generalisation", data) for data in domain_generalisation]
-    shots, seeds = [int(s) for s in shots], [int(s) for s in seeds]
-    if not methods or len(targets) == 1 or not shots or not seeds:
-        raise ValueError("run_transfer needs at least one method, target, shot count and seed; got "
-                         f"{len(methods)} methods, {len(targets) - 1} targets, {shots} shots, {seeds} seeds")
+    shots, seeds = shots_and_seeds(shots, seeds)
+    if not methods or len(targets) == 1:
+        raise ValueError(f"run_transfer needs at least one method, target, shot count and seed; got "
+                         f"{len(methods)} methods, {len(targets) - 1} targets")
+    names = [data.name for _, data in targets[1:]]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"targets {repeated} are listed more than once; each target is evaluated once")
     for protocol, data in targets[1:]:
         check_target(source, data, protocol)
     runs = [(shot, seed, name) for shot in shots for seed in seeds for name in methods]

@@ -15,18 +15,28 @@ The executed notebooks, every notebook's JSON results, and the combined records
 the ``notebooks/`` folder of the checkout ``llu_core`` runs from. The tables are printed at the end, with the paper's
 numbers beside ours where the setting matches the paper's (ViT-B-16, 16 shots; for the
 transfer tables, ImageNet as the source).
+
+Every argument is checked before the first kernel starts (:func:`check_arguments`): data-set
+names against the registry (so no name such as ``../../x`` can place a file outside
+``--output``), a backbone :func:`llu_core.load_backbone` knows, a device this machine has,
+distinct shot counts ≥ 1 and distinct seeds ≥ 0, sizes ≥ 0, and an output folder that can
+be written. A bad one ends the command with status 2 and a message that names it.
 """
 
 import argparse
+import secrets
 import sys
 from pathlib import Path
 
 import papermill
 
-from ..data.datasets import CORRUPTED_DATASETS
+from ..backbones.factory import check_backbone_name
+from ..data.datasets import CORRUPTED_DATASETS, TEST_ONLY, check_dataset_name
+from ..evaluation.protocols import shots_and_seeds
 from ..evaluation.summary import add_average, summarise
-from ..utils.io import read_json, write_json
+from ..utils.io import read_json, write_bytes, write_json
 from ..utils.locations import checkout_root
+from ..utils.validation import default_device
 from .tables import TRANSFER_COLUMNS, format_table_1, format_table_2, format_table_3, format_table_4, write_csv
 
 #: Chapter name -> the notebook that runs it.
@@ -85,6 +95,7 @@ def run_chapter(chapter, datasets, output, notebooks=None, **parameters):
     if chapter not in CHAPTERS or chapter == "transfer":
         raise ValueError(f"unknown per-data-set chapter {chapter!r}; expected one of "
                          f"{sorted(set(CHAPTERS) - {'transfer'})} (see run_transfer_chapter)")
+    check_datasets("datasets", datasets, trained=True)
     folder = Path(output) / chapter
     folder.mkdir(parents=True, exist_ok=True)
     records = []
@@ -107,6 +118,9 @@ def run_transfer_chapter(output, source, cross_dataset, domain_shift, notebooks=
     :func:`llu_core.evaluation.transfer.run_transfer`).
     """
     notebooks = notebooks_folder(notebooks)
+    check_datasets("source", [source], trained=True)
+    check_datasets("cross_dataset", cross_dataset)
+    check_datasets("domain_shift", domain_shift)
     folder = Path(output) / "transfer"
     folder.mkdir(parents=True, exist_ok=True)
     results_path = (folder / "transfer.json").resolve()
@@ -116,6 +130,66 @@ def run_transfer_chapter(output, source, cross_dataset, domain_shift, notebooks=
                         results_path=str(results_path)),
         cwd=str(notebooks), progress_bar=False)
     return read_json(results_path)["records"]
+
+
+def check_datasets(name, datasets, trained=False):
+    """Raise ``ValueError`` starting with ``name`` unless ``datasets`` are distinct registered data-set
+    names (:func:`llu_core.data.datasets.check_dataset_name`); ``trained``: none of them test-only."""
+    datasets = list(datasets)
+    for dataset in datasets:
+        try:
+            registered, _ = check_dataset_name(dataset)
+        except ValueError as error:
+            raise ValueError(f"{name}: {error}") from None
+        if trained and registered in TEST_ONLY:
+            raise ValueError(f"{name}: {dataset!r} is a test-only transfer target and cannot be fitted on")
+    repeated = sorted({dataset for dataset in datasets if datasets.count(dataset) > 1})
+    if repeated:
+        raise ValueError(f"{name}: {repeated} listed more than once")
+
+
+def check_output(folder):
+    """Raise ``ValueError`` starting with ``--output`` unless ``folder`` is a folder this process can
+    write into (created when missing; a probe file is written and removed)."""
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--output {folder} is not a folder")
+    probe = folder / f".write-test-{secrets.token_hex(6)}"
+    try:
+        write_bytes(probe, b"")
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(f"--output {folder} cannot be written ({error})") from None
+
+
+def check_arguments(args):
+    """Check every argument of the command line before anything runs; ``ValueError`` naming the first bad one."""
+    chapters = list(args.chapters)
+    if len(set(chapters)) < len(chapters):
+        raise ValueError(f"--chapters lists a chapter more than once: {chapters}")
+    for flag, check in (("--backbone", lambda: check_backbone_name(args.backbone)),
+                        ("--device", lambda: default_device(args.device))):
+        try:
+            check()
+        except ValueError as error:
+            raise ValueError(f"{flag}: {error}") from None
+    try:
+        shots_and_seeds(args.shots, args.seeds)
+    except ValueError as error:  # its message starts with "shots" or "seeds"
+        raise ValueError(f"--{error}") from None
+    if "base_to_new" in chapters or "ablations" in chapters:
+        check_datasets("--datasets", args.datasets, trained=True)
+    if "transfer" in chapters:
+        check_datasets("--source", [args.source], trained=True)
+        check_datasets("--cross-targets", args.cross_targets)
+        check_datasets("--shift-targets", args.shift_targets)
+    for name in ("train_per_class", "test_per_class", "shift_per_class"):
+        value = getattr(args, name)
+        if value is not None and value < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be 0 (the whole split) or a positive integer, "
+                             f"got {value}")
+    notebooks_folder(args.notebooks)
+    check_output(args.output)
 
 
 def save_and_format(chapter, records, output, backbone, shots):
@@ -135,6 +209,17 @@ def save_and_format(chapter, records, output, backbone, shots):
 
 
 def parse_arguments(argv=None):
+    """The command line's arguments, checked (:func:`check_arguments`): a bad one exits with status 2."""
+    parser = argument_parser()
+    args = parser.parse_args(argv)
+    try:
+        check_arguments(args)
+    except (ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
+    return args
+
+
+def argument_parser():
     parser = argparse.ArgumentParser(prog="python -m llu_core.report.reproduce", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--chapters", nargs="+", default=list(CHAPTERS), choices=list(CHAPTERS))
@@ -163,7 +248,7 @@ def parse_arguments(argv=None):
     parser.add_argument("--output", default="results", help="folder for executed notebooks and results")
     parser.add_argument("--notebooks", default=None,
                         help="folder of the chapter notebooks (default: notebooks/ of the checkout llu_core runs from)")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv=None):

@@ -1,20 +1,39 @@
-"""Atomic file writes and checksums: every file the project writes appears whole or not at all.
+"""Reading and writing files: whole regular files in, atomic files out, checksums.
 
-A write goes to a temporary file in the target's folder, is flushed to disk, then renamed
-over the target (``os.replace`` is atomic on POSIX and Windows). An interrupted run leaves at
-most a stray ``*.tmp`` file, never a truncated cache entry or result. New files get the
-permissions of an ordinary ``open`` (``0o666`` less the umask), so a cache shared by a group
-stays readable by it. No pickle anywhere: tensors go to safetensors, everything else to JSON.
+**Reading.** Every file the project reads (saved classifiers, cache files, the offline model's
+alignment, split files, class lists, IDX files, images) goes through :func:`read_file`: the
+path is opened without blocking, must be a regular file (a FIFO, a device or a folder is
+refused instead of hanging or reading for ever), and its bytes are read once. What is
+parsed, checked and used is those bytes: nothing stays mapped to the file, so a later copy
+over the file or a truncation cannot change a loaded model or kill the process.
+:func:`read_tensors` parses a safetensors file from such bytes.
+
+**Writing.** A write goes to a temporary file in the target's folder, is flushed to disk,
+then renamed over the target (``os.replace`` is atomic on POSIX and Windows). An interrupted
+run leaves at most a stray ``*.tmp`` file, never a truncated cache entry or result; a failed
+write (a full disk, a file-size limit) removes its temporary file and raises ``OSError``. New
+files get the permissions of an ordinary ``open`` (``0o666`` less the umask), so a cache
+shared by a group stays readable by it. No pickle anywhere: tensors go to safetensors,
+everything else to JSON.
 """
 
+import errno
 import hashlib
 import json
 import os
 import secrets
+import stat
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from safetensors.torch import save_file
+from safetensors import SafetensorError
+from safetensors.torch import load as tensors_from_bytes
+from safetensors.torch import save as tensors_to_bytes
+
+#: What a file that is not a regular file is, by its ``stat`` type.
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
 def checksum(*parts):
@@ -42,45 +61,203 @@ def target_path(path, name="path"):
     return path
 
 
+def read_file(path, what="file", max_bytes=None):
+    """The bytes of the regular file ``path``, read once.
+
+    Parameters
+    ----------
+    path : str or Path
+    what : str
+        How messages call the file (``"split file"``, ``"model file"``).
+    max_bytes : int, optional
+        Refuse a larger file before reading it.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` does not exist.
+    PermissionError
+        When the operating system refuses to open it.
+    ValueError
+        When it is a folder, a FIFO, a device or a socket, or larger than ``max_bytes``.
+    OSError
+        For any other failure to read it (the message names the file).
+    """
+    path = Path(path).expanduser()
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} {path} does not exist") from None
+    except PermissionError:
+        raise PermissionError(f"{what} {path} cannot be read: permission denied") from None
+    except OSError as error:
+        raise _os_error(f"{what} {path} cannot be opened", error) from None
+    with open(descriptor, "rb") as handle:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            kind = next((kind for test, kind in _FILE_KINDS if test(status.st_mode)), "not a regular file")
+            raise ValueError(f"{what} {path} is {kind}; expected a regular file")
+        if max_bytes is not None and status.st_size > max_bytes:
+            raise ValueError(f"{what} {path} has {status.st_size} bytes, more than the {max_bytes} accepted")
+        try:
+            return handle.read()
+        except OSError as error:
+            raise _os_error(f"{what} {path} cannot be read", error) from None
+
+
+def _os_error(message, error):
+    """An ``OSError`` of the same errno whose message is ``message`` and the system's reason."""
+    return OSError(error.errno, f"{message}: {error.strerror or error}")
+
+
+def parse_json(text, what):
+    """``json.loads(text)``, every failure (bad syntax, bad encoding, deep nesting) a ``ValueError``
+    whose message starts with ``what`` (e.g. the file's name)."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{what} is not valid JSON ({error})") from None
+    except RecursionError:
+        raise ValueError(f"{what} is nested too deeply to be read as JSON") from None
+
+
+@dataclass(frozen=True)
+class StoredTensors:
+    """A safetensors file read into memory: its header, and the tensors on demand.
+
+    Attributes
+    ----------
+    path : Path
+    metadata : dict of str -> str
+        The header's ``__metadata__``.
+    layout : dict of str -> (str, tuple of int)
+        Each tensor's safetensors dtype (``"F32"``, ``"I64"``) and shape, read from the header
+        without building any tensor.
+    data : bytes
+        The file's bytes, as read.
+    """
+
+    path: Path
+    metadata: dict
+    layout: dict
+    data: bytes
+
+    def tensors(self):
+        """Every tensor, built from :attr:`data` (its own memory, nothing mapped to the file)."""
+        try:
+            return tensors_from_bytes(self.data)
+        except SafetensorError as error:
+            raise ValueError(f"{self.path} cannot be read as a safetensors file ({error})") from None
+
+
+def read_tensors(path, what="file"):
+    """Read the safetensors file ``path`` once (:func:`read_file`) and parse its header.
+
+    Raises the errors of :func:`read_file`, and ``ValueError`` naming the file when its
+    header is not a safetensors header.
+    """
+    data = read_file(path, what)
+    path = Path(path).expanduser()
+    damaged = f"{path} cannot be read as a safetensors file"
+    size = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
+    if not 0 < size <= len(data) - 8:
+        raise ValueError(f"{damaged} (it is truncated or has no safetensors header)")
+    header = parse_json(data[8:8 + size], f"{damaged}: its header")
+    if not isinstance(header, dict):
+        raise ValueError(f"{damaged} (its header is not a JSON object)")
+    metadata = header.pop("__metadata__", None) or {}
+    try:
+        layout = {name: (entry["dtype"], tuple(entry["shape"])) for name, entry in header.items()}
+    except (TypeError, KeyError):
+        raise ValueError(f"{damaged} (a tensor entry of its header lacks a dtype or shape)") from None
+    if not isinstance(metadata, dict) or not all(isinstance(value, str) for value in metadata.values()):
+        raise ValueError(f"{damaged} (its metadata is not a map of strings)")
+    return StoredTensors(path, metadata, layout, data)
+
+
+def _temporary_beside(path):
+    """Create an empty temporary file in ``path``'s folder; return (its path, an open descriptor).
+
+    O_EXCL: never an existing file; mode 0o666 lets the umask decide, unlike mkstemp's 0o600.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    return temporary, os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 @contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; on success, move it onto ``path``.
 
-    On an exception the temporary file is removed and ``path`` is left as it was.
+    For writers that take a path (matplotlib, csv). On an exception the temporary file is
+    removed and ``path`` is left as it was.
     """
     path = target_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    # O_EXCL: never an existing file; mode 0o666 lets the umask decide, unlike mkstemp's 0o600.
-    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    temporary, descriptor = _temporary_beside(path)
+    os.close(descriptor)
     mode = os.stat(temporary).st_mode & 0o777
     try:
         yield temporary
-        os.chmod(temporary, mode)  # a writer that recreated the file (safetensors does, 0o600) gets it back
+        os.chmod(temporary, mode)  # a writer that recreated the file gets the umask's mode back
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
-            os.remove(temporary)
+            _remove_quietly(temporary)
+
+
+def write_bytes(path, data):
+    """Write ``data`` to ``path`` atomically.
+
+    Raises
+    ------
+    OSError
+        Naming ``path`` and the reason, when its folder cannot be created or the file cannot
+        be written (``ENOSPC``: the disk is full; ``EFBIG``: a file-size limit); no partial
+        file is left behind.
+    """
+    path = target_path(path)
+    temporary = None
+    try:
+        temporary, descriptor = _temporary_beside(path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view):]
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(temporary, path)
+    except OSError as error:
+        if temporary is not None:
+            _remove_quietly(temporary)
+        reason = {errno.ENOSPC: "the disk is full", errno.EFBIG: "the file would exceed the file-size limit"}.get(
+            error.errno, error.strerror or str(error))
+        raise OSError(error.errno, f"cannot write {path}: {reason}") from None
 
 
 def write_json(path, data):
     """Write ``data`` as indented JSON to ``path`` atomically."""
-    with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
 def read_json(path):
     """Read a JSON file written by :func:`write_json`."""
-    return json.loads(Path(path).expanduser().read_text())
+    return parse_json(read_file(path, "JSON file"), f"JSON file {Path(path).expanduser()}")
 
 
 def write_tensors(path, tensors, metadata=None):
-    """Write a dict of tensors to a safetensors file atomically.
+    """Write a dict of tensors to a safetensors file atomically (errors as :func:`write_bytes`).
 
     ``metadata`` is a flat dict of strings stored in the file's header (safetensors' rule).
     """
     contiguous = {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
-    with atomic_path(path) as temporary:
-        save_file(contiguous, str(temporary), metadata=metadata)
+    write_bytes(path, tensors_to_bytes(contiguous, metadata=metadata))

@@ -2,7 +2,11 @@
 
 - The cache: ``$LLU_CACHE_DIR``, else the user's cache folder (``$XDG_CACHE_HOME/llu_book``,
   by default ``~/.cache/llu_book``). The Makefile points ``LLU_CACHE_DIR`` at ``.cache/`` in
-  the repository, so that the tests and the book build share one cache.
+  the repository, so that the tests and the book build share one cache. The cache is a
+  convenience, never a requirement: a cache file that cannot be written (a folder that cannot
+  be created, a file or ``/dev/null`` as ``LLU_CACHE_DIR``, a read-only or full disk, a
+  file-size limit) gives one warning per cache folder and process
+  (:func:`write_cache_file`), and the caller goes on with what it computed in memory.
 - The checkout: when ``llu_core`` runs from a clone of the repository (an editable install),
   :func:`checkout_root` is that clone's folder, recognised by the book's table of contents
   beside the package; installed as a wheel it is None. Only two defaults use it, each
@@ -11,7 +15,13 @@
 """
 
 import os
+import warnings
 from pathlib import Path
+
+from .io import write_tensors
+
+#: The cache folders whose write failure was reported in this process.
+_REPORTED = set()
 
 
 def user_cache_folder():
@@ -21,10 +31,30 @@ def user_cache_folder():
 
 
 def cache_dir():
-    """Return the cache folder (created if missing): ``$LLU_CACHE_DIR`` or :func:`user_cache_folder`."""
-    folder = Path(os.environ.get("LLU_CACHE_DIR") or user_cache_folder()).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """The cache folder: ``$LLU_CACHE_DIR`` or :func:`user_cache_folder`.
+
+    It is not created here: :func:`write_cache_file` creates the folders it writes into.
+    """
+    return Path(os.environ.get("LLU_CACHE_DIR") or user_cache_folder()).expanduser()
+
+
+def write_cache_file(path, tensors, metadata):
+    """Write a cache file atomically; True on success.
+
+    On any failure to write (``OSError``: see :func:`llu_core.utils.io.write_bytes`) return
+    False, with a ``UserWarning`` the first time in this process for the current cache folder,
+    so that the caller computes in memory instead.
+    """
+    try:
+        write_tensors(path, tensors, metadata=metadata)
+    except OSError as error:
+        folder = cache_dir()
+        if folder not in _REPORTED:
+            _REPORTED.add(folder)
+            warnings.warn(f"the cache {folder} cannot be written ({error}); embeddings are computed in memory and "
+                          "not cached (reported once)", stacklevel=3)
+        return False
+    return True
 
 
 def checkout_root():

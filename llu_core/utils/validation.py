@@ -17,6 +17,11 @@ import numpy as np
 import torch
 from sklearn.exceptions import NotFittedError
 
+#: Two unit vectors count as the same class embedding when their cosine is at least this.
+SAME_EMBEDDING = 1.0 - 1e-5
+#: Rows of class embeddings compared with all others at a time by :func:`check_distinct_classes`.
+_ROWS_PER_BLOCK = 1024
+
 
 def _real_array(values, name):
     """``values`` as a CPU tensor of real numbers (float32, or float64 when given wider data)."""
@@ -106,12 +111,37 @@ def as_labels(values, n_samples, n_classes, name="y"):
     return torch.from_numpy(array)
 
 
+def check_distinct_classes(T, name="T", classnames=None):
+    """Raise ``ValueError`` when two rows of the unit-norm class embeddings ``T`` (C, d) are the
+    same embedding (cosine ≥ :data:`SAME_EMBEDDING`), naming both rows (and classes).
+
+    Two such classes get the same score for every image, so one of them is never predicted
+    (e.g. "banded" and "Banded" under a text tower that ignores case). Compared a block of rows
+    at a time, so memory stays O(C) per row of the block.
+    """
+    T = torch.as_tensor(T)
+    for start in range(0, T.shape[0], _ROWS_PER_BLOCK):
+        similarity = T[start:start + _ROWS_PER_BLOCK] @ T.T
+        own = torch.arange(similarity.shape[0])
+        similarity[own, own + start] = -2.0
+        same = (similarity >= SAME_EMBEDDING).nonzero()
+        if same.numel():
+            i, j = sorted((start + int(same[0, 0]), int(same[0, 1])))
+            names = "" if classnames is None else f" ({classnames[i]!r} and {classnames[j]!r})"
+            raise ValueError(f"{name} rows {i} and {j}{names} are the same class embedding (cosine "
+                             f"{float(similarity[same[0, 0], same[0, 1]]):.6f}): one of the two classes could never "
+                             "be predicted; merge them or describe them differently")
+
+
 def check_fit_inputs(X, y, T):
     """Check the arguments of ``fit(X, y, T)``; return them as tensors (X, y, T).
 
-    ``X`` (n, d) image embeddings, ``y`` (n,) labels into the rows of ``T`` (C, d).
+    ``X`` (n, d) image embeddings, ``y`` (n,) labels into the rows of ``T`` (C, d), whose rows
+    must be distinct classes (:func:`check_distinct_classes`).
     """
+    classnames = getattr(T, "classnames", None)
     T = as_embeddings(T, "T")
+    check_distinct_classes(T, "T", classnames)
     X = as_embeddings(X, "X", dim=T.shape[1])
     y = as_labels(y, X.shape[0], T.shape[0])
     return X, y, T
@@ -119,7 +149,10 @@ def check_fit_inputs(X, y, T):
 
 def check_predict_inputs(X, T, dim):
     """Check the arguments of ``decision_function(X, T)`` against the fitted dimension ``dim``."""
-    return as_embeddings(X, "X", dim=dim), as_embeddings(T, "T", dim=dim)
+    classnames = getattr(T, "classnames", None)
+    T = as_embeddings(T, "T", dim=dim)
+    check_distinct_classes(T, "T", classnames)
+    return as_embeddings(X, "X", dim=dim), T
 
 
 def check_in_range(name, value, low=None, high=None, low_open=False):
@@ -135,15 +168,21 @@ def check_in_range(name, value, low=None, high=None, low_open=False):
         raise ValueError(f"{name} must lie in {bounds}, got {value!r}")
 
 
-def check_integer(name, value, low=1, allow_none=False):
-    """Raise ``ValueError`` unless ``value`` is an integer ≥ ``low`` (or None when allowed).
+#: The largest batch size accepted (torch indexes batches with 32-bit sizes in places).
+MAX_BATCH_SIZE = 2 ** 31 - 1
+
+
+def check_integer(name, value, low=1, allow_none=False, high=None):
+    """Raise ``ValueError`` unless ``value`` is an integer in ``[low, high]`` (or None when allowed).
 
     Python and numpy integers are accepted; booleans, floats and strings are not.
     """
     if value is None and allow_none:
         return
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < low:
-        expected = f"an integer >= {low}" + (" or None" if allow_none else "")
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < low
+            or (high is not None and value > high)):
+        expected = (f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]") + \
+            (" or None" if allow_none else "")
         raise ValueError(f"{name} must be {expected}, got {value!r}")
 
 
