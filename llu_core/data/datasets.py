@@ -59,10 +59,9 @@ import torch
 from PIL import Image
 
 from .corruptions import CORRUPTIONS, check_corruption, corrupt
-from .paths import data_root
+from .paths import DEBIAN_FASHION_MNIST, data_root
 
 COOP_DATASETS_MD = "https://github.com/KaiyangZhou/CoOp/blob/main/DATASETS.md"
-DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 # Class names of torchvision.datasets.FashionMNIST.classes (torchvision/datasets/mnist.py).
 FASHION_MNIST_CLASSNAMES = [

@@ -14,8 +14,6 @@ import secrets
 from contextlib import contextmanager
 from pathlib import Path
 
-from safetensors.torch import save_file
-
 
 def checksum(*parts):
     """SHA-256 hex digest of tensors (their raw bytes) and strings, in order.
@@ -81,6 +79,8 @@ def write_tensors(path, tensors, metadata=None):
 
     ``metadata`` is a flat dict of strings stored in the file's header (safetensors' rule).
     """
+    from safetensors.torch import save_file  # torch loads only where tensors are written
+
     contiguous = {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
     with atomic_path(path) as temporary:
         save_file(contiguous, str(temporary), metadata=metadata)
