@@ -339,9 +339,9 @@ def _load_fashion_mnist(split, root):
         if not (root / "FashionMNIST" / "raw").is_dir():
             raise FileNotFoundError(
                 f"Fashion-MNIST not found in {root / 'fashion-mnist'}, {DEBIAN_FASHION_MNIST} or "
-                f"{root / 'FashionMNIST'}: run `apt-get install -y dataset-fashion-mnist`, or "
-                f"`torchvision.datasets.FashionMNIST({str(root)!r}, download=True)` on a machine "
-                "with internet")
+                f"{root / 'FashionMNIST'}: run `apt-get install -y dataset-fashion-mnist` or "
+                "`python -m llu_core fetch-data` (the book's offline data), or set LLU_DATA_ROOT to the "
+                "folder that holds fashion-mnist/")
         from torchvision.datasets import FashionMNIST
 
         original = FashionMNIST(str(root), train=split == "train", download=False)
@@ -362,9 +362,9 @@ def _load_cifar10(split, root):
                           [DEFAULT_TEMPLATE])
     if not (root / "cifar-10-batches-py").is_dir():
         raise FileNotFoundError(
-            f"CIFAR-10 not found: expected {folder}/<class>/*.jpg or {root / 'cifar-10-batches-py'}; "
-            f"run `torchvision.datasets.CIFAR10({str(root)!r}, download=True)` on a machine with "
-            "internet, or pass root= / set LLU_DATA_ROOT")
+            f"CIFAR-10 not found: expected {folder}/<class>/*.jpg, the book's offline data (run `python -m "
+            "llu_core fetch-data`, or pass root= / set LLU_DATA_ROOT to the folder that holds it), or "
+            f"torchvision's {root / 'cifar-10-batches-py'} (other pixels than the book's JPEGs)")
     from torchvision.datasets import CIFAR10
 
     original = CIFAR10(str(root), train=split == "train", download=False)
@@ -373,10 +373,13 @@ def _load_cifar10(split, root):
 
 
 def _missing(name, what, root):
-    anchor = COOP_DATASETS[name].anchor or name.replace("_", "")
+    spec = COOP_DATASETS[name]
+    anchor = spec.anchor or name.replace("_", "")
+    offline = (f" (the book's offline {spec.subset_folder}/: `python -m llu_core fetch-data`)"
+               if spec.subset_folder else "")
     return FileNotFoundError(
         f"{name}: {what} not found under {root}. Download it as CoOp's DATASETS.md says "
-        f"({COOP_DATASETS_MD}#{anchor}) and pass root= or set LLU_DATA_ROOT to the folder "
+        f"({COOP_DATASETS_MD}#{anchor}){offline} and pass root= or set LLU_DATA_ROOT to the folder "
         "that holds it")
 
 
