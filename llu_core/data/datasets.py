@@ -256,20 +256,24 @@ TEST_ONLY = (*IMAGENET_SHIFTS, *CORRUPTED_DATASETS)
 SPLITS = ("train", "val", "test")
 
 
-def load_dataset(name, split, root=None):
+def load_dataset(name, split, root=None, classes_file=None):
     """Load split ``split`` of data set ``name``.
 
     Parameters
     ----------
-    name : str
+    name : str or Path
         One of :data:`DATASET_NAMES`: ``"fashion_mnist"``, ``"cifar10"``, a CoOp data set, a
         shifted ImageNet or a corrupted CIFAR-10 (``"cifar10_<kind>"``, optionally with
-        ``"@<severity>"``).
+        ``"@<severity>"``); or a folder of your own images, one sub-folder per class
+        (:mod:`llu_core.data.folders`; a ``Path``, or a string with a ``/``).
     split : {"train", "val", "test"}
         ``"val"`` exists for the CoOp data sets only (ImageNet's test split is its val folder);
-        the data sets of :data:`TEST_ONLY` have only ``"test"``.
+        the data sets of :data:`TEST_ONLY` have only ``"test"``; an image folder without split
+        folders only ``"train"``.
     root : str or Path, optional
-        The data root; default :func:`llu_core.data.paths.data_root`.
+        The data root; default :func:`llu_core.data.paths.data_root` (not used for a folder).
+    classes_file : str or Path, optional
+        For an image folder: its class names (:func:`llu_core.data.folders.load_image_folder`).
 
     Returns
     -------
@@ -282,10 +286,18 @@ def load_dataset(name, split, root=None):
     FileNotFoundError
         When the data are not on disk; the message says what to download and where to put it.
     """
+    from .folders import image_folder, load_image_folder  # folders builds on this module
+
+    folder = image_folder(name)
+    if folder is not None:
+        return load_image_folder(folder, split, classes_file)
+    if classes_file is not None:
+        raise ValueError(f"classes_file is for a folder of images; {name!r} is a registered data set")
     registered, at, severity = name.partition("@")
     if registered not in DATASET_NAMES or (at and registered not in CORRUPTED_DATASETS):
         raise ValueError(f"unknown data set {name!r}; known names: {', '.join(DATASET_NAMES)} "
-                         f"(a corrupted one may end in @<severity>, e.g. {CORRUPTED_DATASETS[0]}@5)")
+                         f"(a corrupted one may end in @<severity>, e.g. {CORRUPTED_DATASETS[0]}@5), or a "
+                         "folder of images such as './photos'")
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     if registered in TEST_ONLY and split != "test":
