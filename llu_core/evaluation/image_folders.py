@@ -150,9 +150,12 @@ def predict_images(model_path, images, backbone=None, pretrained=None, device=No
         classnames=, templates=, backbone=)``).
     images : list of str or Path
         Image files. One that cannot be read is named in a warning and skipped.
-    backbone, pretrained : str, optional
-        Load another copy of the backbone than the one the model names (a checkpoint that has
-        moved); it must be the same backbone (:func:`llu_core.estimators.persistence.check_backbone`).
+    backbone : str or backbone object, optional
+        The backbone to embed the images with: default the one the model names. A name (with
+        ``pretrained``, e.g. a checkpoint that has moved) is loaded; a loaded backbone is used as
+        it is. It must be the model's (:func:`llu_core.estimators.persistence.check_backbone`).
+    pretrained : str, optional
+        For :func:`llu_core.load_backbone`.
     device : str, optional
 
     Returns
@@ -171,10 +174,12 @@ def predict_images(model_path, images, backbone=None, pretrained=None, device=No
         raise ValueError(f"{model_path} does not say which classes and backbone it is for; fit it with "
                          "`python -m llu_core fit`, or save it with save_classifier(..., classnames=, templates=, "
                          "backbone=)")
-    saved = clf.backbone_
-    name = backbone or saved["name"] or OFFLINE
-    pretrained = pretrained if pretrained is not None else None if backbone else saved["pretrained"]
-    model = load_backbone(name, pretrained=pretrained, device=device)
+    if backbone is None or isinstance(backbone, str):
+        saved = clf.backbone_
+        pretrained = pretrained if pretrained is not None else None if backbone else saved["pretrained"]
+        model = load_backbone(backbone or saved["name"] or OFFLINE, pretrained=pretrained, device=device)
+    else:
+        model = backbone
     try:
         check_backbone(clf, model)
     except ValueError as error:
