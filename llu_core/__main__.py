@@ -46,7 +46,8 @@ def _predict(arguments):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="python -m llu_core", description=__doc__.split("\n\n")[0].split(": ")[-1])
+    parser = argparse.ArgumentParser(prog="python -m llu_core", description="LLU Book's command line: fetch the "
+                                     "offline data, fit LLU on a folder of images, classify images with the saved model.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     fetch = commands.add_parser("fetch-data", help="fetch and verify the book's offline data",

@@ -36,9 +36,11 @@ What is bit-identical, and what is checked instead:
   resampling code and on the libjpeg version. A rebuilt image whose bytes differ is accepted when
   its size in pixels is the manifest's and its 8x8 thumbnail (the box-filtered mean of each
   block, RGB) lies within :data:`PIXEL_TOLERANCE` grey levels of the manifest's
-  (``pixels:<W>x<H>:<base64 thumbnail>``). Encoding the offline images once more at quality 90
-  moves a thumbnail by at most 2 levels, and two different DTD images lie more than 5 levels
-  apart on average; the README records how far the book's numbers move for such a rebuild.
+  (``pixels:<W>x<H>:<base64 thumbnail>``). Encoding the 1,200 offline images once more at
+  quality 90 moves a thumbnail by at most 5 levels (99 % of them by at most 3), while two of them
+  of the same size differ by more than 12, except 8 pairs of near-duplicate photographs that DTD
+  itself holds (1-4 levels). The README records how far the book's numbers move for such a
+  rebuild (``benchmarks/bench_rebuilt_pixels.py``).
 """
 
 import base64
@@ -61,7 +63,7 @@ BUNDLED_FOLDER = MANIFEST_FOLDER / "bundled"
 COLUMNS = ("path", "size", "sha256", "source", "source_path", "check")
 #: The largest difference, in grey levels (0-255), between the 8x8 thumbnails of a rebuilt image
 #: and of the manifest's image that still counts as the same image (``pixels:`` checks).
-PIXEL_TOLERANCE = 4
+PIXEL_TOLERANCE = 8
 #: The side of the thumbnail of a ``pixels:`` check.
 THUMBNAIL_SIDE = 8
 #: The steps that make an offline file from its source file.
