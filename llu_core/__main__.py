@@ -46,8 +46,9 @@ def _predict(arguments):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="python -m llu_core", description="LLU Book's command line: fetch the "
-                                     "offline data, fit LLU on a folder of images, classify images with the saved model.")
+    parser = argparse.ArgumentParser(prog="python -m llu_core",
+                                     description="LLU Book's command line: fetch the offline data, fit LLU on a "
+                                                 "folder of images, classify images with the saved model.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     fetch = commands.add_parser("fetch-data", help="fetch and verify the book's offline data",
@@ -63,7 +64,8 @@ def _parser():
                           help='"offline" or an open_clip model name such as ViT-B-16 (fit: default offline; predict: '
                                "the model's)")
     backbone.add_argument("--pretrained", default=None,
-                          help="open_clip weights: a pretrained tag or a checkpoint file (predict: default the model's)")
+                          help="open_clip weights: a pretrained tag or a checkpoint file (predict: default the "
+                               "model's)")
     backbone.add_argument("--device", default=None, help="cpu or cuda (default: CUDA when available)")
 
     fit = commands.add_parser("fit", parents=[backbone], help="fit LLU on a folder of images, one sub-folder per class",

@@ -426,8 +426,8 @@ def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, roo
 
     text = extract_text_features(backbone, train.classnames, train.templates)
     return EmbeddedDataset(name=str(name), backbone=backbone.name, classnames=train.classnames,
-                           templates=train.templates, train_X=embed(train_features), train_y=train_y.numpy(), test_X=embed(test_features),
-                           test_y=test_y.numpy(), image_centre=image_centre.numpy(),
+                           templates=train.templates, train_X=embed(train_features), train_y=train_y.numpy(),
+                           test_X=embed(test_features), test_y=test_y.numpy(), image_centre=image_centre.numpy(),
                            text=ClassTexts(text.numpy(), train.classnames, backbone.context_tower()))
 
 
