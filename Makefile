@@ -1,6 +1,6 @@
 # LLU Book. Two commands on a fresh machine:
-#   make book   set up, build the offline model, execute every chapter, build the HTML book
-#   make test   set up and run the test suite (what CI runs)
+#   make book   set up, fetch the offline data, build the offline model, execute every chapter, build the HTML book
+#   make test   set up, fetch the offline data and run the test suite (what CI runs)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 export LLU_CACHE_DIR ?= $(CURDIR)/.cache
 export MPLBACKEND ?= Agg
 
-.PHONY: setup book test benchmark reproduce clean
+.PHONY: setup data book test benchmark reproduce clean
 
 setup: $(VENV)/.installed
 
@@ -19,11 +19,16 @@ $(VENV)/.installed: requirements.txt pyproject.toml scripts/install-system-deps.
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
+# The offline data (llu_core/data/offline/): verified where it is (file sizes always, hashes once),
+# fetched from its pinned sources (or $LLU_DATA_MIRROR) where it is missing.
+data: setup
+	$(BIN)/python -m llu_core fetch-data
+
 # Progress bars are for interactive runs; the built pages leave them out.
-book: setup
+book: setup data
 	TQDM_DISABLE=1 $(BIN)/jupyter-book build . --warningiserror --keep-going
 
-test: setup
+test: setup data
 	$(BIN)/python -m pytest
 
 benchmark: setup

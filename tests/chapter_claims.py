@@ -181,3 +181,30 @@ def check_transfer(result):
     gains = {(g["method"], g["dataset"]): g["gain"] for g in result["gains"]} if len(result["seeds"]) == 1 else {}
     for (method, dataset), gain in gains.items():  # one seed: a gain is one record's difference
         assert gain == pytest.approx(runs[method, dataset]["accuracy"] - runs["zero_shot", dataset]["accuracy"])
+
+
+def check_own_images(result, strict=True):
+    """Chapter 11. ``strict``: the default build, whose 4 shots of 5 classes must beat zero-shot."""
+    # "A folder without train/ and test/ sub-folders is one pool of images, all in the training split".
+    assert result["pool_test_split"] == 0
+    # "... are now n_fitted training images (shots per class) and n_held_out held-out ones".
+    assert result["n_fitted"] == result["shots"] * len(result["classes"])
+    assert result["n_fitted"] + result["n_held_out"] == result["n_images"]
+    # "suggest_gamma asks for the α that CLIP's typical image gets at the paper's γ": γ' = 20 δ_CLIP / δ.
+    distance = result["statistics"]["median_distance_base"]
+    assert result["suggested_gamma"] == pytest.approx(20.0 * result["clip_typical_distance"] / distance)
+    # "The suggestion lies within a factor of two of the paper's value".
+    assert 10.0 <= result["suggested_gamma"] <= 40.0
+    accuracy = result["accuracy"]
+    assert all(0.0 <= value <= 100.0 for value in accuracy.values())
+    if strict:
+        # "LLU reaches ... against zero-shot's ..., a gain of ... points".
+        assert accuracy["llu"] > accuracy["zero_shot"]
+    # "the file holds the model exactly".
+    assert result["score_gap"] == 0.0
+    # "The command line fitted the same model ...: its held-out accuracies ... are those of the table,
+    # and its predictions are those of predict_images".
+    cli = result["cli"]
+    assert cli["accuracy"]["zero-shot"] == pytest.approx(accuracy["zero_shot"], abs=0.051)
+    assert cli["accuracy"]["LLU"] == pytest.approx(accuracy["llu"], abs=0.051)
+    assert [[path, name, f"{probability:.4f}"] for path, name, probability in result["predictions"]] == cli["predictions"]

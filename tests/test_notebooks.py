@@ -8,7 +8,8 @@ import pytest
 from llu_core.utils.io import read_json
 
 from chapter_claims import (by_method, check_ablations, check_affine_adapter, check_base_to_new, check_clustering,
-                            check_local_mask, check_prompt_learning, check_transfer, check_zero_shot)
+                            check_local_mask, check_own_images, check_prompt_learning, check_transfer,
+                            check_zero_shot)
 
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -29,7 +30,7 @@ def test_chapters_are_stored_without_outputs_and_with_parameters():
 
     assert CHAPTERS == ["01_zero_shot.ipynb", "03_affine_adapter.ipynb", "04_local_mask.ipynb",
                         "06_clustering.ipynb", "07_base_to_new.ipynb", "08_ablations.ipynb", "09_prompt_learning.ipynb",
-                        "10_transfer.ipynb"]
+                        "10_transfer.ipynb", "11_your_own_images.ipynb"]
     for name in CHAPTERS:
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
         assert notebook.cells[0].cell_type == "markdown"
@@ -103,6 +104,15 @@ def test_prompt_learning(tmp_path):
     methods = by_method(result["records"], dataset="cifar10")
     assert abs(methods["llu"]["new"] - methods["zero_shot"]["new"]) <= 6.0  # 50 new-class test images: 2 points each
     assert all(r["encode_s"] == 0.0 and r["classes"] == 10 and r["total_s"] == r["step_s"] for r in result["speed"])
+
+
+def test_your_own_images(tmp_path):
+    # A folder of 3 classes x 6 images in tmp_path (not the book's folder), 2 shots: seconds.
+    result = execute(tmp_path, "11_your_own_images.ipynb", folder=str(tmp_path / "photos"),
+                     classes=["banded", "bubbly", "chequered"], images_per_class=6, shots=2)
+    assert result["classes"] == ["banded", "bubbly", "checkered"] and result["n_images"] == 18
+    assert len(result["predictions"]) == 3 and (tmp_path / "photos.safetensors").exists()
+    check_own_images(result, strict=False)
 
 
 def test_reproduce_command(tmp_path, capsys):

@@ -17,11 +17,15 @@
 - ``embed_images(features, centre)``: image features (n, d) and the centre subtracted from
   them (d,) → the unit-norm image embeddings (n, d) that the classifiers consume;
 - ``name`` and ``cache_key``: a readable name, and a string that changes whenever the weights
-  or the preprocessing change (the embedding cache is keyed by it).
+  or the preprocessing change (the embedding cache is keyed by it);
+- ``origin``: the ``name`` and ``pretrained`` it was loaded with (a checkpoint file as an
+  absolute path), so that a saved model can say which backbone to load again.
 
 The paper's backbone is ``load_backbone("ViT-B-16", pretrained="openai")``, or with a
 checkpoint file downloaded elsewhere, ``pretrained="/models/ViT-B-16.pt"``.
 """
+
+from pathlib import Path
 
 from ..utils.validation import default_device
 
@@ -77,7 +81,12 @@ def load_backbone(name=OFFLINE, pretrained=None, device=None):
     """
     device = default_device(device)
     if name in REGISTRY:
-        return REGISTRY[name](pretrained, device)
-    from .openclip import OpenCLIPBackbone  # open_clip loads only when one of its models is asked for
+        backbone = REGISTRY[name](pretrained, device)
+    else:
+        from .openclip import OpenCLIPBackbone  # open_clip loads only when one of its models is asked for
 
-    return OpenCLIPBackbone(name, pretrained, device)
+        backbone = OpenCLIPBackbone(name, pretrained, device)
+    if pretrained is not None and Path(str(pretrained)).is_file():
+        pretrained = Path(pretrained).resolve()
+    backbone.origin = {"name": name, "pretrained": None if pretrained is None else str(pretrained)}
+    return backbone

@@ -1,8 +1,9 @@
-"""From images to embeddings: the data sets, their corruptions, the embedding cache, the data root."""
+"""From images to embeddings: the data sets (:mod:`.datasets`), your own image folders
+(:mod:`.folders`), corruptions (:mod:`.corruptions`), the embedding cache (:mod:`.features`), the
+data root (:mod:`.paths`), and the offline data's manifest (:mod:`.manifest`) and fetcher
+(:mod:`.fetch`).
 
-from .datasets import DATASET_NAMES, load_dataset
-from .features import embed_dataset, embed_target, extract_features, extract_text_features
-from .paths import data_root
-
-__all__ = ["DATASET_NAMES", "load_dataset", "embed_dataset", "embed_target", "extract_features",
-           "extract_text_features", "data_root"]
+The public names are ``llu_core``'s (``from llu_core import load_dataset, embed_dataset``). This
+package imports none of its modules itself, so that ``python -m llu_core fetch-data``, which
+needs only :mod:`.fetch`, starts without loading torch.
+"""

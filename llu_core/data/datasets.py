@@ -64,10 +64,9 @@ from PIL import Image
 from ..utils.io import parse_json, read_file
 from .corruptions import CORRUPTIONS, check_corruption, corrupt
 from .images import as_8bit_pixels, decode_image
-from .paths import data_root
+from .paths import DEBIAN_FASHION_MNIST, data_root
 
 COOP_DATASETS_MD = "https://github.com/KaiyangZhou/CoOp/blob/main/DATASETS.md"
-DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 # Class names of torchvision.datasets.FashionMNIST.classes (torchvision/datasets/mnist.py).
 FASHION_MNIST_CLASSNAMES = [
@@ -255,20 +254,24 @@ TEST_ONLY = (*IMAGENET_SHIFTS, *CORRUPTED_DATASETS)
 SPLITS = ("train", "val", "test")
 
 
-def load_dataset(name, split, root=None):
+def load_dataset(name, split, root=None, classes_file=None):
     """Load split ``split`` of data set ``name``.
 
     Parameters
     ----------
-    name : str
+    name : str or Path
         One of :data:`DATASET_NAMES`: ``"fashion_mnist"``, ``"cifar10"``, a CoOp data set, a
         shifted ImageNet or a corrupted CIFAR-10 (``"cifar10_<kind>"``, optionally with
-        ``"@<severity>"``).
+        ``"@<severity>"``); or a folder of your own images, one sub-folder per class
+        (:mod:`llu_core.data.folders`; a ``Path``, or a string with a ``/``).
     split : {"train", "val", "test"}
         ``"val"`` exists for the CoOp data sets only (ImageNet's test split is its val folder);
-        the data sets of :data:`TEST_ONLY` have only ``"test"``.
+        the data sets of :data:`TEST_ONLY` have only ``"test"``; an image folder without split
+        folders only ``"train"``.
     root : str or Path, optional
-        The data root; default :func:`llu_core.data.paths.data_root`.
+        The data root; default :func:`llu_core.data.paths.data_root` (not used for a folder).
+    classes_file : str or Path, optional
+        For an image folder: its class names (:func:`llu_core.data.folders.load_image_folder`).
 
     Returns
     -------
@@ -281,6 +284,13 @@ def load_dataset(name, split, root=None):
     FileNotFoundError
         When the data are not on disk; the message says what to download and where to put it.
     """
+    from .folders import image_folder, load_image_folder  # folders builds on this module
+
+    folder = image_folder(name)
+    if folder is not None:
+        return load_image_folder(folder, split, classes_file)
+    if classes_file is not None:
+        raise ValueError(f"classes_file is for a folder of images; {name!r} is a registered data set")
     registered, severity = check_dataset_name(name)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
@@ -316,7 +326,8 @@ def check_dataset_name(name):
     registered, at, severity = name.partition("@")
     if registered not in DATASET_NAMES or (at and registered not in CORRUPTED_DATASETS):
         raise ValueError(f"unknown data set {name!r}; known names: {', '.join(DATASET_NAMES)} "
-                         f"(a corrupted one may end in @<severity>, e.g. {CORRUPTED_DATASETS[0]}@5)")
+                         f"(a corrupted one may end in @<severity>, e.g. {CORRUPTED_DATASETS[0]}@5), or a "
+                         "folder of images such as './photos'")
     if registered not in CORRUPTED_DATASETS:
         return registered, None
     if not at:
@@ -377,9 +388,9 @@ def _load_fashion_mnist(split, root):
         if not (root / "FashionMNIST" / "raw").is_dir():
             raise FileNotFoundError(
                 f"Fashion-MNIST not found in {root / 'fashion-mnist'}, {DEBIAN_FASHION_MNIST} or "
-                f"{root / 'FashionMNIST'}: run `apt-get install -y dataset-fashion-mnist`, or "
-                f"`torchvision.datasets.FashionMNIST({str(root)!r}, download=True)` on a machine "
-                "with internet")
+                f"{root / 'FashionMNIST'}: run `apt-get install -y dataset-fashion-mnist` or "
+                "`python -m llu_core fetch-data` (the book's offline data), or set LLU_DATA_ROOT to the "
+                "folder that holds fashion-mnist/")
         from torchvision.datasets import FashionMNIST
 
         original = FashionMNIST(str(root), train=split == "train", download=False)
@@ -400,9 +411,9 @@ def _load_cifar10(split, root):
                           [DEFAULT_TEMPLATE])
     if not (root / "cifar-10-batches-py").is_dir():
         raise FileNotFoundError(
-            f"CIFAR-10 not found: expected {folder}/<class>/*.jpg or {root / 'cifar-10-batches-py'}; "
-            f"run `torchvision.datasets.CIFAR10({str(root)!r}, download=True)` on a machine with "
-            "internet, or pass root= / set LLU_DATA_ROOT")
+            f"CIFAR-10 not found: expected {folder}/<class>/*.jpg, the book's offline data (run `python -m "
+            "llu_core fetch-data`, or pass root= / set LLU_DATA_ROOT to the folder that holds it), or "
+            f"torchvision's {root / 'cifar-10-batches-py'} (other pixels than the book's JPEGs)")
     from torchvision.datasets import CIFAR10
 
     original = CIFAR10(str(root), train=split == "train", download=False)
@@ -411,10 +422,13 @@ def _load_cifar10(split, root):
 
 
 def _missing(name, what, root):
-    anchor = COOP_DATASETS[name].anchor or name.replace("_", "")
+    spec = COOP_DATASETS[name]
+    anchor = spec.anchor or name.replace("_", "")
+    offline = (f" (the book's offline {spec.subset_folder}/: `python -m llu_core fetch-data`)"
+               if spec.subset_folder else "")
     return FileNotFoundError(
         f"{name}: {what} not found under {root}. Download it as CoOp's DATASETS.md says "
-        f"({COOP_DATASETS_MD}#{anchor}) and pass root= or set LLU_DATA_ROOT to the folder "
+        f"({COOP_DATASETS_MD}#{anchor}){offline} and pass root= or set LLU_DATA_ROOT to the folder "
         "that holds it")
 
 

@@ -43,6 +43,7 @@ from ..utils.locations import cache_dir, write_cache_file
 from ..utils.progress import progress_bar
 from ..utils.validation import MAX_BATCH_SIZE, check_integer, check_seed
 from .datasets import load_dataset
+from .folders import folder_splits, image_folder
 from .images import UnreadableImageError
 
 #: Version of the on-disk layout; part of every key.
@@ -381,15 +382,18 @@ def _shared_backbone(name, pretrained, device):
 
 
 def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, root=None, device=None,
-                  pretrained=None, centre=None, batch_size=32, num_workers=1, progress=True):
+                  pretrained=None, centre=None, batch_size=32, num_workers=1, progress=True, classes_file=None):
     """Embed the train and test splits of data set ``name`` and its class prompts.
 
     Parameters
     ----------
     backbone : str or backbone object
         A backbone, or a name for :func:`llu_core.load_backbone` (loaded once per session).
-    name : str
-        A data set of :func:`llu_core.load_dataset`.
+    name : str or Path
+        A data set of :func:`llu_core.load_dataset`, or a folder of your own images, one
+        sub-folder per class (:mod:`llu_core.data.folders`). A folder without ``train/`` and
+        ``test/`` folders is one pool: all its images are the training split and the test split
+        is empty (:func:`llu_core.evaluation.protocols.hold_out_shots` holds images out).
     train_per_class, test_per_class : int, optional
         Size of the class-balanced random subsets embedded from each split (seed 0, nested
         across sizes); None embeds the whole split. The training subset is the pool that
@@ -408,6 +412,9 @@ def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, roo
         Passed to :func:`extract_features`. One worker process decodes and preprocesses images
         beside the forward pass: in one process, torch runs those small operations on all its
         threads, which on a loaded 2-core machine made preprocessing slower than the forward pass.
+    classes_file : str or Path, optional
+        For an image folder: the class names put in the prompts
+        (:func:`llu_core.data.folders.load_image_folder`; default ``classnames.txt`` in the folder).
 
     Returns
     -------
@@ -415,11 +422,19 @@ def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, roo
     """
     if isinstance(backbone, str):
         backbone = _shared_backbone(backbone, pretrained, None if device is None else str(device))
-    train, test = load_dataset(name, "train", root=root), load_dataset(name, "test", root=root)
+    train = load_dataset(name, "train", root=root, classes_file=classes_file)
     train_features, train_y = extract_features(backbone, train, class_balanced_subset(train.labels, train_per_class),
                                                batch_size=batch_size, num_workers=num_workers, progress=progress)
-    test_features, test_y = extract_features(backbone, test, class_balanced_subset(test.labels, test_per_class),
-                                             batch_size=batch_size, num_workers=num_workers, progress=progress)
+    folder = image_folder(name)
+    if folder is not None and "test" not in folder_splits(folder):
+        if test_per_class is not None:
+            raise ValueError(f"test_per_class: image folder {folder} has no test split (no train/ and test/ "
+                             "folders); hold images out with llu_core.hold_out_shots")
+        test_features, test_y = train_features[:0], train_y[:0]
+    else:
+        test = load_dataset(name, "test", root=root, classes_file=classes_file)
+        test_features, test_y = extract_features(backbone, test, class_balanced_subset(test.labels, test_per_class),
+                                                 batch_size=batch_size, num_workers=num_workers, progress=progress)
     if centre is None or isinstance(centre, bool):
         centre = backbone.centre_images if centre is None else centre
         image_centre = train_features.mean(dim=0) if centre else torch.zeros(train_features.shape[1])
@@ -430,7 +445,7 @@ def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, roo
         return backbone.embed_images(features, image_centre).numpy()
 
     text = extract_text_features(backbone, train.classnames, train.templates)
-    return EmbeddedDataset(name=name, backbone=backbone.name, classnames=train.classnames, templates=train.templates,
+    return EmbeddedDataset(name=str(name), backbone=backbone.name, classnames=train.classnames, templates=train.templates,
                            train_X=embed(train_features), train_y=train_y.numpy(), test_X=embed(test_features),
                            test_y=test_y.numpy(), image_centre=image_centre.numpy(),
                            text=ClassTexts(text.numpy(), train.classnames, backbone.context_tower(), train.templates))

@@ -3,13 +3,18 @@
 In order: the ``root`` argument of a loader; ``$LLU_DATA_ROOT``; the development layout, a
 folder ``shared/data`` beside the repository when ``llu_core`` runs from a checkout
 (:func:`llu_core.utils.locations.checkout_root`); else :func:`fetched_data_root`, the folder in
-the user's cache that the offline data is fetched into. No other folder is ever guessed.
+the user's cache that the offline data is fetched into (``python -m llu_core fetch-data``). No
+other folder is ever guessed. Fashion-MNIST is also read from Debian's package
+``dataset-fashion-mnist``, installed at :data:`DEBIAN_FASHION_MNIST`.
 """
 
 import os
 from pathlib import Path
 
 from ..utils.locations import checkout_root, user_cache_folder
+
+#: Where Debian's package ``dataset-fashion-mnist`` installs Fashion-MNIST's four IDX files.
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
 def fetched_data_root():

@@ -22,6 +22,13 @@ by :func:`llu_core.data.features.embed_dataset`); test embeddings centred differ
 wrongly without any visible sign. Pass ``image_centre=`` to :func:`save_classifier` to keep it
 with the model (the loaded model's ``image_centre_``), and to :func:`load_classifier` to check
 that new embeddings were made with the same one.
+
+The same holds for the backbone that made the embeddings, and a model on its own does not say
+which classes its scores are for. ``save_classifier(..., classnames=, templates=, backbone=)``
+keeps the class names and prompt templates (``classnames_``, ``templates_`` after loading) and the
+backbone's identity (``backbone_``: its ``cache_key``, description and the arguments that load it
+again); ``load_classifier(path, backbone=...)`` and :func:`check_backbone` refuse a backbone
+whose ``cache_key`` differs.
 """
 
 import json
@@ -115,7 +122,27 @@ def _as_centre(image_centre):
     return centre
 
 
-def save_classifier(clf, path, image_centre=None):
+def _description(classnames, templates, backbone):
+    """The header's record of what the model scores: class names, templates, the backbone's identity."""
+    described = {}
+    if classnames is not None:
+        classnames = [str(name) for name in classnames]
+        if not classnames or len(set(classnames)) != len(classnames):
+            raise ValueError("classnames must be a non-empty list of distinct class names")
+        described["classnames"] = classnames
+    if templates is not None:
+        templates = [str(template) for template in templates]
+        if not templates or not all(template.count("{}") == 1 for template in templates):
+            raise ValueError("templates must be a non-empty list of strings with exactly one '{}'")
+        described["templates"] = templates
+    if backbone is not None:
+        origin = getattr(backbone, "origin", None) or {"name": None, "pretrained": None}
+        described["backbone"] = {"cache_key": str(backbone.cache_key), "description": str(backbone.name),
+                                 "name": origin["name"], "pretrained": origin["pretrained"]}
+    return described
+
+
+def save_classifier(clf, path, image_centre=None, classnames=None, templates=None, backbone=None):
     """Write the fitted classifier ``clf`` to ``path`` (a ``.safetensors`` file), atomically.
 
     Parameters
@@ -126,6 +153,13 @@ def save_classifier(clf, path, image_centre=None):
     image_centre : array-like, shape (m,), optional
         The centre the training embeddings were made with (``EmbeddedDataset.image_centre``),
         kept with the model so that :func:`load_classifier` can check new embeddings.
+    classnames, templates : list of str, optional
+        The classes the model was fitted for (in label order) and their prompt templates
+        (``EmbeddedDataset.classnames``, ``.templates``): the loaded model's ``classnames_`` and
+        ``templates_``, from which the class embeddings to score against are made again.
+    backbone : backbone object, optional
+        The backbone of the embeddings (:func:`llu_core.load_backbone`): its identity is kept as
+        the loaded model's ``backbone_`` and checked by :func:`check_backbone`.
     """
     name = type(clf).__name__
     if name not in _CLASSES or type(clf) is not _CLASSES[name]:
@@ -143,7 +177,8 @@ def save_classifier(clf, path, image_centre=None):
             raise ValueError(f"cannot save this {name}: its {key} has NaN or infinite entries")
     header = {"format": _FORMAT_VERSION, "class": name,
               "params": {key: _plain(value, key) for key, value in clf.get_params().items()},
-              "fitted": {attribute: _plain(getattr(clf, attribute), attribute) for attribute in value_names}}
+              "fitted": {attribute: _plain(getattr(clf, attribute), attribute) for attribute in value_names},
+              **_description(classnames, templates, backbone)}
     text = json.dumps(header, sort_keys=True)
     write_tensors(path, tensors, metadata={_HEADER_KEY: text,
                                            _CHECKSUM_KEY: checksum(text, *(tensors[k] for k in sorted(tensors)))})
@@ -167,6 +202,14 @@ def _read_header(metadata, path):
         raise ValueError(f"{path}: the hyperparameters of a {name} must be exactly {sorted(expected_params)}")
     if not isinstance(fitted, dict) or set(fitted) != set(_FITTED[name][1]):
         raise ValueError(f"{path}: the fitted values of a {name} must be exactly {sorted(_FITTED[name][1])}")
+    try:
+        _description(header.get("classnames"), header.get("templates"), None)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    backbone = header.get("backbone")
+    if backbone is not None and not (isinstance(backbone, dict) and isinstance(backbone.get("cache_key"), str)
+                                     and isinstance(backbone.get("description"), str)):
+        raise ValueError(f"{path}: the backbone record must hold a cache_key and a description")
     return header, metadata[_HEADER_KEY], metadata.get(_CHECKSUM_KEY)
 
 
@@ -212,7 +255,7 @@ def _check_shapes(layout, path, header):
             raise ValueError(f"{path}: {_IMAGE_CENTRE} must be a 1-D F32 tensor")
 
 
-def load_classifier(path, device=None, image_centre=None):
+def load_classifier(path, device=None, image_centre=None, backbone=None):
     """Read a classifier written by :func:`save_classifier`; it scores exactly as the saved one.
 
     Parameters
@@ -225,10 +268,13 @@ def load_classifier(path, device=None, image_centre=None):
     image_centre : array-like, shape (m,), optional
         The centre the embeddings to be scored were made with: compared with the one saved
         with the model, a mismatch raises ``ValueError``.
+    backbone : backbone object, optional
+        The backbone the embeddings to be scored are made with: checked by :func:`check_backbone`.
 
     Returns
     -------
-    The fitted estimator; its ``image_centre_`` is the saved centre (numpy float32) or None.
+    The fitted estimator; its ``image_centre_`` is the saved centre (numpy float32) or None, its
+    ``classnames_``, ``templates_`` and ``backbone_`` what :func:`save_classifier` was given (or None).
 
     Raises
     ------
@@ -263,6 +309,13 @@ def load_classifier(path, device=None, image_centre=None):
     clf.image_centre_ = None if saved_centre is None else saved_centre.numpy()
     if image_centre is not None:
         _compare_centres(path, saved_centre, _as_centre(image_centre))
+    for attribute in ("classnames", "templates", "backbone"):
+        setattr(clf, f"{attribute}_", header.get(attribute))
+    if backbone is not None:
+        try:
+            check_backbone(clf, backbone)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
     for attribute, value in header["fitted"].items():
         setattr(clf, attribute, value)
     clf._build_modules()
@@ -285,3 +338,24 @@ def _compare_centres(path, saved, given):
         raise ValueError(f"image_centre differs from the centre saved with the model in {path}: the embeddings were "
                          "centred differently from the training embeddings; embed them with the saved centre "
                          "(the loaded model's image_centre_)")
+
+
+def check_backbone(clf, backbone):
+    """Raise ``ValueError`` unless ``backbone`` is the backbone ``clf`` was saved with.
+
+    Parameters
+    ----------
+    clf : a model from :func:`load_classifier`
+    backbone : backbone object
+        Compared by ``cache_key``, which changes with the weights and the preprocessing.
+    """
+    saved = getattr(clf, "backbone_", None)
+    if saved is None:
+        raise ValueError("the model holds no backbone identity to compare with; save it with "
+                         "save_classifier(..., backbone=...)")
+    if saved["cache_key"] != backbone.cache_key:
+        again = (f"load_backbone({saved['name']!r}, pretrained={saved['pretrained']!r})" if saved.get("name")
+                 else "the backbone it was fitted with")
+        raise ValueError(f"the model was fitted on embeddings of another backbone: {saved['description']} "
+                         f"({saved['cache_key']}), not {backbone.name} ({backbone.cache_key}); its scores would be "
+                         f"meaningless. Use {again}")

@@ -4,7 +4,8 @@ The paper's γ = 20 is tuned to CLIP's geometry: α(x, D) = β·exp(−γ·(1 �
 useful size where test embeddings lie within a cosine distance of ~0.1 of the training
 embeddings D, which on CLIP they do because CLIP's image embeddings sit in a narrow cone.
 :func:`embedding_statistics` measures that geometry for any embedded data set, so a reader who
-switches backbones sees at once whether the paper's β and γ still make the mask act.
+switches backbones sees at once whether the paper's β and γ still make the mask act, and
+:func:`suggest_gamma` gives the γ that puts the mask back in CLIP's regime.
 """
 
 import numpy as np
@@ -103,3 +104,53 @@ CLIP_VIT_B32 = {"median_distance_base": (0.11, 0.12), "median_distance_new": (0.
                 "mean_alpha_base": (0.06, 0.06), "mean_alpha_new": (0.01, 0.035),
                 "mean_cosine_images": (0.55, 0.77), "mean_cosine_texts": (0.60, 0.72),
                 "cosine_own_text": (0.29, 0.33), "cosine_other_texts": (0.19, 0.21)}
+
+#: CLIP's typical distance δ_CLIP: the median 1 − max_{d∈D} xᵀd of a base-class test image (16 shots
+#: per base class), the middle of :data:`CLIP_VIT_B32`'s range: the distance the paper's γ was tuned at.
+CLIP_TYPICAL_DISTANCE = sum(CLIP_VIT_B32["median_distance_base"]) / 2
+
+
+def suggest_gamma(data, shots=16, seed=1, gamma=GAMMA, reference_distance=CLIP_TYPICAL_DISTANCE):
+    """The γ that gives an image at this backbone's typical distance the α the paper's γ gives on CLIP.
+
+    Eq. 5 weighs the update of x by α(x, D) = β · exp(−γ δ(x)), with δ(x) = 1 − max_{d∈D} xᵀd the
+    cosine distance to the nearest training embedding. The paper's γ = 20 is tuned to CLIP, where a
+    test image of a trained class lies at a typical distance δ_CLIP ≈ 0.115 from D
+    (:data:`CLIP_TYPICAL_DISTANCE`), so it gets α = β · exp(−20 · 0.115) ≈ 0.1 β, while images of
+    other classes, further away, get less. A backbone that packs its embeddings more tightly (a
+    smaller typical distance δ) lets the same γ update everything almost as much as the training
+    points; one that spreads them (a larger δ) switches the update off even for the images it was
+    trained for. Asking for the paper's α at this backbone's δ,
+
+        β · exp(−γ' δ) = β · exp(−γ δ_CLIP)   ⇒   γ' = γ · δ_CLIP / δ,
+
+    keeps the mask in the regime the paper's numbers were obtained in. β is left as it is: it is
+    α at the training points themselves (δ = 0), where the geometry does not enter.
+
+    δ is measured as δ_CLIP was: the median distance of the base-class test images to ``shots``
+    training images of every base class (``median_distance_base`` of :func:`embedding_statistics`).
+
+    Parameters
+    ----------
+    data : embedded data set
+        With a test split (for a folder of images, after
+        :func:`llu_core.evaluation.protocols.hold_out_shots`).
+    shots, seed : int
+        The few-shot draw that makes D.
+    gamma : float
+        The γ tuned at ``reference_distance`` (the paper's 20).
+    reference_distance : float
+        The typical distance ``gamma`` was tuned at (CLIP's).
+
+    Returns
+    -------
+    float
+    """
+    if len(data.test_y) == 0:
+        raise ValueError("data has no test images to measure the typical distance on: for one pool of images (a "
+                         "folder without train/ and test/ folders) hold some out first, with llu_core.hold_out_shots")
+    distance = embedding_statistics(data, shots=shots, seed=seed, gamma=gamma)["median_distance_base"]
+    if distance <= 0.0:
+        raise ValueError("the median test image coincides with a training embedding (distance 0): the test "
+                         "images must not be the training images")
+    return float(gamma * reference_distance / distance)

@@ -6,6 +6,7 @@ test images (against the base classes only) and on the new classes' test images 
 the new classes only); the harmonic mean of both accuracies sums the trade-off up.
 """
 
+import copy
 import math
 
 import numpy as np
@@ -86,6 +87,70 @@ def shots_and_seeds(shots, seeds):
             raise ValueError(f"{name} lists {repeated} more than once; expected distinct values")
         checked.append([int(value) for value in values])
     return checked
+
+
+def check_shots(labels, classnames, shots, hold_out):
+    """Raise ``ValueError`` naming the first class with fewer than ``shots`` images (``shots`` + 1
+    when ``hold_out``: one to evaluate on), or when ``shots`` is not a positive integer.
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (n,)
+        The pool's labels into ``classnames``.
+    classnames : list of str
+    shots : int
+    hold_out : bool
+        Whether the images not among the shots are the test split.
+    """
+    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
+        raise ValueError(f"shots must be a positive integer, got {shots!r}")
+    needed = shots + int(hold_out)
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(classnames))
+    for label in np.flatnonzero(counts < needed):
+        held_out = " and at least one to hold out" if hold_out else ""
+        raise ValueError(f"shots={shots}: class {classnames[label]!r} has {counts[label]} image(s); it needs {needed} "
+                         f"({shots} to fit on{held_out}); use fewer shots or add images")
+
+
+def hold_out_shots(data, shots, seed):
+    """Fit on ``shots`` images per class, evaluate on the others: the training split becomes the shots.
+
+    For a data set that is one pool of images, such as a folder of your own images without
+    ``train/`` and ``test/`` folders (:mod:`llu_core.data.folders`), whose test split is empty: the
+    training split becomes ``shots`` images of every class (:func:`few_shot_indices`, ``seed``) and
+    the test split every other image of the pool. A data set with a test split keeps it and only
+    its training split is cut to the shots. Nothing else changes; in particular the offline
+    model's ``image_centre`` stays the mean feature of the whole pool (no label is used for it).
+
+    Parameters
+    ----------
+    data : EmbeddedDataset
+        As :func:`llu_core.embed_dataset` returns; ``train_X``/``train_y`` are the pool.
+    shots, seed : int
+        As in :func:`few_shot_indices`.
+
+    Returns
+    -------
+    EmbeddedDataset
+        A copy whose training rows are the shots, class by class, and whose test rows are the
+        held-out images in the pool's order (or the data set's own test split).
+
+    Raises
+    ------
+    ValueError
+        When a class has too few images: ``shots``, and without a test split one more to hold
+        out; the message names the class.
+    """
+    labels = np.asarray(data.train_y)
+    pool_only = len(data.test_y) == 0
+    check_shots(labels, data.classnames, shots, hold_out=pool_only)
+    chosen = few_shot_indices(labels, shots, seed)
+    split = copy.copy(data)
+    split.train_X, split.train_y = data.train_X[chosen], labels[chosen]
+    if pool_only:
+        held_out = np.setdiff1d(np.arange(labels.size), chosen)
+        split.test_X, split.test_y = data.train_X[held_out], labels[held_out]
+    return split
 
 
 def validation_shots(shots):
