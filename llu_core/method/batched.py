@@ -117,7 +117,7 @@ class LLUProblem:
         return self.epochs * self.steps_per_epoch
 
 
-def train_together(problems, models_per_stack=MODELS_PER_STACK, progress=True):
+def train_together(problems, models_per_stack=None, progress=True):
     """Train the adapters of every problem, a stack of models at a time; return each problem's loss history.
 
     Each problem ends as :class:`~llu_core.estimators.LLUClassifier`'s own fit would leave it
@@ -130,8 +130,8 @@ def train_together(problems, models_per_stack=MODELS_PER_STACK, progress=True):
     problems : sequence of LLUProblem
         Any number; they must share the embedding dimension d and the device. Problems with
         the same number of classes are stacked together, longest first.
-    models_per_stack : int
-        K, the most problems stacked into one batched problem.
+    models_per_stack : int, optional
+        K, the most problems stacked into one batched problem; default :data:`MODELS_PER_STACK`.
     progress : bool
         Show a progress bar over the steps of each stack.
 
@@ -145,7 +145,7 @@ def train_together(problems, models_per_stack=MODELS_PER_STACK, progress=True):
         When a model diverges (:class:`~llu_core.method.training.DivergenceWatch`, applied to
         every model); the error names the model and its hyperparameters.
     """
-    problems = list(problems)
+    problems, models_per_stack = list(problems), models_per_stack or MODELS_PER_STACK
     for problem in problems:
         if problem.identity_norm not in IDENTITY_NORMS:
             raise ValueError(f"identity_norm must be one of {IDENTITY_NORMS}, got {problem.identity_norm!r}")
