@@ -96,7 +96,8 @@ class DivergenceWatch:
     parameters (all entries of all of them, as one vector) exceeds ``WEIGHT_GROWTH_LIMIT`` times
     its initial value (at least 1).
     The first epoch is CoOp's warm-up at a learning rate of 1e-5, so its mean loss is the loss
-    the fit started from.
+    the fit started from; the losses watched are non-negative (a cross-entropy plus
+    regularisers), and a first epoch at a loss of 0 leaves nothing to grow from.
 
     Parameters
     ----------
@@ -124,7 +125,7 @@ class DivergenceWatch:
         """Raise if the epoch's ``mean_loss`` or the parameters' norm ``size`` at its end show divergence."""
         if self.first_loss is None:
             self.first_loss = mean_loss
-        if mean_loss > LOSS_GROWTH_LIMIT * self.first_loss:
+        if self.first_loss > 0 and mean_loss > LOSS_GROWTH_LIMIT * self.first_loss:
             self.diverged(epoch, f"the mean loss rose to {mean_loss:.4g}, from {self.first_loss:.4g} in the first "
                                  "epoch")
         if not size <= self.size_limit:  # also catches NaN
@@ -133,9 +134,12 @@ class DivergenceWatch:
 
     def diverged(self, epoch, what):
         """Raise the ``ValueError`` of a fit that diverged in ``epoch`` (counted from 0) because of ``what``."""
-        named = " and ".join(f"{name}={value:g}" for name, value in self.hyperparameters.items()) or "lr"
-        raise ValueError(f"{self.description}: training diverged in epoch {epoch + 1}: {what}. The hyperparameters "
-                         f"{named} are too large for these embeddings; lower them")
+        if self.hyperparameters:
+            named = " and ".join(f"{name}={value:g}" for name, value in self.hyperparameters.items())
+            advice = f"The hyperparameters {named} are too large for these embeddings; lower them"
+        else:
+            advice = "The learning rate is too large for these embeddings; lower it"
+        raise ValueError(f"{self.description}: training diverged in epoch {epoch + 1}: {what}. {advice}")
 
 
 def parameter_norm(parameters):
