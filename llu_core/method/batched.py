@@ -179,6 +179,7 @@ class _Adapters:
             bases = [E if E.shape[0] < d else self.identity for E in inputs]
             r = max(U.shape[0] for U in bases)
             self.basis = torch.stack([F.pad(U, (0, 0, 0, r - U.shape[0])) for U in bases])          # U (K, r, d)
+            self.basis_t = self.basis.mT.contiguous()                                                # Uᵀ (K, d, r)
             self.initial = torch.stack([a.linear.weight for a in adapters]) - self.identity         # Δ₀ (K, d, d)
             self.random_init = bool(self.initial.any())  # else Δ₀ = 0 and its terms are left out
             self.offsets = torch.tensor([0] + [E.shape[0] for E in inputs]).cumsum(0)[:-1].tolist()
@@ -191,7 +192,7 @@ class _Adapters:
             self.row_gram = torch.cat([E @ self.basis[k].T for k, E in enumerate(inputs)])           # x Uᵀ (N, r)
             self.row_initial = torch.cat([E @ self.initial[k].T for k, E in enumerate(inputs)])      # x Δ₀ᵀ (N, d)
             self.gram = self.basis @ self.basis.mT                                                   # U Uᵀ (K, r, r)
-            self.initial_basis = self.initial @ self.basis.mT                                        # Δ₀ Uᵀ (K, d, r)
+            self.initial_basis = self.initial @ self.basis_t                                        # Δ₀ Uᵀ (K, d, r)
             self.initial_square = self.initial.square().sum(dim=(1, 2))                              # ‖Δ₀‖² (K,)
             self.initial_trace = self.initial.diagonal(dim1=1, dim2=2).sum(dim=1)                    # tr Δ₀ (K,)
             K = len(adapters)
@@ -216,7 +217,7 @@ class _Adapters:
         B, a, e, d = self.B[:active], self.a[:active], self.e[:active], self.identity.shape[0]
         # ‖a Δ₀ + e I + B U‖² = a²‖Δ₀‖² + e² d + 2ae tr Δ₀ + ⟨BᵀB, UUᵀ⟩ + 2a ⟨B, Δ₀Uᵀ⟩ + 2e ⟨B, Uᵀ⟩,
         # and tr(a Δ₀ + e I + B U) = a tr Δ₀ + e d + ⟨B, Uᵀ⟩.
-        basis_trace = _inner(B, self.basis[:active].mT)
+        basis_trace = _inner(B, self.basis_t[:active])
         square = (e.square() * d + _inner(B.mT @ B, self.gram[:active]) + 2.0 * e * basis_trace)
         trace = e * d + basis_trace
         if self.random_init:
