@@ -14,13 +14,13 @@ span of the model's training images (for g_I) or of its class embeddings (for g_
 decay and the identity distance of Eq. 6 add multiples of W − I and of W, and momentum adds
 multiples of earlier steps. So, in exact arithmetic, W stays of the form
 
-    W = (1 + e) · I + a · Δ₀ + B U,
+    W = (1 + e) · I + a · Δ₀ + V U,
 
 with Δ₀ = W₀ − I the initial offset (0 for the identity initialisation), U ``(r, d)`` a basis of
-the inputs' rows (the n training images themselves when n < d, else I), B ``(d, r)`` and two
-scalars a, e. SGD with momentum on W is then SGD with momentum on (B, a, e), each update being
+the inputs' rows (the n training images themselves when n < d, else I), V ``(d, r)`` and two
+scalars a, e. SGD with momentum on W is then SGD with momentum on (V, a, e), each update being
 the same linear combination of the same terms; g(x) for a training row is
-(1 + e) x + a · x Δ₀ᵀ + (x Uᵀ) Bᵀ, whose two products with x are computed once per fit. At 16
+(1 + e) x + a · x Δ₀ᵀ + (x Uᵀ) Vᵀ, whose two products with x are computed once per fit. At 16
 shots of 5 classes (n = 80, d = 512) a step touches 80 × 512 entries per adapter instead of
 512 × 512. W is formed once, at the end.
 
@@ -28,7 +28,7 @@ Layout of a stack of K models (N rows of all models' inputs concatenated, r the 
 
 - per adapter (:class:`_Adapters`): the inputs ``(N, d)`` with their coordinates in their model's
   basis ``(N, r)``, ``x Uᵀ`` ``(N, r)`` and ``x Δ₀ᵀ`` ``(N, d)``; per model U ``(K, r, d)``, Δ₀
-  ``(K, d, d)``, the trained B ``(K, d, r)``, a, e ``(K,)`` and b ``(K, d)``, each with its
+  ``(K, d, d)``, the trained V ``(K, d, r)``, a, e ``(K,)`` and b ``(K, d)``, each with its
   momentum buffer;
 - per step: a ``(K, B)`` matrix of row indices (each model's mini-batch, padded with weight 0
   to the largest one, B), the class rows ``(K, C)`` and a ``(K,)`` vector of learning rates.
@@ -44,7 +44,7 @@ batches are drawn from its own generator, seeded with its seed, exactly as
 for its own epochs and steps per epoch (:func:`~llu_core.method.training.coop_lr_factor`); the
 update is ``torch.optim.SGD``'s (momentum 0.9, weight decay 5e-4 on W and b, no dampening)
 written out for a learning rate per model, on the representation above; and the identity
-distance and its gradient are their closed forms in (B, a, e). Autograd differentiates only the
+distance and its gradient are their closed forms in (V, a, e). Autograd differentiates only the
 part of the loss after the adapters (Eq. 4, the cosine logits, the softmax) with respect to
 the adapters' outputs.
 """
@@ -161,7 +161,7 @@ def train_together(problems, models_per_stack=None, progress=True):
 
 
 class _Adapters:
-    """One adapter (g_I or g_T) of each of K models, W kept as (1 + e) I + a Δ₀ + B U.
+    """One adapter (g_I or g_T) of each of K models, W kept as (1 + e) I + a Δ₀ + V U.
 
     Parameters
     ----------
@@ -196,17 +196,17 @@ class _Adapters:
             self.initial_square = self.initial.square().sum(dim=(1, 2))                              # ‖Δ₀‖² (K,)
             self.initial_trace = self.initial.diagonal(dim1=1, dim2=2).sum(dim=1)                    # tr Δ₀ (K,)
             K = len(adapters)
-            self.B = torch.zeros(K, d, r, dtype=self.rows.dtype, device=self.rows.device)
+            self.V = torch.zeros(K, d, r, dtype=self.rows.dtype, device=self.rows.device)
             self.a = torch.ones(K, dtype=self.rows.dtype, device=self.rows.device)
             self.e = torch.zeros_like(self.a)
             self.b = torch.stack([adapter.linear.bias for adapter in adapters]).clone()              # (K, d)
-        self.momentum = [torch.zeros_like(t) for t in (self.B, self.a, self.e, self.b)]
+        self.momentum = [torch.zeros_like(t) for t in (self.V, self.a, self.e, self.b)]
 
     def apply(self, active, index):
         """g(x) = W x + b of the first ``active`` models on their input rows ``index`` (K_s, rows):
         returns the rows (K_s, rows, d) and g of them (K_s, rows, d)."""
         x = self.rows[index]
-        out = torch.baddbmm(self.b[:active, None], self.row_gram[index], self.B[:active].mT)    # b + (x Uᵀ) Bᵀ
+        out = torch.baddbmm(self.b[:active, None], self.row_gram[index], self.V[:active].mT)    # b + (x Uᵀ) Vᵀ
         out.addcmul_(x, 1.0 + self.e[:active, None, None])                                       # + (1 + e) x
         if self.random_init:
             out.addcmul_(self.row_initial[index], self.a[:active, None, None])                    # + a x Δ₀ᵀ
@@ -214,16 +214,16 @@ class _Adapters:
 
     def norms(self, active):
         """‖W − I‖_F², tr(W − I) and ‖b‖² of the first ``active`` models, each (K_s,)."""
-        B, a, e, d = self.B[:active], self.a[:active], self.e[:active], self.identity.shape[0]
-        # ‖a Δ₀ + e I + B U‖² = a²‖Δ₀‖² + e² d + 2ae tr Δ₀ + ⟨BᵀB, UUᵀ⟩ + 2a ⟨B, Δ₀Uᵀ⟩ + 2e ⟨B, Uᵀ⟩,
-        # and tr(a Δ₀ + e I + B U) = a tr Δ₀ + e d + ⟨B, Uᵀ⟩.
-        basis_trace = _inner(B, self.basis_t[:active])
-        square = (e.square() * d + _inner(B.mT @ B, self.gram[:active]) + 2.0 * e * basis_trace)
+        V, a, e, d = self.V[:active], self.a[:active], self.e[:active], self.identity.shape[0]
+        # ‖a Δ₀ + e I + V U‖² = a²‖Δ₀‖² + e² d + 2ae tr Δ₀ + ⟨VᵀV, UUᵀ⟩ + 2a ⟨V, Δ₀Uᵀ⟩ + 2e ⟨V, Uᵀ⟩,
+        # and tr(a Δ₀ + e I + V U) = a tr Δ₀ + e d + ⟨V, Uᵀ⟩.
+        basis_trace = _inner(V, self.basis_t[:active])
+        square = (e.square() * d + _inner(V.mT @ V, self.gram[:active]) + 2.0 * e * basis_trace)
         trace = e * d + basis_trace
         if self.random_init:
             initial_trace = self.initial_trace[:active]
             square += (a.square() * self.initial_square[:active] + 2.0 * a * e * initial_trace
-                       + 2.0 * a * _inner(B, self.initial_basis[:active]))
+                       + 2.0 * a * _inner(V, self.initial_basis[:active]))
             trace += a * initial_trace
         return square.clamp_(min=0.0), trace, self.b[:active].square().sum(dim=1)
 
@@ -246,33 +246,34 @@ class _Adapters:
             The regulariser's gradient is ``weight_factor`` · (W − I) and ``bias_factor`` · b.
         lr : torch.Tensor, shape (K_s,)
         """
-        B, a, e, b = self.B[:active], self.a[:active], self.e[:active], self.b[:active]
-        B_momentum, a_momentum, e_momentum, b_momentum = (m[:active] for m in self.momentum)
+        V, a, e, b = self.V[:active], self.a[:active], self.e[:active], self.b[:active]
+        V_momentum, a_momentum, e_momentum, b_momentum = (m[:active] for m in self.momentum)
         decay = weight_factor + COOP_WEIGHT_DECAY
-        # ∇W = ∂CE/∂W + c (W − I) + wd W, in the parts of W: U's part ∂CE/∂W + (c + wd) B,
+        # ∇W = ∂CE/∂W + c (W − I) + wd W, in the parts of W: U's part ∂CE/∂W + (c + wd) V,
         # Δ₀'s part (c + wd) a, I's part (c + wd) e + wd. Momentum: buffer ← m · buffer + ∇.
-        B_momentum.baddbmm_(output_gradient.mT, self.coordinates[index], beta=COOP_MOMENTUM)
-        B_momentum.addcmul_(B, decay[:, None, None])
+        V_momentum.baddbmm_(output_gradient.mT, self.coordinates[index], beta=COOP_MOMENTUM)
+        V_momentum.addcmul_(V, decay[:, None, None])
         a_momentum.mul_(COOP_MOMENTUM).addcmul_(a, decay)
         e_momentum.mul_(COOP_MOMENTUM).addcmul_(e, decay).add_(COOP_WEIGHT_DECAY)
-        b_momentum.mul_(COOP_MOMENTUM).add_(output_gradient.sum(dim=1)).addcmul_(b, (bias_factor + COOP_WEIGHT_DECAY)[:, None])
-        for parameter, momentum, shape in ((B, B_momentum, (-1, 1, 1)), (a, a_momentum, (-1,)), (e, e_momentum, (-1,)),
+        b_momentum.mul_(COOP_MOMENTUM).add_(output_gradient.sum(dim=1))
+        b_momentum.addcmul_(b, (bias_factor + COOP_WEIGHT_DECAY)[:, None])
+        for parameter, momentum, shape in ((V, V_momentum, (-1, 1, 1)), (a, a_momentum, (-1,)), (e, e_momentum, (-1,)),
                                            (b, b_momentum, (-1, 1))):
             parameter.addcmul_(momentum, lr.view(shape), value=-1.0)
 
     def write_to(self, adapters):
-        """Form W = (1 + e) I + a Δ₀ + B U and copy it and b into the ``adapters`` (in stack order)."""
+        """Form W = (1 + e) I + a Δ₀ + V U and copy it and b into the ``adapters`` (in stack order)."""
         with torch.no_grad():
             W = torch.baddbmm(self.initial * self.a[:, None, None] + self.identity * (1.0 + self.e[:, None, None]),
-                              self.B, self.basis)
+                              self.V, self.basis)
             for adapter, weight, bias in zip(adapters, W, self.b):
                 adapter.linear.weight.copy_(weight)
                 adapter.linear.bias.copy_(bias)
 
 
-def _inner(A, B):
-    """⟨A_k, B_k⟩ = Σ_ij A_kij B_kij of two stacks of matrices (K, m, n): (K,), without a temporary."""
-    return torch.bmm(A.flatten(1).unsqueeze(1), B.flatten(1).unsqueeze(2)).view(-1)
+def _inner(first, second):
+    """⟨F_k, S_k⟩ = Σ_ij F_kij S_kij of two stacks of matrices (K, m, n): (K,), without a temporary."""
+    return torch.bmm(first.flatten(1).unsqueeze(1), second.flatten(1).unsqueeze(2)).view(-1)
 
 
 def _regulariser(adapters, active, lam, mean_squared):
@@ -281,7 +282,8 @@ def _regulariser(adapters, active, lam, mean_squared):
     d = adapters.identity.shape[0]
     norm, bias_norm = square.sqrt(), bias_square.sqrt()
     distance = torch.where(mean_squared, square / d ** 2 + bias_square / d, norm + bias_norm)
-    # d/dW mean((W − I)²) = 2 (W − I)/d², d/db mean(b²) = 2b/d; d/dW ‖W − I‖ = (W − I)/‖W − I‖, 0 at W = I (as autograd).
+    # d/dW mean((W − I)²) = 2 (W − I)/d², d/db mean(b²) = 2b/d;
+    # d/dW ‖W − I‖ = (W − I)/‖W − I‖, and 0 at W = I (as autograd has it).
     weight_factor = torch.where(mean_squared, 2.0 / d ** 2, 1.0 / norm.where(norm > 0, math.inf))
     bias_factor = torch.where(mean_squared, 2.0 / d, 1.0 / bias_norm.where(bias_norm > 0, math.inf))
     return lam * distance, lam * weight_factor, lam * bias_factor
