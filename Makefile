@@ -32,6 +32,7 @@ test: setup data
 	$(BIN)/python -m pytest
 
 benchmark: setup
+	$(BIN)/python benchmarks/bench_grids.py --reproduce
 	$(BIN)/python benchmarks/bench_method.py
 	$(BIN)/python benchmarks/bench_extraction.py
 	$(BIN)/python benchmarks/bench_training_speed.py --batch-sizes 1 4 16 32 --threads 1

@@ -1049,3 +1049,37 @@ def test_prograd_needs_a_finite_kl_gradient(offline_cifar10, monkeypatch):
     monkeypatch.setattr(ProGradClassifier, "kl_to_zero_shot", lambda self, logits, X, E: logits.sum() * float("inf"))
     with pytest.raises(ValueError, match="^temperature=1.0: the gradient of ProGrad's KL term is not finite"):
         ProGradClassifier(epochs=1).fit(data.train_X, data.train_y, data.text)
+
+
+# --- Training watches itself: a fit that diverges raises instead of returning a model --------------
+# (Before, each of these fits returned a model, its loss far above where it started; the first
+# two score below zero-shot on the base classes.)
+
+
+@pytest.fixture(scope="module")
+def offline_cifar10_training():
+    return embed_dataset("offline", "cifar10", train_per_class=50, test_per_class=100, progress=False)
+
+
+@pytest.mark.parametrize("estimator, named", [
+    (LLUClassifier(init="random", mask="global", beta=1.0, lam=0.0, n_clusters=None, lr=1e3),  # the Linear ablation
+     r"LLU: training diverged in epoch \d+: .* lr=1000 and lam=0 and logit_scale=100"),
+    (CLIPAdapterClassifier(lr=100.0), r"CLIP-Adapter: training diverged .* lr=100 and logit_scale=100"),
+], ids=["linear_lr_1e3", "clip_adapter_lr_100"])
+def test_a_fit_whose_loss_grows_far_beyond_its_start_raises(offline_cifar10_training, estimator, named):
+    from llu_core.estimators.together import fit_together
+    from llu_core.evaluation.protocols import base_training_job, fit_on_base
+
+    data = offline_cifar10_training
+    with pytest.raises(ValueError, match=named + ".* lower them"):
+        fit_on_base(estimator, data.train_X, data.train_y, data.text, 16, 1)
+    with pytest.raises(ValueError, match=named):  # LLU models trained together are watched one by one
+        fit_together([base_training_job(estimator, data.train_X, data.train_y, data.text, 16, 1)], progress=False)
+
+
+def test_a_tiny_model_with_lambda_beyond_sgds_stable_range_raises():
+    # d = 6: Eq. 6's mean(b²) has curvature 2λ/d, so SGD's step on b is lr · 2λ/d; with momentum 0.9 it
+    # is stable below 2 (1 + 0.9) = 3.8.
+    LLUClassifier(lam=1e3, epochs=50).fit(X, y, T)  # step 0.67
+    with pytest.raises(ValueError, match=r"training diverged in epoch \d+: the mean loss rose .* lam=10000 .* lower"):
+        LLUClassifier(lam=1e4, epochs=50).fit(X, y, T)  # step 6.7: b oscillates and grows

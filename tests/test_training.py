@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from llu_core.method.training import coop_epochs, coop_optimizer, coop_schedule, minimise
+from llu_core.method.training import (LOSS_GROWTH_LIMIT, WEIGHT_GROWTH_LIMIT, DivergenceWatch, coop_epochs,
+                                     coop_optimizer, coop_schedule, minimise)
 
 
 def test_coop_epochs_per_shot_count():
@@ -38,3 +39,32 @@ def test_minimise_lowers_a_quadratic_loss_and_is_seeded():
     history, weight = run(0)
     assert len(history) == 10 and history[-1] < history[0]
     assert run(0) == (history, weight)
+
+
+def test_the_watch_stops_a_loss_that_grows_far_beyond_its_start():
+    watch = DivergenceWatch("LLU", initial_size=22.6, hyperparameters={"lr": 1000.0, "lam": 0.0, "logit_scale": 100.0})
+    watch.end_epoch(0, 2.5, 22.6)
+    watch.end_epoch(1, 10.0 * 2.5, 30.0)  # up to LOSS_GROWTH_LIMIT times the first epoch's: a spike, not divergence
+    with pytest.raises(ValueError, match=r"LLU: training diverged in epoch 3: the mean loss rose to 25.1, from 2.5 "
+                                         r"in the first epoch. The hyperparameters lr=1000 and lam=0 and "
+                                         r"logit_scale=100 are too large .*; lower them"):
+        watch.end_epoch(2, 25.1, 30.0)
+
+
+@pytest.mark.parametrize("size", [22.6e3 * 1.01, float("nan")])
+def test_the_watch_stops_parameters_that_explode(size):
+    watch = DivergenceWatch("CLIP-Adapter", initial_size=22.6, hyperparameters={"lr": 100.0})
+    watch.end_epoch(0, 1.0, 22.6e3)  # WEIGHT_GROWTH_LIMIT times the initial norm
+    with pytest.raises(ValueError, match="CLIP-Adapter: training diverged in epoch 2: the norm of the trained "
+                                         "parameters grew to .* lr=100 are too large"):
+        watch.end_epoch(1, 0.5, size)
+    assert WEIGHT_GROWTH_LIMIT == 1e3 and LOSS_GROWTH_LIMIT == 10.0
+
+
+def test_minimise_stops_a_fit_whose_loss_grows():
+    weight = torch.nn.Parameter(torch.zeros(1))
+    # SGD with momentum on (w − 3)² is unstable for lr > 1.9: the loss grows geometrically.
+    with pytest.raises(ValueError, match=r"toy: training diverged in epoch \d+: the mean loss rose .* lr=2.5 .* lower"):
+        minimise(lambda i: (weight - 3.0).pow(2).sum() + 0.0 * i.sum(), coop_optimizer([weight], lr=2.5), 4, epochs=50,
+                 batch_size=2, seed=0, description="toy", hyperparameters={"lr": 2.5})
+    assert torch.isfinite(weight).all()  # stopped long before the loss overflowed

@@ -91,7 +91,8 @@ class CLIPAdapterClassifier(EmbeddingClassifier):
         self.n_epochs_ = int(self.epochs) if self.epochs is not None else coop_epochs(shots_per_class(y))
         self.loss_history_ = minimise(batch_loss, coop_optimizer(self.adapter_.parameters(), self.lr), X.shape[0],
                                       self.n_epochs_, self.batch_size, check_seed(self.seed),
-                                      description="CLIP-Adapter")
+                                      description="CLIP-Adapter",
+                                      hyperparameters={"lr": self.lr, "logit_scale": self.logit_scale})
         return self
 
     def _build_modules(self):
@@ -175,7 +176,9 @@ class TipAdapterClassifier(EmbeddingClassifier):
             epochs = self.epochs if self.epochs is not None else TIP_ADAPTER_F_EPOCHS
             self.loss_history_ = minimise(batch_loss, optimizer, X.shape[0], epochs, self.batch_size,
                                           check_seed(self.seed), schedule=cosine_schedule,
-                                          description="Tip-Adapter-F")
+                                          description="Tip-Adapter-F",
+                                          hyperparameters={"lr": self.lr, "alpha": self.alpha, "beta": self.beta,
+                                                           "logit_scale": self.logit_scale})
             self.keys_ = self.keys_.detach()
         return self
 

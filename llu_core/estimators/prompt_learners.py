@@ -154,7 +154,8 @@ class PromptLearnerClassifier(EmbeddingClassifier):
         parameters = [self.context_] + [p for module in self._modules() for p in module.parameters()]
         self.loss_history_ = minimise(batch_loss, coop_optimizer(parameters, self.lr), X.shape[0], self.n_epochs_,
                                       self.batch_size, self.seed, description=type(self).__name__[:-len("Classifier")],
-                                      before_step=before_step)
+                                      before_step=before_step,
+                                      hyperparameters={"lr": self.lr, "logit_scale": self.logit_scale})
         self.context_ = self.context_.detach()
         return self
 

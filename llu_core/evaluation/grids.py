@@ -7,8 +7,9 @@ run: a dict of plain numbers, written to JSON/CSV as it is and summarised over s
 """
 
 from ..estimators import LLUClassifier
+from ..estimators.together import fit_together
 from ..utils.progress import progress_bar
-from .protocols import fit_on_base, score_base_to_new, shots_and_seeds
+from .protocols import base_training_job, score_base_to_new, shots_and_seeds
 
 #: The metrics of a base-to-new record, in percent.
 METRICS = ("base", "new", "hm")
@@ -16,6 +17,10 @@ METRICS = ("base", "new", "hm")
 
 def run_grid(methods, datasets, shots, seeds, progress=True):
     """Evaluate every method on every data set, shot count and seed (base-to-new protocol).
+
+    The fits of one data set run together (:func:`llu_core.estimators.together.fit_together`):
+    its LLU models, whatever their hyperparameters, seeds and shot counts, are trained as one
+    batched problem; each equals its fit alone.
 
     Parameters
     ----------
@@ -31,28 +36,30 @@ def run_grid(methods, datasets, shots, seeds, progress=True):
     seeds : iterable of int
         Seeds of the few-shot samples and of the training (distinct integers ≥ 0).
     progress : bool
-        Show a tqdm progress bar over the runs.
+        Show progress bars over the training steps and the runs.
 
     Returns
     -------
     list of dict
-        One record per run: ``method``, ``dataset``, ``shots``, ``seed``, ``base``, ``new``,
-        ``hm`` (percent; NaN where a method cannot score new classes) and, for LLU models,
-        ``identity_distance`` (the fitted adapters' distance to the identity, see
-        :func:`llu_core.evaluation.protocols.fit_on_base`).
+        One record per run, data set by data set, then shots, seed and method in the order
+        given: ``method``, ``dataset``, ``shots``, ``seed``, ``base``, ``new``, ``hm`` (percent;
+        NaN where a method cannot score new classes) and, for LLU models,
+        ``identity_distance`` (the fitted adapters' distance to the identity, Table 4's last row).
     """
     datasets, (shots, seeds) = list(datasets), shots_and_seeds(shots, seeds)
     if not methods or not datasets:
         raise ValueError(f"run_grid needs at least one method, data set, shot count and seed; got "
                          f"{len(methods)} methods, {len(datasets)} data sets")
-    runs = [(data, shot, seed, name) for data in datasets for shot in shots for seed in seeds for name in methods]
     records = []
-    for data, shot, seed, name in progress_bar(runs, show=progress, desc="grid"):
-        fitted = fit_on_base(methods[name], data.train_X, data.train_y, data.text, shot, seed)
-        scores = score_base_to_new(fitted, data.test_X, data.test_y, data.text)
-        record = {"method": name, "dataset": data.name, "shots": shot, "seed": seed}
-        record.update({metric: float(scores[metric]) for metric in METRICS})
-        if isinstance(fitted, LLUClassifier):  # Table 4's last row
-            record["identity_distance"] = float(fitted.identity_distance_)
-        records.append(record)
+    for data in datasets:
+        runs = [(shot, seed, name) for shot in shots for seed in seeds for name in methods]
+        fitted = fit_together([base_training_job(methods[name], data.train_X, data.train_y, data.text, shot, seed)
+                               for shot, seed, name in runs], progress=progress)
+        for (shot, seed, name), model in zip(progress_bar(runs, show=progress, desc=f"grid: {data.name}"), fitted):
+            scores = score_base_to_new(model, data.test_X, data.test_y, data.text)
+            record = {"method": name, "dataset": data.name, "shots": shot, "seed": seed}
+            record.update({metric: float(scores[metric]) for metric in METRICS})
+            if isinstance(model, LLUClassifier):  # Table 4's last row
+                record["identity_distance"] = float(model.identity_distance_)
+            records.append(record)
     return records

@@ -12,6 +12,7 @@ import math
 import numpy as np
 from sklearn.base import clone
 
+from ..estimators.together import fit_together
 from ..utils.class_texts import as_class_rows
 from ..utils.validation import as_labels, check_integer, check_seed
 
@@ -189,6 +190,28 @@ def base_training_indices(y_train, n_classes, shots, seed):
     return pool[few_shot_indices(y_train[pool], shots, seed)]
 
 
+def base_training_job(classifier, X_train, y_train, T, shots, seed):
+    """What :func:`fit_on_base` fits: a clone of ``classifier`` and its few-shot base-class training set.
+
+    Picks ``shots`` training samples of every base class from the pool (``seed``) and clones
+    ``classifier`` (its ``seed`` set to ``seed`` when it has one); its classes are the rows of
+    ``T[base]``, with ``base, new = base_new_split(range(C))``. The parameters are
+    :func:`fit_on_base`'s.
+
+    Returns
+    -------
+    (estimator, X, y, T_base): the unfitted clone and the arguments of its ``fit``.
+    """
+    T, X_train = as_class_rows(T), np.asarray(X_train, dtype=np.float32)
+    y_train = as_labels(y_train, X_train.shape[0], T.shape[0], "y_train").numpy()
+    base, _ = base_new_split(np.arange(T.shape[0]))
+    chosen = base_training_indices(y_train, T.shape[0], shots, seed)
+    model = clone(classifier)
+    if "seed" in model.get_params():
+        model.set_params(seed=seed)
+    return model, X_train[chosen], np.searchsorted(base, y_train[chosen]), T[base]
+
+
 def fit_on_base(classifier, X_train, y_train, T, shots, seed):
     """Fit a clone of ``classifier`` on few shots of the base classes (CoCoOp's protocol).
 
@@ -212,14 +235,31 @@ def fit_on_base(classifier, X_train, y_train, T, shots, seed):
     -------
     The fitted clone; its classes are the rows of ``T[base]``.
     """
-    T, X_train = as_class_rows(T), np.asarray(X_train, dtype=np.float32)
-    y_train = as_labels(y_train, X_train.shape[0], T.shape[0], "y_train").numpy()
-    base, _ = base_new_split(np.arange(T.shape[0]))
-    chosen = base_training_indices(y_train, T.shape[0], shots, seed)
-    model = clone(classifier)
-    if "seed" in model.get_params():
-        model.set_params(seed=seed)
-    return model.fit(X_train[chosen], np.searchsorted(base, y_train[chosen]), T[base])
+    model, X, y, T_base = base_training_job(classifier, X_train, y_train, T, shots, seed)
+    return model.fit(X, y, T_base)
+
+
+def fit_all_on_base(classifiers, X_train, y_train, T, shots, seed, progress=True):
+    """:func:`fit_on_base` for several classifiers at once: the LLU models as one batched problem.
+
+    Each fitted model equals its own :func:`fit_on_base` (see
+    :func:`llu_core.estimators.together.fit_together`).
+
+    Parameters
+    ----------
+    classifiers : dict of str -> estimator
+        Unfitted classifiers by name (left unfitted).
+    X_train, y_train, T, shots, seed
+        As for :func:`fit_on_base`.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    dict of str -> fitted clone, in the order of ``classifiers``.
+    """
+    jobs = [base_training_job(classifier, X_train, y_train, T, shots, seed) for classifier in classifiers.values()]
+    return dict(zip(classifiers, fit_together(jobs, progress=progress)))
 
 
 def score_base_to_new(model, X_test, y_test, T):

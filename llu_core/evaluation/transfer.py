@@ -31,12 +31,28 @@ import numpy as np
 from sklearn.base import clone
 
 from ..estimators import LLUClassifier, match_classes
+from ..estimators.together import fit_together
 from ..utils.class_texts import as_class_rows
 from ..utils.progress import progress_bar
 from ..utils.validation import as_embeddings, as_labels, check_distinct_classes
 from .protocols import few_shot_indices, shots_and_seeds
 
 PROTOCOLS = ("source", "cross_dataset", "domain_generalisation")
+
+
+def source_training_job(classifier, X_train, y_train, T, shots, seed):
+    """What :func:`fit_on_source` fits: a clone of ``classifier`` and its few-shot training set.
+
+    The parameters are :func:`fit_on_source`'s. Returns ``(estimator, X, y, T)``: the unfitted
+    clone (its ``seed`` set to ``seed`` when it has one) and the arguments of its ``fit``.
+    """
+    T, X_train = as_class_rows(T), np.asarray(X_train, dtype=np.float32)
+    y_train = as_labels(y_train, X_train.shape[0], T.shape[0], "y_train").numpy()
+    chosen = few_shot_indices(y_train, shots, seed)
+    model = clone(classifier)
+    if "seed" in model.get_params():
+        model.set_params(seed=seed)
+    return model, X_train[chosen], y_train[chosen], T
 
 
 def fit_on_source(classifier, X_train, y_train, T, shots, seed):
@@ -62,13 +78,8 @@ def fit_on_source(classifier, X_train, y_train, T, shots, seed):
     -------
     The fitted clone.
     """
-    T, X_train = as_class_rows(T), np.asarray(X_train, dtype=np.float32)
-    y_train = as_labels(y_train, X_train.shape[0], T.shape[0], "y_train").numpy()
-    chosen = few_shot_indices(y_train, shots, seed)
-    model = clone(classifier)
-    if "seed" in model.get_params():
-        model.set_params(seed=seed)
-    return model.fit(X_train[chosen], y_train[chosen], T)
+    model, X, y, T = source_training_job(classifier, X_train, y_train, T, shots, seed)
+    return model.fit(X, y, T)
 
 
 def check_target(source, target, protocol):
@@ -129,6 +140,9 @@ def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), sh
                  progress=True):
     """Fit every method on the source once per shot count and seed; score it on every target.
 
+    The fits run together (:func:`llu_core.estimators.together.fit_together`): the LLU models
+    as one batched problem, each equal to its fit alone.
+
     Parameters
     ----------
     methods : dict of str -> estimator
@@ -164,9 +178,10 @@ def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), sh
     for protocol, data in targets[1:]:
         check_target(source, data, protocol)
     runs = [(shot, seed, name) for shot in shots for seed in seeds for name in methods]
+    fitted = fit_together([source_training_job(methods[name], source.train_X, source.train_y, source.text, shot, seed)
+                           for shot, seed, name in runs], progress=progress)
     records = []
-    for shot, seed, name in progress_bar(runs, show=progress, desc="transfer"):
-        model = fit_on_source(methods[name], source.train_X, source.train_y, source.text, shot, seed)
+    for (shot, seed, name), model in zip(progress_bar(runs, show=progress, desc="transfer"), fitted):
         for protocol, data in targets:
             record = {"protocol": protocol, "method": name, "source": source.name, "dataset": data.name,
                       "shots": shot, "seed": seed}

@@ -77,16 +77,16 @@ def interpolate(X, adapted, alpha):
 
     Parameters
     ----------
-    X : torch.Tensor, shape (n, d)
-        Unit-norm frozen embeddings f(x).
-    adapted : torch.Tensor, shape (n, d)
+    X : torch.Tensor, shape (n, d) or (K, n, d)
+        Unit-norm frozen embeddings f(x) (of K models at once: :mod:`llu_core.method.batched`).
+    adapted : torch.Tensor, the shape of ``X``
         The adapter's output g(f(x)).
-    alpha : torch.Tensor, shape (n,)
+    alpha : torch.Tensor, shape (n,) or (K, n)
         One weight per row (from :func:`local_weight`).
 
     Returns
     -------
-    torch.Tensor, shape (n, d), unit-norm rows.
+    torch.Tensor, the shape of ``X``, unit-norm rows.
     """
-    alpha = alpha.unsqueeze(1)
-    return F.normalize(alpha * F.normalize(adapted, dim=1) + (1.0 - alpha) * X, dim=1)
+    alpha = alpha.unsqueeze(-1)
+    return F.normalize(alpha * F.normalize(adapted, dim=-1) + (1.0 - alpha) * X, dim=-1)

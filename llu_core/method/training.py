@@ -1,10 +1,17 @@
 """The fitting loop shared by the trainable estimators (LLU, CLIP-Adapter, Tip-Adapter-F, the prompt learners).
 
 Everything runs on cached embeddings: an epoch is a seeded shuffle of the n training rows cut
-into mini-batches, and each step minimises ``batch_loss(indices)``. The default schedule is
-CoOp's (KaiyangZhou/CoOp, ``configs/trainers/CoOp/vit_b16*.yaml``): SGD, lr 0.002, batch 32,
-cosine decay per epoch after one warm-up epoch at a constant 1e-5, with Dassl's SGD defaults
-momentum 0.9 and weight decay 5e-4 (Dassl.pytorch ``dassl/config/defaults.py``).
+into mini-batches (:func:`shuffled_batches`), and each step minimises ``batch_loss(indices)``.
+The default schedule is CoOp's (KaiyangZhou/CoOp, ``configs/trainers/CoOp/vit_b16*.yaml``):
+SGD, lr 0.002, batch 32, cosine decay per epoch after one warm-up epoch at a constant 1e-5,
+with Dassl's SGD defaults momentum 0.9 and weight decay 5e-4 (Dassl.pytorch
+``dassl/config/defaults.py``).
+
+Training watches itself (:class:`DivergenceWatch`): a loss that stops being finite, an epoch
+whose mean loss rises far above the first epoch's, or trained parameters that grow far beyond
+their initial size stop the fit with a ``ValueError`` that names the hyperparameters to lower.
+The batched trainer of many LLU models (:mod:`llu_core.method.batched`) applies the same watch to
+every model.
 """
 
 import math
@@ -18,6 +25,12 @@ COOP_MOMENTUM = 0.9
 COOP_WEIGHT_DECAY = 5e-4
 COOP_WARMUP_EPOCHS = 1
 COOP_WARMUP_LR = 1e-5
+
+#: A fit has diverged when an epoch's mean loss exceeds the first epoch's by this factor.
+LOSS_GROWTH_LIMIT = 10.0
+#: ... or when the norm of its trained parameters exceeds this many times their initial norm
+#: (or 1, whichever is larger).
+WEIGHT_GROWTH_LIMIT = 1e3
 
 
 def coop_epochs(shots):
@@ -42,23 +55,25 @@ def coop_optimizer(parameters, lr):
     return torch.optim.SGD(parameters, lr=lr, momentum=COOP_MOMENTUM, weight_decay=COOP_WEIGHT_DECAY)
 
 
-def coop_schedule(optimizer, epochs, steps_per_epoch):
-    """CoOp's learning-rate schedule, stepped once per mini-batch.
+def coop_lr_factor(step, base_lr, epochs, steps_per_epoch):
+    """CoOp's learning rate at mini-batch ``step`` (counted from 0), as a factor of ``base_lr``.
 
     The first epoch runs at the constant ``COOP_WARMUP_LR``; then the rate follows a cosine
-    from the base rate down to 0 over the remaining epochs, changing once per epoch.
+    from the base rate down to 0 over the remaining epochs, changing once per epoch. A base
+    rate of 0 stays 0 (no training at all, not even the warm-up).
     """
-    base_lr = optimizer.param_groups[0]["lr"]
     warmup = min(COOP_WARMUP_EPOCHS, epochs - 1)
-    decay_epochs = max(1, epochs - warmup)
+    epoch = step // steps_per_epoch
+    if epoch < warmup:
+        return COOP_WARMUP_LR / base_lr if base_lr else 0.0
+    return 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup) / max(1, epochs - warmup)))
 
-    def factor(step):
-        epoch = step // steps_per_epoch
-        if epoch < warmup:
-            return COOP_WARMUP_LR / base_lr
-        return 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup) / decay_epochs))
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+def coop_schedule(optimizer, epochs, steps_per_epoch):
+    """CoOp's learning-rate schedule (:func:`coop_lr_factor`), stepped once per mini-batch."""
+    base_lr = optimizer.param_groups[0]["lr"]
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: coop_lr_factor(step, base_lr, epochs, steps_per_epoch))
 
 
 def cosine_schedule(optimizer, epochs, steps_per_epoch):
@@ -66,8 +81,75 @@ def cosine_schedule(optimizer, epochs, steps_per_epoch):
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * steps_per_epoch)
 
 
+def shuffled_batches(generator, n_samples, batch_size):
+    """One epoch's mini-batches: a shuffle of ``range(n_samples)`` drawn from ``generator``,
+    cut into LongTensors of ``batch_size`` rows (the last one may be shorter)."""
+    return torch.randperm(n_samples, generator=generator).split(batch_size)
+
+
+class DivergenceWatch:
+    """Stops a fit that diverges, with a ``ValueError`` naming the hyperparameters to lower.
+
+    A fit diverges when its loss stops being finite (:meth:`check_loss`, every step), or, at
+    the end of an epoch (:meth:`end_epoch`), when the epoch's mean loss exceeds
+    ``LOSS_GROWTH_LIMIT`` times the first epoch's, or when the norm ‖θ‖ of the trained
+    parameters (all entries of all of them, as one vector) exceeds ``WEIGHT_GROWTH_LIMIT`` times
+    its initial value (at least 1).
+    The first epoch is CoOp's warm-up at a learning rate of 1e-5, so its mean loss is the loss
+    the fit started from; the losses watched are non-negative (a cross-entropy plus
+    regularisers), and a first epoch at a loss of 0 leaves nothing to grow from.
+
+    Parameters
+    ----------
+    description : str
+        Names the fit in the error ("LLU", "CLIP-Adapter", ...).
+    initial_size : float
+        ‖θ‖ before training (:func:`parameter_norm`).
+    hyperparameters : dict of str -> float, optional
+        The hyperparameters that make a step too large (``lr``, ``lam``, ``logit_scale``, as
+        they apply), named with their values in the error.
+    """
+
+    def __init__(self, description, initial_size, hyperparameters=None):
+        self.description = description
+        self.size_limit = WEIGHT_GROWTH_LIMIT * max(1.0, float(initial_size))
+        self.hyperparameters = dict(hyperparameters or {})
+        self.first_loss = None
+
+    def check_loss(self, epoch, loss):
+        """Raise unless the step's ``loss`` (a float) is finite."""
+        if not math.isfinite(loss):
+            self.diverged(epoch, f"the loss became {loss}")
+
+    def end_epoch(self, epoch, mean_loss, size):
+        """Raise if the epoch's ``mean_loss`` or the parameters' norm ``size`` at its end show divergence."""
+        if self.first_loss is None:
+            self.first_loss = mean_loss
+        if self.first_loss > 0 and mean_loss > LOSS_GROWTH_LIMIT * self.first_loss:
+            self.diverged(epoch, f"the mean loss rose to {mean_loss:.4g}, from {self.first_loss:.4g} in the first "
+                                 "epoch")
+        if not size <= self.size_limit:  # also catches NaN
+            self.diverged(epoch, f"the norm of the trained parameters grew to {size:.3g} (the limit is "
+                                 f"{self.size_limit:.3g}: {WEIGHT_GROWTH_LIMIT:g} times its initial value)")
+
+    def diverged(self, epoch, what):
+        """Raise the ``ValueError`` of a fit that diverged in ``epoch`` (counted from 0) because of ``what``."""
+        if self.hyperparameters:
+            named = " and ".join(f"{name}={value:g}" for name, value in self.hyperparameters.items())
+            advice = f"The hyperparameters {named} are too large for these embeddings; lower them"
+        else:
+            advice = "The learning rate is too large for these embeddings; lower it"
+        raise ValueError(f"{self.description}: training diverged in epoch {epoch + 1}: {what}. {advice}")
+
+
+def parameter_norm(parameters):
+    """‖θ‖: the Euclidean norm of all entries of ``parameters`` (tensors) together, as a float."""
+    with torch.no_grad():
+        return math.sqrt(sum(float(p.detach().square().sum()) for p in parameters))
+
+
 def minimise(batch_loss, optimizer, n_samples, epochs, batch_size, seed, schedule=coop_schedule,
-             description="training", before_step=None):
+             description="training", before_step=None, hyperparameters=None):
     """Minimise ``batch_loss`` over seeded mini-batches; return the mean loss of every epoch.
 
     Parameters
@@ -85,10 +167,13 @@ def minimise(batch_loss, optimizer, n_samples, epochs, batch_size, seed, schedul
     schedule : callable
         ``schedule(optimizer, epochs, steps_per_epoch)`` → a scheduler stepped per batch.
     description : str
-        The progress bar's label.
+        The progress bar's label, and the fit's name in errors.
     before_step : callable, optional
         Called with no arguments after the backward pass and before the optimiser's step: a
         chance to change the gradients (ProGrad projects them).
+    hyperparameters : dict of str -> float, optional
+        The hyperparameters a diverged fit should lower, named in its error (see
+        :class:`DivergenceWatch`).
 
     Returns
     -------
@@ -97,21 +182,20 @@ def minimise(batch_loss, optimizer, n_samples, epochs, batch_size, seed, schedul
     Raises
     ------
     ValueError
-        When the loss or a trained parameter stops being finite (a learning rate or a
-        regularisation weight far too large for the data): training stops there, so no NaN
-        model is ever returned.
+        When the fit diverges (:class:`DivergenceWatch`): training stops there, so no
+        diverged model is ever returned.
     """
     epochs, batch_size = int(epochs), int(batch_size)
     generator = torch.Generator().manual_seed(int(seed))
-    steps_per_epoch = math.ceil(n_samples / batch_size)
-    scheduler = schedule(optimizer, epochs, steps_per_epoch)
+    scheduler = schedule(optimizer, epochs, math.ceil(n_samples / batch_size))
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    watch = DivergenceWatch(description, parameter_norm(parameters), hyperparameters)
     history = []
     for epoch in progress_bar(range(epochs), desc=description, leave=False):
         total = 0.0
-        for indices in torch.randperm(n_samples, generator=generator).split(batch_size):
+        for indices in shuffled_batches(generator, n_samples, batch_size):
             loss = batch_loss(indices)
-            if not torch.isfinite(loss):
-                _diverged(description, epoch, f"the loss became {loss.item()}")
+            watch.check_loss(epoch, loss.item())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if before_step is not None:
@@ -120,12 +204,5 @@ def minimise(batch_loss, optimizer, n_samples, epochs, batch_size, seed, schedul
             scheduler.step()
             total += loss.item() * len(indices)
         history.append(total / n_samples)
-    if not all(torch.isfinite(p).all() for group in optimizer.param_groups for p in group["params"]):
-        _diverged(description, epochs - 1, "a trained parameter is no longer finite")
+        watch.end_epoch(epoch, history[-1], parameter_norm(parameters))
     return history
-
-
-def _diverged(description, epoch, what):
-    raise ValueError(f"{description}: training diverged in epoch {epoch + 1}: {what}. The hyperparameters "
-                     "(learning rate lr, regularisation weight lam, logit_scale) are too large for these "
-                     "embeddings; lower them")

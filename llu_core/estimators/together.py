@@ -1,0 +1,32 @@
+"""Many fits at once: each estimator on its own training set, LLU models as one batched problem."""
+
+from ..utils.progress import progress_bar
+from .llu import LLUClassifier, fit_llu_together
+
+
+def fit_together(jobs, progress=True):
+    """Fit every job's estimator on the job's training set; return the fitted estimators, in order.
+
+    The :class:`~llu_core.estimators.LLUClassifier` jobs are trained together, stacked into
+    batched problems (:func:`~llu_core.estimators.llu.fit_llu_together`); each ends as its own
+    ``fit`` would leave it. Every other estimator runs its own ``fit``.
+
+    Parameters
+    ----------
+    jobs : sequence of (estimator, X, y, T)
+        An unfitted estimator of :mod:`llu_core.estimators` and its training set, as ``fit``
+        takes it. The estimators are fitted in place (clone them first to keep them unfitted).
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    list of fitted estimators, one per job.
+    """
+    jobs = list(jobs)
+    together = [job for job in jobs if type(job[0]) is LLUClassifier]
+    fit_llu_together([estimator for estimator, *_ in together], [inputs for _, *inputs in together], progress=progress)
+    alone = [job for job in jobs if type(job[0]) is not LLUClassifier]
+    for estimator, X, y, T in progress_bar(alone, show=progress and bool(alone), desc="fits", leave=False):
+        estimator.fit(X, y, T)
+    return [estimator for estimator, *_ in jobs]
