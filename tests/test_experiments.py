@@ -85,8 +85,8 @@ def test_dataset_average_and_summary(records):
 def test_table_1_layout_and_paper_columns_only_when_the_setting_matches(records):
     summary = summarise(add_average(records))
     table = format_table_1(summary, shots=2)
-    assert "**average**" in table and "**toy_a**" in table and "Zero-shot" in table and "LLU" in table
-    assert table.index("**average**") < table.index("**toy_a**")
+    assert "**Average**" in table and "**toy_a**" in table and "Zero-shot" in table and "LLU" in table
+    assert table.index("**Average**") < table.index("**toy_a**")
     assert "Paper" not in table and "±" in table
     with pytest.raises(ValueError, match="16 shots"):
         format_table_1(summary, shots=16)
@@ -95,7 +95,7 @@ def test_table_1_layout_and_paper_columns_only_when_the_setting_matches(records)
     renamed = [dict(r, dataset="dtd", shots=16) for r in records if r["dataset"] == "toy_a" and r["shots"] == 2]
     table = format_table_1(summarise(add_average(renamed)), shots=16, backbone="ViT-B-16")
     assert f"{TABLE_1['dtd']['llu']['new']:.2f}" in table
-    average_block = table.split("**dtd**")[0]
+    average_block = table.split("**DTD**")[0]
     assert "Paper Base" in average_block and f"{TABLE_1['average']['llu']['new']:.2f}" not in average_block
 
 
