@@ -23,6 +23,7 @@ import math
 from io import StringIO
 
 from ..evaluation.geometry import CLIP_VIT_B32
+from ..evaluation.protocols import binomial_standard_error, standard_errors_apart
 from ..utils.io import atomic_path
 from .paper_results import PAPER_SETTING, TABLE_1, TABLE_2, TABLE_3, TABLE_4
 
@@ -169,6 +170,53 @@ def format_table_1(summary, shots, backbone="offline"):
             table.append(cells)
         blocks.append(f"**{dataset_label(dataset)}** ({shots} shots, {backbone})\n\n" + markdown_table(header, table))
     return "\n\n".join(blocks)
+
+
+def format_binomial_table(summary, n_test, reference="zero_shot", digits=1):
+    """A base-to-new table whose ± is the binomial standard error of each accuracy (chapter 9).
+
+    Parameters
+    ----------
+    summary : list of dict
+        Summary rows of one data set and shot count, one per method
+        (:func:`~llu_core.evaluation.summary.summarise`).
+    n_test : dict
+        ``{"base": ..., "new": ...}``: how many test images each accuracy was measured on.
+    reference : str
+        The method the last two columns compare with.
+    digits : int
+
+    Returns
+    -------
+    str
+        Markdown: methods as rows; Base and New as accuracy ± its binomial standard error
+        (:func:`~llu_core.evaluation.protocols.binomial_standard_error`), H, and each accuracy's
+        difference from ``reference`` in points with, in brackets, that difference in standard
+        errors (:func:`~llu_core.evaluation.protocols.standard_errors_apart`).
+    """
+    rows = {row["method"]: row for row in summary}
+    if len(rows) != len(summary) or len({(r["dataset"], r["shots"]) for r in summary}) != 1:
+        raise ValueError("format_binomial_table takes the summary rows of one data set and shot count, one per method")
+    if reference not in rows:
+        raise ValueError(f"the summary has no rows of the reference method {reference!r}")
+    table = []
+    for method, row in rows.items():
+        cells = [method_label(method)]
+        for metric in ("base", "new"):
+            value = row[f"{metric}_mean"]
+            cells.append(format_cell(value, binomial_standard_error(value, n_test[metric]), digits))
+        cells.append(format_cell(row["hm_mean"], digits=digits))
+        for metric in ("base", "new"):
+            value, against = row[f"{metric}_mean"], rows[reference][f"{metric}_mean"]
+            if method == reference or math.isnan(value):
+                cells.append("–")
+            else:
+                difference = round(value - against, digits) + 0.0  # + 0.0: no "−0.0"
+                apart = round(standard_errors_apart(value, against, n_test[metric]), 1) + 0.0
+                cells.append(f"{difference:+.{digits}f}{NO_BREAK_SPACE}({apart:+.1f}{NO_BREAK_SPACE}SE)")
+        table.append(cells)
+    name = method_label(reference)
+    return markdown_table(["Method", "Base", "New", "H", f"Base − {name}", f"New − {name}"], table)
 
 
 def _paper_value(variant, metric):
