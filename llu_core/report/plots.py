@@ -447,7 +447,7 @@ def plot_where_methods_learn():
     rows = {
         "Adapter (CLIP-Adapter, LLU)": {
             "image": [("image x", None), ("image\nencoder", frozen), ("$g_I$\n(both)", learned)],
-            "text": [('"a photo\nof a {class}."', None), ("text\nencoder", frozen), ("$g_T$\n(LLU)", learned)]},
+            "text": [('"a photo of\na {class}."', None), ("text\nencoder", frozen), ("$g_T$\n(LLU)", learned)]},
         "Prompt learner (CoOp, CoCoOp,\nProGrad, KgCoOp)": {
             "image": [("image x", None), ("image\nencoder", frozen)],
             "text": [("[v₁ … v_M]\n{class}.", learned), ("text\nencoder", frozen)]},
@@ -463,17 +463,18 @@ def plot_where_methods_learn():
             previous = None
             for i, (label, colour) in enumerate(paths[path]):
                 x = 1.0 + 2.45 * i
-                ax.text(x, y, label, ha="center", va="center", fontsize=MIN_FONT_SIZE,
-                        bbox=dict(boxstyle="round,pad=0.3", facecolor=colour or "white", edgecolor="black"))
-                if previous is not None:
-                    ax.annotate("", xy=(x - 0.8, y), xytext=(previous + 0.8, y), arrowprops=dict(arrowstyle="->"))
-                previous = x
+                box = ax.text(x, y, label, ha="center", va="center", fontsize=MIN_FONT_SIZE,
+                              bbox=dict(boxstyle="round,pad=0.3", facecolor=colour or "white", edgecolor="black"))
+                if previous is not None:  # an arrow from box to box, clipped at their outlines
+                    ax.annotate("", xy=(0.0, 0.5), xycoords=box, xytext=(1.0, 0.5), textcoords=previous,
+                                arrowprops=dict(arrowstyle="->", shrinkA=4, shrinkB=4))
+                previous = box
             ends[path] = previous
         ax.text(8.9, 2.0, "cosine\n→ class\nscores", ha="center", va="center", fontsize=MIN_FONT_SIZE,
                 bbox=dict(boxstyle="round,pad=0.3", facecolor="white", edgecolor="black"))
         for path, y in (("image", 3.0), ("text", 1.0)):
-            ax.annotate("", xy=(8.9, 2.0 + (0.6 if y > 2 else -0.6)), xytext=(ends[path] + 0.8, y),
-                        arrowprops=dict(arrowstyle="->"))
+            ax.annotate("", xy=(8.9, 2.0 + (0.6 if y > 2 else -0.6)), xytext=(1.0, 0.5), textcoords=ends[path],
+                        arrowprops=dict(arrowstyle="->", shrinkA=4))
         if "Prompt" in title:
             ax.annotate("π(x), CoCoOp", xy=(1.0, 1.55), xytext=(4.6, 2.0), fontsize=MIN_FONT_SIZE, ha="center",
                         va="center", arrowprops=dict(arrowstyle="->", linestyle="--", color="tab:orange"))
@@ -499,8 +500,10 @@ def plot_training_speed(records):
         for method in dict.fromkeys(r["method"] for r in rows):
             points = sorted((r["batch_size"], 1000 * r["total_s"]) for r in rows if r["method"] == method)
             batch, ms = zip(*points)
-            ax.plot(batch, ms, marker=METHOD_MARKERS.get(method, "o"), linestyle="-" if len(points) > 1 else "none",
-                    color=METHOD_COLOURS.get(method), label=method_label(method))
+            single = len(points) == 1  # CoCoOp's one point: larger, outlined, on top of the lines
+            ax.plot(batch, ms, marker=METHOD_MARKERS.get(method, "o"), linestyle="none" if single else "-",
+                    markersize=11 if single else 6, markeredgecolor="black" if single else None,
+                    zorder=4 if single else 2, color=METHOD_COLOURS.get(method), label=method_label(method))
         sizes = sorted({r["batch_size"] for r in rows})
         ax.set_xscale("log", base=2)
         ax.set_xticks(sizes, [str(s) for s in sizes])

@@ -429,10 +429,15 @@ def format_statistics_table(statistics, reference=CLIP_VIT_B32, reference_name="
     return markdown_table(["embeddings"] + [title for title, _ in _STATISTICS_COLUMNS], rows)
 
 
+def _short(value, digits=1):
+    """``value`` with ``digits`` decimals below 10, without decimals from 10 on (the table stays narrow)."""
+    return f"{value:.{digits}f}" if abs(value) < 10 else f"{value:.0f}"
+
+
 def format_speed_table(records, reference="clip_adapter"):
     """Markdown: one row per (classes, batch size) of training-speed records
     (:func:`llu_core.evaluation.training_speed.measure_training_speed`), each method's total
-    step time in ms and, in brackets, its ratio to ``reference``'s."""
+    step time in ms and, in brackets, its ratio to ``reference``'s (decimals only below 10)."""
     methods = list(dict.fromkeys(record["method"] for record in records))
     totals = {(r["classes"], r["batch_size"], r["method"]): r["total_s"] for r in records}
     rows = []
@@ -444,7 +449,7 @@ def format_speed_table(records, reference="clip_adapter"):
             if value is None:
                 cells.append("–")
             else:
-                cells.append(f"{1000 * value:.1f}" + (f"{NO_BREAK_SPACE}({value / base:.2f}×)" if base else ""))
+                cells.append(_short(1000 * value) + (f"{NO_BREAK_SPACE}({_short(value / base, 2)}×)" if base else ""))
         rows.append([classes, batch, *cells])
     return markdown_table(["classes", "batch", *map(method_label, methods)], rows)
 
