@@ -46,10 +46,13 @@ class Browser:
             time.sleep(0.2)
         options = {"binary": CHROMIUM, "args": ["--headless", "--no-sandbox", "--disable-gpu",
                                                  "--disable-background-networking", "--disable-component-update",
-                                                 "--no-first-run", f"--window-size={width},{height}"]}
+                                                 "--no-first-run", "--hide-scrollbars",
+                                                 f"--window-size={width},{height}"]}
         session = self._call("POST", "/session", {"capabilities": {"alwaysMatch": {
             "browserName": "chrome", "goog:chromeOptions": options}}})
         self._session = f"/session/{session['sessionId']}"
+        # The window-size flag has a floor (about 500 px); the WebDriver call sets any width.
+        self._call("POST", f"{self._session}/window/rect", {"width": width, "height": height})
 
     def _call(self, method, path, body=None):
         request = urllib.request.Request(self._url + path, method=method,

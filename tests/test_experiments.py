@@ -12,7 +12,8 @@ from llu_core.evaluation.grids import run_grid
 from llu_core.evaluation.protocols import base_new_split, fit_on_base, harmonic_mean
 from llu_core.evaluation.summary import add_average, summarise
 from llu_core.report.paper_results import TABLE_1, TABLE_4
-from llu_core.report.tables import format_paper_table_1, format_paper_table_4, format_table_1, format_table_4, write_csv
+from llu_core.report.tables import (NO_BREAK_SPACE, dataset_label, format_binomial_table, format_cell, format_paper_table_1,
+                                    format_paper_table_4, format_table_1, format_table_4, in_paper_order, write_csv)
 
 from synthetic import embedded_dataset
 
@@ -85,8 +86,8 @@ def test_dataset_average_and_summary(records):
 def test_table_1_layout_and_paper_columns_only_when_the_setting_matches(records):
     summary = summarise(add_average(records))
     table = format_table_1(summary, shots=2)
-    assert "**average**" in table and "**toy_a**" in table and "Zero-shot" in table and "LLU" in table
-    assert table.index("**average**") < table.index("**toy_a**")
+    assert "**Average**" in table and "**toy_a**" in table and "Zero-shot" in table and "LLU" in table
+    assert table.index("**Average**") < table.index("**toy_a**")
     assert "Paper" not in table and "±" in table
     with pytest.raises(ValueError, match="16 shots"):
         format_table_1(summary, shots=16)
@@ -95,7 +96,7 @@ def test_table_1_layout_and_paper_columns_only_when_the_setting_matches(records)
     renamed = [dict(r, dataset="dtd", shots=16) for r in records if r["dataset"] == "toy_a" and r["shots"] == 2]
     table = format_table_1(summarise(add_average(renamed)), shots=16, backbone="ViT-B-16")
     assert f"{TABLE_1['dtd']['llu']['new']:.2f}" in table
-    average_block = table.split("**dtd**")[0]
+    average_block = table.split("**DTD**")[0]
     assert "Paper Base" in average_block and f"{TABLE_1['average']['llu']['new']:.2f}" not in average_block
 
 
@@ -155,3 +156,24 @@ def test_paper_table_1_average_is_the_mean_of_the_data_sets():
 def test_paper_table_4_matches_table_1_average():
     for ours, theirs in (("zero_shot", "zero_shot"), ("default", "llu")):
         assert {k: TABLE_4[ours][k] for k in ("base", "new", "hm")} == TABLE_1["average"][theirs]
+
+
+def test_display_names_and_the_papers_order():
+    assert dataset_label("fashion_mnist") == "Fashion-MNIST" and dataset_label("oxford_flowers") == "Flowers102"
+    assert dataset_label("cifar10_jpeg@3") == "CIFAR-10 JPEG, severity 3" and dataset_label("mine") == "mine"
+    names = ["dtd", "mine", "imagenet", "average", "caltech101", "cifar10"]
+    assert in_paper_order(names) == ["average", "cifar10", "imagenet", "caltech101", "dtd", "mine"]
+    assert in_paper_order(names, average="last")[-1] == "average"
+    assert format_cell(69.4, 0.0, 1) == f"69.4{NO_BREAK_SPACE}±{NO_BREAK_SPACE}0.0"  # never broken over two lines
+
+
+def test_binomial_table_gives_standard_errors_and_differences():
+    rows = [{"method": m, "dataset": "d", "shots": 8, "base_mean": b, "new_mean": n, "hm_mean": harmonic_mean(b, n)}
+            for m, b, n in (("zero_shot", 65.6, 77.4), ("llu", 70.4, 77.4), ("linear_probe", 71.6, math.nan))]
+    lines = format_binomial_table(rows, {"base": 500, "new": 500}).replace(NO_BREAK_SPACE, " ").splitlines()
+    assert lines[0] == "| Method | Base | New | H | Base − Zero-shot | New − Zero-shot |"
+    assert lines[2] == "| Zero-shot | 65.6 ± 2.1 | 77.4 ± 1.9 | 71.0 | – | – |"
+    assert lines[3] == "| LLU | 70.4 ± 2.0 | 77.4 ± 1.9 | 73.7 | +4.8 (+1.6 SE) | +0.0 (+0.0 SE) |"
+    assert lines[4] == "| Linear probe | 71.6 ± 2.0 | – | – | +6.0 (+2.0 SE) | – |"
+    with pytest.raises(ValueError, match="one data set"):
+        format_binomial_table(rows + [dict(rows[0], dataset="e")], {"base": 500, "new": 500})

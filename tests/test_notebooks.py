@@ -99,11 +99,12 @@ def test_transfer(tmp_path):
 
 
 def test_prompt_learning(tmp_path):
-    # One epoch and one batch size (the book build runs the defaults and checks the page's claims on them).
-    result = execute(tmp_path, "09_prompt_learning.ipynb", epochs=1, speed_batch_sizes=[1])
-    check_prompt_learning(result)
-    methods = by_method(result["records"], dataset="cifar10")
-    assert abs(methods["llu"]["new"] - methods["zero_shot"]["new"]) <= 6.0  # 50 new-class test images: 2 points each
+    trained = ("clip_adapter", "llu", "coop", "cocoop", "prograd", "kgcoop")
+    result = execute(tmp_path, "09_prompt_learning.ipynb", shots=2, train_per_class=10, test_per_class=10,
+                     schedule_fractions={name: 0.01 for name in trained}, speed_batch_sizes=[1, 2])
+    check_prompt_learning(result, strict=False)
+    assert result["epochs"] == {name: 1 for name in trained}
+    assert result["n_test"] == {"base": 50, "new": 50}
     assert all(r["encode_s"] == 0.0 and r["classes"] == 10 and r["total_s"] == r["step_s"] for r in result["speed"])
 
 

@@ -225,8 +225,8 @@ def test_training_speed_records_table_and_figure(data):
                                                                   ("llu", 2), ("clip_adapter", 2)]
     assert all(r["classes"] == 10 and r["encode_s"] == 0.0 and r["total_s"] == r["step_s"] for r in records)
     table = format_speed_table([dict(r, total_s=max(r["total_s"], 1e-6)) for r in records])
-    assert table.splitlines()[0] == "| classes | batch | llu | clip_adapter | cocoop |"
-    assert table.splitlines()[3].endswith("(1.00×) | – |")  # batch 2: CLIP-Adapter is the reference, no CoCoOp
+    assert table.splitlines()[0] == "| classes | batch | LLU | CLIP-Adapter | CoCoOp |"
+    assert table.splitlines()[3].endswith("\u00a0(1.00×) | – |")  # batch 2: CLIP-Adapter is the reference, no CoCoOp
     fig = plot_training_speed([dict(r, setting=s) for r in records for s in ("a", "b")])
     assert [ax.get_title() for ax in fig.axes] == ["a, 10 classes", "b, 10 classes"]
     plt.close(fig)

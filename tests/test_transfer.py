@@ -142,12 +142,12 @@ def test_records_have_the_fields_the_tables_need(source):
 
     table = format_table_2(summary, shots=4)
     lines = table.splitlines()
-    assert lines[2].split("|")[1:-1] == [" Method ", " source (source) ", " far ", " far_b ", " average "]
+    assert lines[2].split("|")[1:-1] == [" Method ", " source (source) ", " far ", " far_b ", " Average "]
     assert [line.split("|")[1].strip() for line in lines[4:]] == [
         METHOD_LABELS["zero_shot"], "LLU", "mean α of the test images (LLU)", "mean α of the class texts (LLU)"]
     assert "paper" not in table and "shifted" not in table
     table = format_table_3(summary, shots=2)
-    assert " shifted " in table and " far " not in table and "average" not in table
+    assert " shifted " in table and " far " not in table and "Average" not in table
 
     gains = gains_over_zero_shot(summary, shots=4)
     assert {g["method"] for g in gains} == {"llu"} and {g["dataset"] for g in gains} == {"source", "far", "far_b",
@@ -186,13 +186,13 @@ def test_the_papers_tables_2_and_3_on_their_own():
     table = format_paper_table_2()
     lines = table.splitlines()
     assert "CLIP ViT-B/16" in lines[0] and "Table 2" in lines[0]
-    assert lines[2].split("|")[2].strip() == "imagenet (source)" and lines[2].split("|")[-2].strip() == "average"
+    assert lines[2].split("|")[2].strip() == "ImageNet (source)" and lines[2].split("|")[-2].strip() == "Average"
     assert len(lines) == 4 + len(TABLE_2)  # title, blank, header, rule, one row per method
     llu = next(line for line in lines if line.startswith("| LLU |"))
     assert [cell.strip() for cell in llu.split("|")[2:-1]] == [f"{value:.2f}" for value in TABLE_2["llu"].values()]
     table = format_paper_table_3(methods=["zero_shot", "llu", "coop"])
     rows = [line.split("|")[1].strip() for line in table.splitlines()[4:]]
-    assert rows == ["CLIP zero-shot", "LLU", "CoOp"] and "average" not in table
+    assert rows == ["CLIP zero-shot", "LLU", "CoOp"] and "Average" not in table
 
 
 def test_paper_tables_2_and_3_transcription_is_consistent():

@@ -2,13 +2,16 @@
 
 Each function takes plain numbers (arrays, result records, summaries) and returns a
 :class:`matplotlib.figure.Figure` made with pyplot, so a notebook cell shows it inline and a
-test can inspect or close it. Figures are drawn for the page they end up on: at most
-``MAX_WIDTH`` inches wide (the book's text column at the inline backend's 100 dpi, so a page
-1280 px wide shows them at full size) with the fonts of ``STYLE``, which stay about 8 px or
-more when a 420 px wide phone screen halves the figure; legends sit beside the data, never on
-it. Colours follow the paper's figures where it has them: the
-original model blue, the adapter orange, the final (LLU) model green in Figure 1; zero-shot
-CLIP blue and LLU red in Figure 2.
+test can inspect or close it. Figures are drawn for the column they land in: at most
+``MAX_WIDTH`` inches wide at ``DPI`` (the book's text column on a wide screen shows them at
+full size) and no text smaller than ``MIN_FONT_SIZE`` points, so that a phone 420 px wide,
+which shrinks a figure to its ~380 px column, still shows every letter at 9 CSS pixels or more
+(``tests/test_book.py`` measures it on the built pages). Legends sit beside or below the
+data, never on it; labels never overlap each other (``tests/test_plots.py``); colour scales
+span the data; spreads over seeds are error bars. Colours follow the paper's figures where it
+has them: the original model blue, the adapter orange, the final (LLU) model green in Figure
+1; zero-shot CLIP blue and LLU red in Figure 2. Data sets and methods appear by their display
+names (:data:`llu_core.report.tables.DATASET_LABELS`, :data:`~llu_core.report.tables.METHOD_LABELS`).
 """
 
 import functools
@@ -18,19 +21,26 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
 from ..method.defaults import BETA, GAMMA
 from ..method.locality import interpolate, local_weight
-from .tables import METHOD_LABELS, VARIANT_LABELS
+from .tables import VARIANT_LABELS, dataset_label, in_paper_order, method_label, spread
 
 ORIGINAL, ADAPTER, FINAL = "tab:blue", "tab:orange", "tab:green"
 
-#: The widest figure, in inches: the book's text column at 100 dpi.
-MAX_WIDTH = 6.8
-#: Font sizes (points) of every figure.
-STYLE = {"font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11, "xtick.labelsize": 10,
-         "ytick.labelsize": 10, "legend.fontsize": 10, "figure.titlesize": 12}
+#: The widest figure, in inches, and the resolution figures are drawn at: 640 px, the book's
+#: text column on a wide screen.
+MAX_WIDTH = 6.4
+DPI = 100
+#: The smallest text of any figure, in points: at 420 px a 6.4-inch figure is drawn about 380 px
+#: wide, where 12 points at 100 dpi are 9.4 CSS pixels.
+MIN_FONT_SIZE = 12
+#: The book's figure style: fonts (points) and resolution.
+STYLE = {"font.size": MIN_FONT_SIZE, "axes.titlesize": 13, "axes.labelsize": MIN_FONT_SIZE,
+         "xtick.labelsize": MIN_FONT_SIZE, "ytick.labelsize": MIN_FONT_SIZE, "legend.fontsize": MIN_FONT_SIZE,
+         "legend.title_fontsize": MIN_FONT_SIZE, "figure.titlesize": 13, "figure.dpi": DPI}
 
 #: Colour per method, as in the paper's Figure 2 where it has the method.
 METHOD_COLOURS = {
@@ -38,10 +48,13 @@ METHOD_COLOURS = {
     "tip_adapter_f": "tab:brown", "linear_probe": "tab:gray", "coop": "tab:green", "cocoop": "gold",
     "prograd": "tab:cyan", "no_mask": "tab:pink", "kgcoop": "magenta",
 }
+#: Marker per method where colour alone would have to tell them apart.
+METHOD_MARKERS = {"zero_shot": "o", "llu": "D", "clip_adapter": "s", "tip_adapter": "^", "tip_adapter_f": "v",
+                  "linear_probe": "P", "coop": "<", "cocoop": ">", "prograd": "X", "no_mask": "o", "kgcoop": "h"}
 
 
 def _styled(draw):
-    """Draw the figure with the book's fonts (``STYLE``)."""
+    """Draw the figure with the book's fonts and resolution (``STYLE``)."""
 
     @functools.wraps(draw)
     def styled(*args, **kwargs):
@@ -49,6 +62,29 @@ def _styled(draw):
             return draw(*args, **kwargs)
 
     return styled
+
+
+def _legend_below(fig, handles=None, labels=None, ncol=3):
+    """The figure's legend, under its panels (constrained layout makes room for it), in as many
+    columns as fit the figure's width, at most ``ncol``."""
+    if handles is None:
+        handles, labels = [], []
+        for ax in fig.axes:
+            for handle, label in zip(*ax.get_legend_handles_labels()):
+                if label not in labels:
+                    handles.append(handle)
+                    labels.append(label)
+    renderer = fig.canvas.get_renderer()
+    for columns in range(min(ncol, len(labels)), 0, -1):
+        legend = fig.legend(handles, labels, loc="outside lower center", ncol=columns, frameon=False)
+        if columns == 1 or legend.get_window_extent(renderer).width <= 0.98 * fig.bbox.width:
+            return legend
+        legend.remove()
+
+
+def _marker(marker, label, **style):
+    """A legend entry that shows a marker alone (for points whose colour is a scale)."""
+    return Line2D([], [], linestyle="none", marker=marker, label=label, **style)
 
 
 def _circle(angles):
@@ -64,7 +100,8 @@ def plot_local_interpolation(beta=BETA, gamma=GAMMA, train_angles=(1.2, 1.5, 4.0
     the plotted "feature" is the cosine similarity tᵀx of the original model f (blue), of an
     affine adapter g (a rotation by ``rotation`` radians, orange) and of the final model
     normalize(α g(x) + (1 − α) x) (green), with α(x, D) from Eq. 5 for D the training
-    embeddings at ``train_angles`` (green points). The lower panel shows α.
+    embeddings at ``train_angles`` (green points). The lower panel shows α, on an axis from 0
+    to β, the largest value Eq. 5 can take.
 
     Parameters
     ----------
@@ -85,20 +122,20 @@ def plot_local_interpolation(beta=BETA, gamma=GAMMA, train_angles=(1.2, 1.5, 4.0
     final_at_train = interpolate(train, train @ torch.tensor([[cos, sin], [-sin, cos]]),
                                  local_weight(train, train, beta, gamma))
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 5.0), sharex=True, gridspec_kw={"height_ratios": [3, 1]},
-                                      layout="constrained")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(MAX_WIDTH, 5.6), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 1.3]}, layout="constrained")
     top.plot(theta, x @ text, color=ORIGINAL, label="original $f$")
     top.plot(theta, adapted @ text, color=ADAPTER, label=r"adapter $g \circ f$")
     top.plot(theta, final @ text, color=FINAL, lw=2, label=r"final $\alpha (g \circ f) + (1-\alpha) f$")
     top.scatter(train_angles, final_at_train @ text, color=FINAL, zorder=3, label="training samples $D$")
     top.set_ylabel("similarity to a class")
     bottom.plot(theta, alpha, color="black")
-    bottom.scatter(train_angles, np.zeros(len(train_angles)), color=FINAL, zorder=3)
-    bottom.set_ylim(-0.05, 1.05)
+    bottom.scatter(train_angles, np.zeros(len(train_angles)), color=FINAL, zorder=3, clip_on=False)
+    bottom.set_ylim(0.0, max(beta, 1e-6) * 1.05)
     bottom.set_ylabel(r"$\alpha(x, D)$")
     bottom.set_xlabel(r"position on the unit circle $\theta$ (radians)")
     fig.suptitle(rf"Local interpolation, $\beta = {beta:g}$, $\gamma = {gamma:g}$")
-    fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncol=2)
+    _legend_below(fig, *top.get_legend_handles_labels())
     return fig
 
 
@@ -107,64 +144,100 @@ def plot_examples(images, true_names, predicted_names, ncols=4):
     """A grid of images titled with their predicted class; a wrong prediction is red and
     names the true class under it."""
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(MAX_WIDTH, 2.0 * nrows * MAX_WIDTH / (1.7 * ncols)),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(nrows, ncols, figsize=(MAX_WIDTH, 2.3 * nrows * 4 / ncols + 0.4), squeeze=False,
+                             layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, truth, predicted in zip(axes.flat, images, true_names, predicted_names):
         ax.imshow(image, cmap="gray" if np.asarray(image).ndim == 2 else None)
         right = predicted == truth
-        ax.set_title(predicted if right else f"{predicted}\n(true: {truth})", color="black" if right else "red")
+        ax.set_title(predicted if right else f"{predicted}\n(true: {truth})", color="black" if right else "red",
+                     fontsize=MIN_FONT_SIZE)
     fig.suptitle("Predicted class (red: wrong, with the true class)")
     return fig
 
 
-@_styled
-def plot_grouped_bars(values, ylabel="accuracy (%)", title=None):
-    """Grouped bars: ``values[group][bar] -> number`` (e.g. data set -> prompt -> accuracy).
-
-    Each bar carries its value when there are at most 12 bars, so differences of a point read
-    as numbers even on an axis from 0; group names are slanted when there are more than 4.
-    """
+def _bar_rows(values, errors):
     groups = list(values)
     bars = list(dict.fromkeys(bar for group in groups for bar in values[group]))
-    width = 0.8 / len(bars)
-    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.0), layout="constrained")
+    spread = {(g, b): (errors or {}).get(g, {}).get(b, np.nan) for g in groups for b in bars}
+    return groups, bars, spread
+
+
+@_styled
+def plot_grouped_bars(values, value_label="accuracy (%)", title=None, errors=None, digits=1):
+    """Grouped horizontal bars, one group per row: ``values[group][bar] -> number`` (e.g.
+    data set -> prompt -> accuracy).
+
+    Every bar carries its value at its end, so differences of a fraction of a point read as
+    numbers on an axis from 0; ``errors`` (the same nesting: standard deviations over seeds)
+    adds an error bar and puts the ± beside the value. Groups named by a data-set key are
+    shown by its display name.
+
+    Parameters
+    ----------
+    values : dict of str -> dict of str -> float
+    value_label : str
+        The label of the value axis.
+    title : str, optional
+    errors : dict of str -> dict of str -> float, optional
+    digits : int
+        Decimals of the value labels.
+    """
+    groups, bars, spread = _bar_rows(values, errors)
+    height = 0.8 / len(bars)
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 1.2 + 0.34 * len(groups) * len(bars) + 0.3 * len(bars)),
+                           layout="constrained")
     positions = np.arange(len(groups))
+    largest = 0.0
     for index, bar in enumerate(bars):
-        heights = [values[group].get(bar, np.nan) for group in groups]
-        drawn = ax.bar(positions + (index - (len(bars) - 1) / 2) * width, heights, width, label=bar)
-        if len(groups) * len(bars) <= 12:
-            ax.bar_label(drawn, fmt="%.1f", fontsize=9, padding=2)
-    slanted = len(groups) > 4
-    ax.set_xticks(positions, groups, rotation=30 if slanted else 0, ha="right" if slanted else "center")
-    ax.set_ylabel(ylabel)
-    ax.margins(y=0.12)
-    fig.legend(loc="outside upper center", ncol=min(len(bars), 3))
+        widths = np.array([values[group].get(bar, np.nan) for group in groups], dtype=float)
+        sigma = np.array([spread[group, bar] for group in groups], dtype=float)
+        drawn = ax.barh(positions + (index - (len(bars) - 1) / 2) * height, widths, height * 0.92, label=bar,
+                        xerr=None if np.isnan(sigma).all() else np.nan_to_num(sigma), capsize=2,
+                        error_kw={"elinewidth": 1.0})
+        for y, width, sigma_ in zip(drawn.patches, widths, sigma):
+            if np.isnan(width):
+                continue
+            text = f"{width:.{digits}f}" + ("" if np.isnan(sigma_) else f" ± {sigma_:.{digits}f}")
+            ax.annotate(text, (width + np.nan_to_num(sigma_), y.get_y() + y.get_height() / 2), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=MIN_FONT_SIZE)
+        largest = max(largest, np.nanmax(np.nan_to_num(widths) + np.nan_to_num(sigma)))
+    ax.set_yticks(positions, [dataset_label(group) for group in groups])
+    ax.invert_yaxis()  # the first group on top
+    ax.set_xlim(0.0, largest * (1.32 if errors else 1.18) if largest > 0 else 1.0)
+    ax.set_xlabel(value_label)
+    ax.spines[["top", "right"]].set_visible(False)
     if title:
         ax.set_title(title)
+    _legend_below(fig)
     return fig
 
 
 @_styled
 def plot_base_new(rows, title=None):
-    """Base- and new-class accuracy side by side per method: ``rows`` of dicts with
-    ``label``, ``base`` and ``new`` (percent). The gap between the bars is the overfitting."""
-    return plot_grouped_bars({row["label"]: {"base classes": row["base"], "new classes": row["new"]}
-                              for row in rows}, title=title)
+    """Base- and new-class accuracy side by side per method: ``rows`` of dicts with ``label``,
+    ``base`` and ``new`` (percent), optionally ``base_std`` and ``new_std`` (over seeds: error
+    bars; None for none, as :func:`llu_core.report.tables.spread` gives for a single seed). The
+    gap between the bars is the overfitting."""
+    values = {row["label"]: {"base classes": row["base"], "new classes": row["new"]} for row in rows}
+    errors = {row["label"]: {f"{metric} classes": np.nan if row.get(f"{metric}_std") is None else row[f"{metric}_std"]
+                             for metric in ("base", "new")} for row in rows}
+    has_errors = any(not np.isnan(value) for row in errors.values() for value in row.values())
+    return plot_grouped_bars(values, title=title, errors=errors if has_errors else None)
 
 
 @_styled
 def plot_loss_curves(histories, title="Training loss (cross-entropy + regulariser)"):
     """Per-epoch training loss of several fitted models: ``histories[label] -> list of float``."""
-    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 3.8), layout="constrained")
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.2), layout="constrained")
     for label, history in histories.items():
         ax.plot(np.arange(1, len(history) + 1), history, label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean training loss")
     ax.set_yscale("log")
     ax.set_title(title)
-    fig.legend(loc="outside lower center", ncol=min(len(histories), 3))
+    _legend_below(fig)
     return fig
 
 
@@ -183,29 +256,32 @@ def plot_mask_2d(coords, alpha, is_base, centre_coords, beta, gamma, accuracies=
     centre_coords : ndarray, shape (k, 2)
         The points of D_image in the same 2-D view.
     beta, gamma : float
-        The mask's β and γ, for the title.
+        The mask's β and γ, for the title; the colour scale runs from 0 to β, the largest
+        value Eq. 5 can give (0 to 1 when β = 0, where every α is 0).
     accuracies : dict, optional
         ``{"base": ..., "new": ...}`` in percent, shown in the title.
-
-    The colour scale is α from 0 to 1 whatever β is, so views at different β compare.
     """
-    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 5.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 6.0), layout="constrained")
     is_base = np.asarray(is_base, dtype=bool)
+    top = beta if beta > 0 else 1.0
     scatter = None
     groups = ((is_base, "o", "test image, base class"), (~is_base, "x", "test image, new class"))
     for selection, marker, label in groups:
         scatter = ax.scatter(coords[selection, 0], coords[selection, 1], c=alpha[selection], cmap="viridis",
-                             vmin=0.0, vmax=1.0, marker=marker, s=18, label=label)
-    ax.scatter(centre_coords[:, 0], centre_coords[:, 1], marker="*", s=70, facecolor="none", edgecolor="red",
-               linewidths=0.9, label="$D_{image}$")
-    fig.colorbar(scatter, ax=ax, label=r"$\alpha(x, D_{image})$")
+                             vmin=0.0, vmax=top, marker=marker, s=18, label=label)
+    ax.scatter(centre_coords[:, 0], centre_coords[:, 1], marker="*", s=90, facecolor="none", edgecolor="red",
+               linewidths=1.0, label="$D_{image}$")
+    fig.colorbar(scatter, ax=ax, label=rf"$\alpha(x, D_{{image}})$, 0 to $\beta$")
     title = rf"$\beta = {beta:g}$, $\gamma = {gamma:g}$"
     if accuracies is not None:
         title += f":  base {accuracies['base']:.1f} %, new {accuracies['new']:.1f} %"
     ax.set_title(title)
     ax.set_xlabel("principal component 1")
     ax.set_ylabel("principal component 2")
-    fig.legend(loc="outside lower center", ncol=3)
+    entries = [_marker("o", "test image, base class", color="0.35", markersize=6),
+               _marker("x", "test image, new class", color="0.35", markersize=7),
+               _marker("*", "$D_{image}$", markerfacecolor="none", markeredgecolor="red", markersize=12)]
+    _legend_below(fig, entries, [entry.get_label() for entry in entries])
     return fig
 
 
@@ -214,16 +290,18 @@ def plot_cluster_sweep(rows):
     """Accuracy against the number of stored centres, with the memory they take (chapter 6).
 
     ``rows``: dicts with ``n_clusters`` (the requested count), ``n_centres`` (|D_image| +
-    |D_text| actually stored), ``memory_kib`` and ``base``/``new`` accuracies in percent.
-    Memory is proportional to the centres (one embedding each), so it is the top axis of the
-    same panel. The log axis is labelled at the measured counts only.
+    |D_text| actually stored), ``memory_kib``, ``base``/``new`` accuracies in percent and,
+    optionally, ``base_std``/``new_std`` (over seeds: error bars). Memory is proportional to
+    the centres (one embedding each), so it is the top axis of the same panel. The log axis is
+    labelled at the measured counts only.
     """
     rows = sorted(rows, key=lambda row: row["n_centres"])
     centres = [row["n_centres"] for row in rows]
     kib_per_centre = rows[-1]["memory_kib"] / rows[-1]["n_centres"]
-    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.0), layout="constrained")
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.6), layout="constrained")
     for metric, marker in (("base", "o"), ("new", "x")):
-        ax.plot(centres, [row[metric] for row in rows], marker=marker, label=f"{metric} classes")
+        ax.errorbar(centres, [row[metric] for row in rows], yerr=[row.get(f"{metric}_std", 0.0) for row in rows],
+                    marker=marker, capsize=3, label=f"{metric} classes")
     ax.set_xscale("log")
     ax.set_xticks(centres, [str(c) for c in centres])
     ax.xaxis.set_minor_formatter(NullFormatter())
@@ -233,34 +311,44 @@ def plot_cluster_sweep(rows):
     memory.set_xticks([c * kib_per_centre for c in centres], [f"{c * kib_per_centre:.0f}" for c in centres])
     memory.xaxis.set_minor_formatter(NullFormatter())
     memory.set_xlabel("memory of D (KiB)")
-    fig.legend(loc="outside right upper")
+    _legend_below(fig)
     return fig
 
 
 @_styled
 def plot_clusters(coords, labels, centre_coords):
-    """Training embeddings coloured by cluster, with their centres, in a 2-D view (chapter 6)."""
-    fig, ax = plt.subplots(figsize=(MAX_WIDTH * 0.85, 5.0), layout="constrained")
-    ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap="tab20", s=14, label="training embeddings")
-    ax.scatter(centre_coords[:, 0], centre_coords[:, 1], marker="*", s=140, color="black", label="centres")
+    """Training embeddings coloured by cluster, with their centres, in a 2-D view (chapter 6).
+
+    ``labels[i]`` is the row of ``centre_coords`` that embedding i belongs to; each centre is a
+    star of its cluster's colour, outlined in black.
+    """
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 5.4), layout="constrained")
+    colours = {"cmap": "tab20", "vmin": 0, "vmax": max(len(centre_coords) - 1, 1)}
+    ax.scatter(coords[:, 0], coords[:, 1], c=labels, s=16, label="training embeddings", **colours)
+    ax.scatter(centre_coords[:, 0], centre_coords[:, 1], c=np.arange(len(centre_coords)), marker="*", s=260,
+               edgecolors="black", linewidths=1.0, label="centres", **colours)
     ax.set_xlabel("principal component 1")
     ax.set_ylabel("principal component 2")
-    fig.legend(loc="outside lower center", ncol=2)
+    entries = [_marker("o", "training embedding (colour: its cluster)", color="0.35", markersize=6),
+               _marker("*", "centre", markerfacecolor="white", markeredgecolor="black", markersize=15)]
+    _legend_below(fig, entries, [entry.get_label() for entry in entries])
     return fig
 
 
 @_styled
 def plot_accuracy_vs_shots(summary, datasets=None, methods=None):
-    """Base (circles) and new (crosses) accuracy against shots, one panel per data set,
-    laid out like the paper's Figure 2. ``summary``: rows of :func:`llu_core.evaluation.summary.summarise`."""
-    datasets = datasets or list(dict.fromkeys(row["dataset"] for row in summary))
+    """Base (circles) and new (crosses) accuracy against shots, one panel per data set (in the
+    paper's order), laid out like the paper's Figure 2; error bars: standard deviation over
+    seeds. ``summary``: rows of :func:`llu_core.evaluation.summary.summarise`."""
+    datasets = datasets or in_paper_order(row["dataset"] for row in summary)
     methods = methods or list(dict.fromkeys(row["method"] for row in summary))
     ncols = min(2, len(datasets))
     nrows = math.ceil(len(datasets) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(MAX_WIDTH, 3.2 * nrows + 0.8), squeeze=False,
+    fig, axes = plt.subplots(nrows, ncols, figsize=(MAX_WIDTH, 3.4 * nrows + 1.3), squeeze=False,
                              layout="constrained")
     for ax in axes.flat[len(datasets):]:
         ax.remove()  # no empty panel; the legend goes below the figure
+    shot_counts = sorted({r["shots"] for r in summary})
     for ax, dataset in zip(axes.flat, datasets):
         for method in methods:
             rows = sorted((r for r in summary if r["dataset"] == dataset and r["method"] == method),
@@ -274,72 +362,75 @@ def plot_accuracy_vs_shots(summary, datasets=None, methods=None):
                 if all(np.isnan(values)):
                     continue
                 ax.errorbar(shots, values, yerr=[r[f"{metric}_std"] for r in rows], color=colour, marker=marker,
-                            linestyle=style, capsize=2,
-                            label=METHOD_LABELS.get(method, method) if metric == "base" else None)
+                            linestyle=style, capsize=2, label=method_label(method) if metric == "base" else None)
         ax.set_xscale("log", base=2)
-        ax.set_xticks(sorted({r["shots"] for r in summary}), [str(s) for s in sorted({r["shots"] for r in summary})])
-        ax.set_title(dataset)
+        ax.set_xticks(shot_counts, [str(s) for s in shot_counts])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(dataset_label(dataset))
         ax.set_xlabel("shots per base class")
         ax.set_ylabel("accuracy (%)")
-    handles = {label: handle for ax in axes.flat[:len(datasets)]
-               for handle, label in zip(*ax.get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=min(len(handles), 3))
-    fig.suptitle("Base classes (circles, solid) and new classes (crosses, dashed)")
+    _legend_below(fig)
+    fig.suptitle("Base classes (circles, solid), new classes (crosses, dashed)")
     return fig
 
 
 @_styled
 def plot_image_rows(rows, ncols=None):
     """One row of images per label: ``rows[label] -> list of images`` (e.g. one domain shift
-    per row, the same source images in every row), the label written left of its row."""
+    per row, the same source images in every row), the label written above its row (a
+    data-set key by its display name)."""
     ncols = ncols or max(len(images) for images in rows.values())
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(MAX_WIDTH, 1.3 * len(rows) * MAX_WIDTH / (1.25 * ncols + 1.2)), squeeze=False)
-    for ax_row, (label, images) in zip(axes, rows.items()):
-        for ax in ax_row:
-            ax.set_xticks([])
-            ax.set_yticks([])
+    gap, label_height = 0.06, 0.32  # inches
+    side = (MAX_WIDTH - (ncols - 1) * gap) / ncols
+    height = len(rows) * (label_height + side)
+    fig = plt.figure(figsize=(MAX_WIDTH, height))
+    for row, (label, images) in enumerate(rows.items()):
+        top = height - row * (label_height + side)
+        fig.text(0.0, (top - 0.04) / height, dataset_label(label), va="top", fontsize=MIN_FONT_SIZE)
+        for column, image in enumerate(images[:ncols]):
+            ax = fig.add_axes([column * (side + gap) / MAX_WIDTH, (top - label_height - side) / height,
+                               side / MAX_WIDTH, side / height])
+            ax.imshow(image, cmap="gray" if np.asarray(image).ndim == 2 else None, aspect="auto")
             ax.axis("off")
-        for ax, image in zip(ax_row, images):
-            ax.imshow(image)
-        ax_row[0].axis("on")
-        for spine in ax_row[0].spines.values():
-            spine.set_visible(False)
-        ax_row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
-    fig.tight_layout()
     return fig
 
 
-#: Marker per transfer protocol (see llu_core.evaluation.transfer).
-PROTOCOL_MARKERS = {"source": "*", "cross_dataset": "s", "domain_generalisation": "^"}
+def _gain_row_label(name, protocol, alpha):
+    """Two lines: the data set (and "source"), then its severity, if a corruption, and its α."""
+    registered, _, severity = name.partition("@")
+    first = dataset_label(registered) + (" (source)" if protocol == "source" else "")
+    return first + "\n" + (f"severity {severity}, " if severity else "") + rf"$\alpha$ = {alpha:.3g}"
 
 
 @_styled
 def plot_gain_vs_alpha(gains, alpha_label="LLU"):
-    """Accuracy gain over zero-shot against the mean α of the test images, one point per
-    method and evaluated data set (chapter 10). ``gains``: rows of
-    :func:`llu_core.evaluation.transfer.gains_over_zero_shot`; marker shape is the protocol, colour the method."""
-    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.2), layout="constrained")
-    ax.axhline(0.0, color="black", lw=0.8)
-    for method in dict.fromkeys(row["method"] for row in gains):
-        colour = METHOD_COLOURS.get(method, "black")
-        ax.scatter([], [], marker="o", color=colour, label=METHOD_LABELS.get(method, method))
-        for protocol, marker in PROTOCOL_MARKERS.items():
-            points = [row for row in gains if row["method"] == method and row["protocol"] == protocol]
-            ax.scatter([row["alpha"] for row in points], [row["gain"] for row in points], marker=marker,
-                       s=70 if marker == "*" else 36, color=colour, alpha=0.8)
-    for row in gains:
-        if row["method"] == "llu":
-            ax.annotate(row["dataset"], (row["alpha"], row["gain"]), textcoords="offset points", xytext=(4, 4),
-                        fontsize=7)
-    for protocol, marker in PROTOCOL_MARKERS.items():
-        ax.scatter([], [], marker=marker, color="gray", label=protocol.replace("_", " "))
-    ax.margins(x=0.15)
-    alphas = [row["alpha"] for row in gains]
-    if min(alphas) > 0 and max(alphas) > 100 * min(alphas):  # α spans decades far from D: log axis
-        ax.set_xscale("log")
-    ax.set_xlabel(rf"mean $\alpha(x, D_{{image}})$ of {alpha_label} on the test images (Eq. 5)")
-    ax.set_ylabel("accuracy − zero-shot (points)")
-    fig.legend(loc="outside right upper", fontsize=9)
+    """Accuracy gain over zero-shot on each evaluated data set, the data sets ordered by the
+    mean α of ``alpha_label``'s model on their test images (chapter 10).
+
+    One row per data set, from the largest α (the source, top) to the smallest, its α written
+    under its name; one marker per method at its gain, so that the points of one data set
+    never cover each other's labels. ``gains``: rows of
+    :func:`llu_core.evaluation.transfer.gains_over_zero_shot` (``method``, ``dataset``,
+    ``protocol``, ``alpha``, ``gain``).
+    """
+    alpha = {row["dataset"]: row["alpha"] for row in gains}
+    protocol = {row["dataset"]: row["protocol"] for row in gains}
+    datasets = sorted(alpha, key=lambda name: -alpha[name])
+    methods = list(dict.fromkeys(row["method"] for row in gains))
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 1.4 + 0.62 * len(datasets)), layout="constrained")
+    ax.axvline(0.0, color="black", lw=0.8)
+    offsets = np.linspace(-0.22, 0.22, len(methods)) if len(methods) > 1 else [0.0]
+    for offset, method in zip(offsets, methods):
+        points = [row for row in gains if row["method"] == method]
+        ax.scatter([row["gain"] for row in points], [datasets.index(row["dataset"]) + offset for row in points],
+                   marker=METHOD_MARKERS.get(method, "o"), color=METHOD_COLOURS.get(method, "black"), s=46,
+                   zorder=3, label=method_label(method))
+    ax.set_yticks(range(len(datasets)), [_gain_row_label(name, protocol[name], alpha[name]) for name in datasets])
+    ax.set_ylim(len(datasets) - 0.5, -0.5)
+    ax.grid(axis="y", color="0.9")
+    ax.set_xlabel("accuracy − zero-shot (points)")
+    fig.suptitle(rf"Data sets by the mean $\alpha(x, D_{{image}})$ of {alpha_label}")
+    _legend_below(fig)
     return fig
 
 
@@ -355,39 +446,38 @@ def plot_where_methods_learn():
     frozen, learned = "#d9d9d9", "#f5a65b"
     rows = {
         "Adapter (CLIP-Adapter, LLU)": {
-            "image": [("image x", None), ("image\nencoder", frozen), ("g_I (both)", learned)],
-            "text": [('"a photo of a\n{class}."', None), ("text\nencoder", frozen), ("g_T (LLU)", learned)]},
-        "Prompt learner (CoOp, CoCoOp, ProGrad, KgCoOp)": {
+            "image": [("image x", None), ("image\nencoder", frozen), ("$g_I$\n(both)", learned)],
+            "text": [('"a photo of\na {class}."', None), ("text\nencoder", frozen), ("$g_T$\n(LLU)", learned)]},
+        "Prompt learner (CoOp, CoCoOp,\nProGrad, KgCoOp)": {
             "image": [("image x", None), ("image\nencoder", frozen)],
             "text": [("[v₁ … v_M]\n{class}.", learned), ("text\nencoder", frozen)]},
     }
-    fig, axes = plt.subplots(2, 1, figsize=(MAX_WIDTH, 6.0))
+    fig, axes = plt.subplots(2, 1, figsize=(MAX_WIDTH, 6.6), layout="constrained")
     for ax, (title, paths) in zip(axes, rows.items()):
         ax.set_xlim(0, 10)
-        ax.set_ylim(0, 4)
+        ax.set_ylim(0.2, 3.8)
         ax.axis("off")
         ax.set_title(title)
         ends = {}
         for path, y in (("image", 3.0), ("text", 1.0)):
             previous = None
             for i, (label, colour) in enumerate(paths[path]):
-                x = 0.9 + 2.3 * i
-                ax.text(x, y, label, ha="center", va="center", fontsize=9,
-                        bbox=dict(boxstyle="round,pad=0.4", facecolor=colour or "white", edgecolor="black"))
-                if previous is not None:
-                    ax.annotate("", xy=(x - 0.85, y), xytext=(previous + 0.85, y),
-                                arrowprops=dict(arrowstyle="->"))
-                previous = x
+                x = 1.0 + 2.45 * i
+                box = ax.text(x, y, label, ha="center", va="center", fontsize=MIN_FONT_SIZE,
+                              bbox=dict(boxstyle="round,pad=0.3", facecolor=colour or "white", edgecolor="black"))
+                if previous is not None:  # an arrow from box to box, clipped at their outlines
+                    ax.annotate("", xy=(0.0, 0.5), xycoords=box, xytext=(1.0, 0.5), textcoords=previous,
+                                arrowprops=dict(arrowstyle="->", shrinkA=4, shrinkB=4))
+                previous = box
             ends[path] = previous
-        ax.text(8.9, 2.0, "cos · logit scale\n→ class scores", ha="center", va="center", fontsize=9,
-                bbox=dict(boxstyle="round,pad=0.4", facecolor="white", edgecolor="black"))
+        ax.text(8.9, 2.0, "cosine\n→ class\nscores", ha="center", va="center", fontsize=MIN_FONT_SIZE,
+                bbox=dict(boxstyle="round,pad=0.3", facecolor="white", edgecolor="black"))
         for path, y in (("image", 3.0), ("text", 1.0)):
-            ax.annotate("", xy=(8.9, 2.0 + (0.45 if y > 2 else -0.45)), xytext=(ends[path] + 0.85, y),
-                        arrowprops=dict(arrowstyle="->"))
+            ax.annotate("", xy=(8.9, 2.0 + (0.6 if y > 2 else -0.6)), xytext=(1.0, 0.5), textcoords=ends[path],
+                        arrowprops=dict(arrowstyle="->", shrinkA=4))
         if "Prompt" in title:
-            ax.annotate("π(x) (CoCoOp)", xy=(0.9, 1.45), xytext=(3.2, 2.35), fontsize=8, ha="center",
-                        arrowprops=dict(arrowstyle="->", linestyle="--", color="tab:orange"))
-    fig.tight_layout()
+            ax.annotate("π(x), CoCoOp", xy=(1.0, 1.55), xytext=(4.6, 2.0), fontsize=MIN_FONT_SIZE, ha="center",
+                        va="center", arrowprops=dict(arrowstyle="->", linestyle="--", color="tab:orange"))
     return fig
 
 
@@ -402,23 +492,28 @@ def plot_training_speed(records):
     """
     settings = list(dict.fromkeys(r.get("setting", "") for r in records))
     class_counts = sorted({r["classes"] for r in records})
-    fig, axes = plt.subplots(len(settings), len(class_counts), figsize=(MAX_WIDTH, 3.0 * len(settings) + 0.6),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(len(settings), len(class_counts), figsize=(MAX_WIDTH, 3.4 * len(settings) + 1.0),
+                             squeeze=False, sharey="row", layout="constrained")
     for (row, setting), (column, classes) in itertools.product(enumerate(settings), enumerate(class_counts)):
         ax = axes[row, column]
         rows = [r for r in records if r.get("setting", "") == setting and r["classes"] == classes]
         for method in dict.fromkeys(r["method"] for r in rows):
             points = sorted((r["batch_size"], 1000 * r["total_s"]) for r in rows if r["method"] == method)
             batch, ms = zip(*points)
-            ax.plot(batch, ms, marker="o", linestyle="-" if len(points) > 1 else "none",
-                    color=METHOD_COLOURS.get(method), label=METHOD_LABELS.get(method, method))
+            single = len(points) == 1  # CoCoOp's one point: larger, outlined, on top of the lines
+            ax.plot(batch, ms, marker=METHOD_MARKERS.get(method, "o"), linestyle="none" if single else "-",
+                    markersize=11 if single else 6, markeredgecolor="black" if single else None,
+                    zorder=4 if single else 2, color=METHOD_COLOURS.get(method), label=method_label(method))
+        sizes = sorted({r["batch_size"] for r in rows})
         ax.set_xscale("log", base=2)
+        ax.set_xticks(sizes, [str(s) for s in sizes])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_yscale("log")
         ax.set_xlabel("batch size")
-        ax.set_ylabel("ms per training step")
-        ax.set_title(f"{setting}, {classes} classes" if setting else f"{classes} classes", fontsize=10)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), fontsize=9)
+        if column == 0:
+            ax.set_ylabel("ms per training step")
+        ax.set_title(f"{setting}, {classes} classes" if setting else f"{classes} classes", fontsize=MIN_FONT_SIZE)
+    _legend_below(fig)
     return fig
 
 
@@ -429,7 +524,8 @@ def plot_ablations(summary, dataset="average", shots=None, title=None):
     ``summary``: rows of :func:`llu_core.evaluation.summary.summarise` whose methods are
     ``llu_core.ABLATIONS`` keys (and ``"zero_shot"``); the rows of ``dataset`` at ``shots``
     (default: the largest) are drawn, in Table 4's order, labelled by
-    :data:`llu_core.report.tables.VARIANT_LABELS`.
+    :data:`llu_core.report.tables.VARIANT_LABELS`, each bar with its value and, where there
+    are several seeds, its standard deviation as an error bar.
     """
     rows = [row for row in summary if row["dataset"] == dataset]
     if not rows:
@@ -438,4 +534,5 @@ def plot_ablations(summary, dataset="average", shots=None, title=None):
     rows = {row["method"]: row for row in rows if row["shots"] == shots}
     order = [name for name in VARIANT_LABELS if name in rows] + [name for name in rows if name not in VARIANT_LABELS]
     return plot_base_new([{"label": VARIANT_LABELS.get(name, name), "base": rows[name]["base_mean"],
-                           "new": rows[name]["new_mean"]} for name in order], title=title)
+                           "new": rows[name]["new_mean"], "base_std": spread(rows[name], "base"),
+                           "new_std": spread(rows[name], "new")} for name in order], title=title)

@@ -12,7 +12,10 @@ builds rows of cells and hands them to it. The formatters lay summaries
 
 optionally with the paper's numbers beside ours when the setting matches the paper's
 (:func:`matches_paper`), and the paper's own tables on their own (``format_paper_table_*``).
-Cells are mean ± standard deviation over seeds, the ± left out for a single seed.
+Cells are mean ± standard deviation over seeds, the ± left out for a single seed, joined by
+no-break spaces so that a browser never breaks a number over two lines. Data sets and methods
+appear by their display names (:data:`DATASET_LABELS`, :data:`METHOD_LABELS`), data sets in
+the paper's order (:func:`in_paper_order`).
 """
 
 import csv
@@ -20,10 +23,13 @@ import math
 from io import StringIO
 
 from ..evaluation.geometry import CLIP_VIT_B32
+from ..evaluation.protocols import binomial_standard_error, standard_errors_apart
 from ..utils.io import atomic_path
 from .paper_results import PAPER_SETTING, TABLE_1, TABLE_2, TABLE_3, TABLE_4
 
 BASE_NEW_METRICS = ("base", "new", "hm")
+#: Joins a number to its spread or unit: a space the browser does not break a line at.
+NO_BREAK_SPACE = "\u00a0"
 
 #: How the tables call our methods (the paper's names where it has them).
 METHOD_LABELS = {
@@ -33,12 +39,53 @@ METHOD_LABELS = {
     "no_mask": "LLU, no mask",  # the ablation, where chapter 10 compares it with the methods
 }
 
+#: How the tables and figures call the data sets, in the order they are listed: the average,
+#: the offline data sets, then the paper's 11 in the order of its Table 1 (its names, as in its
+#: Tables 1-3), ImageNet's shifted versions (Table 3) and the corrupted CIFAR-10 domains.
+DATASET_LABELS = {
+    "average": "Average", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "imagenet": "ImageNet",
+    "caltech101": "Caltech101", "oxford_pets": "OxfordPets", "stanford_cars": "StanfordCars",
+    "oxford_flowers": "Flowers102", "food101": "Food101", "fgvc_aircraft": "FGVCAircraft", "sun397": "SUN397",
+    "dtd": "DTD", "eurosat": "EuroSAT", "ucf101": "UCF101", "imagenet_v2": "ImageNet-V2",
+    "imagenet_sketch": "ImageNet-Sketch", "imagenet_a": "ImageNet-A", "imagenet_r": "ImageNet-R",
+    "cifar10_sketch": "CIFAR-10 sketch", "cifar10_gray_contrast": "CIFAR-10 grey, low contrast",
+    "cifar10_blur_noise": "CIFAR-10 blur and noise", "cifar10_jpeg": "CIFAR-10 JPEG",
+}
+
 #: How Table 4 calls the ablation variants (``llu_core.ABLATIONS`` keys).
 VARIANT_LABELS = {
     "zero_shot": "Zero-shot", "default": "Default", "no_cluster": "no cluster", "no_damping": "no damp.",
     "no_mask": "no mask", "dirac_mask": "Dirac mask", "no_reg": "no reg", "random_init": "rand. init",
     "linear": "Linear",
 }
+
+
+def dataset_label(name):
+    """The display name of data set ``name`` (a corruption's severity, ``"@3"``, in words); unknown names as given."""
+    registered, _, severity = str(name).partition("@")
+    label = DATASET_LABELS.get(registered, registered)
+    return f"{label}, severity {severity}" if severity else label
+
+
+def method_label(name):
+    """The display name of method ``name`` (:data:`METHOD_LABELS`); unknown names as given."""
+    return METHOD_LABELS.get(name, name)
+
+
+def in_paper_order(names, average="first"):
+    """``names`` without repeats, in the order of :data:`DATASET_LABELS` (the paper's order for
+    its data sets), names it does not list after them in their given order, and ``"average"``
+    ``"first"`` (as in Table 1) or ``"last"`` (as in Table 2)."""
+    if average not in ("first", "last"):
+        raise ValueError(f"average must be 'first' or 'last', got {average!r}")
+    listed = list(DATASET_LABELS)
+    names = list(dict.fromkeys(names))
+    ordered = sorted((n for n in names if n != "average"),
+                     key=lambda n: (listed.index(n.partition("@")[0]) if n.partition("@")[0] in listed
+                                    else len(listed) + names.index(n)))
+    if "average" in names:
+        ordered = ["average", *ordered] if average == "first" else [*ordered, "average"]
+    return ordered
 
 
 def markdown_table(header, rows):
@@ -54,12 +101,13 @@ def markdown_table(header, rows):
 
 
 def format_cell(mean, std=None, digits=2):
-    """``mean ± std`` with ``digits`` decimals, ``mean`` alone without a spread, "–" for a missing value."""
+    """``mean ± std`` with ``digits`` decimals (joined by no-break spaces), ``mean`` alone without
+    a spread, "–" for a missing value."""
     if mean is None or math.isnan(mean):
         return "–"
     if std is None or math.isnan(std):
         return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return f"{mean:.{digits}f}{NO_BREAK_SPACE}±{NO_BREAK_SPACE}{std:.{digits}f}"
 
 
 def spread(row, metric):
@@ -100,28 +148,75 @@ def format_table_1(summary, shots, backbone="offline"):
     Returns
     -------
     str
-        Markdown: for each data set (the average first) a heading and a table whose rows are
-        the methods and whose columns are Base, New and H as mean ± std over seeds.
+        Markdown: for each data set (the average first, then the paper's order,
+        :func:`in_paper_order`) a heading and a table whose rows are the methods and whose columns are Base, New and H as mean ± std over seeds.
     """
     rows = [row for row in summary if row["shots"] == int(shots)]
     if not rows:
         raise ValueError(f"no summary rows at {shots} shots; available: {sorted({r['shots'] for r in summary})}")
     with_paper = matches_paper(backbone, shots)
-    datasets = sorted({row["dataset"] for row in rows}, key=lambda name: (name != "average", name))
+    datasets = in_paper_order([row["dataset"] for row in rows])
     header = ["Method", "Base", "New", "H"] + (["Paper Base", "Paper New", "Paper H"] if with_paper else [])
     blocks = []
     for dataset in datasets:
         table = []
         for row in (row for row in rows if row["dataset"] == dataset):
-            cells = [METHOD_LABELS.get(row["method"], row["method"])]
+            cells = [method_label(row["method"])]
             cells += [summary_cell(row, metric) for metric in BASE_NEW_METRICS]
             if with_paper:
                 comparable = dataset != "average" or _covers_paper_average(summary)
                 paper = TABLE_1.get(dataset, {}).get(row["method"]) if comparable else None
                 cells += [f"{paper[m]:.2f}" if paper else "–" for m in BASE_NEW_METRICS]
             table.append(cells)
-        blocks.append(f"**{dataset}** ({shots} shots, {backbone})\n\n" + markdown_table(header, table))
+        blocks.append(f"**{dataset_label(dataset)}** ({shots} shots, {backbone})\n\n" + markdown_table(header, table))
     return "\n\n".join(blocks)
+
+
+def format_binomial_table(summary, n_test, reference="zero_shot", digits=1):
+    """A base-to-new table whose ± is the binomial standard error of each accuracy (chapter 9).
+
+    Parameters
+    ----------
+    summary : list of dict
+        Summary rows of one data set and shot count, one per method
+        (:func:`~llu_core.evaluation.summary.summarise`).
+    n_test : dict
+        ``{"base": ..., "new": ...}``: how many test images each accuracy was measured on.
+    reference : str
+        The method the last two columns compare with.
+    digits : int
+
+    Returns
+    -------
+    str
+        Markdown: methods as rows; Base and New as accuracy ± its binomial standard error
+        (:func:`~llu_core.evaluation.protocols.binomial_standard_error`), H, and each accuracy's
+        difference from ``reference`` in points with, in brackets, that difference in standard
+        errors (:func:`~llu_core.evaluation.protocols.standard_errors_apart`).
+    """
+    rows = {row["method"]: row for row in summary}
+    if len(rows) != len(summary) or len({(r["dataset"], r["shots"]) for r in summary}) != 1:
+        raise ValueError("format_binomial_table takes the summary rows of one data set and shot count, one per method")
+    if reference not in rows:
+        raise ValueError(f"the summary has no rows of the reference method {reference!r}")
+    table = []
+    for method, row in rows.items():
+        cells = [method_label(method)]
+        for metric in ("base", "new"):
+            value = row[f"{metric}_mean"]
+            cells.append(format_cell(value, binomial_standard_error(value, n_test[metric]), digits))
+        cells.append(format_cell(row["hm_mean"], digits=digits))
+        for metric in ("base", "new"):
+            value, against = row[f"{metric}_mean"], rows[reference][f"{metric}_mean"]
+            if method == reference or math.isnan(value):
+                cells.append("–")
+            else:
+                difference = round(value - against, digits) + 0.0  # + 0.0: no "−0.0"
+                apart = round(standard_errors_apart(value, against, n_test[metric]), 1) + 0.0
+                cells.append(f"{difference:+.{digits}f}{NO_BREAK_SPACE}({apart:+.1f}{NO_BREAK_SPACE}SE)")
+        table.append(cells)
+    name = method_label(reference)
+    return markdown_table(["Method", "Base", "New", "H", f"Base − {name}", f"New − {name}"], table)
 
 
 def _paper_value(variant, metric):
@@ -136,7 +231,7 @@ def _identity_distance_cell(row):
         return "–"
     if spread(row, "identity_distance") is None:
         return f"{row['identity_distance_mean']:.3g}"
-    return f"{row['identity_distance_mean']:.3g} ± {row['identity_distance_std']:.2g}"
+    return f"{row['identity_distance_mean']:.3g}{NO_BREAK_SPACE}±{NO_BREAK_SPACE}{row['identity_distance_std']:.2g}"
 
 
 def format_table_4(summary, dataset="average", backbone="offline", shots=16):
@@ -172,7 +267,7 @@ def format_table_4(summary, dataset="average", backbone="offline", shots=16):
     table.append(["Identity distance"] + [_identity_distance_cell(rows[v]) for v in variants])
     if with_paper:
         table.append(["Identity distance, paper"] + [_paper_value(v, "identity_distance") for v in variants])
-    header = [f"{dataset}, {shots} shots, {backbone}"] + [VARIANT_LABELS.get(v, v) for v in variants]
+    header = [f"{dataset_label(dataset)}, {shots} shots, {backbone}"] + [VARIANT_LABELS.get(v, v) for v in variants]
     return markdown_table(header, table)
 
 
@@ -195,8 +290,8 @@ def format_paper_table_1(dataset="average", methods=None):
         raise ValueError(f"the paper's Table 1 has no data set {dataset!r}; it has {', '.join(TABLE_1)}")
     entries = TABLE_1[dataset]
     methods = [method for method in (entries if methods is None else methods) if method in entries]
-    where = "average over its 11 data sets" if dataset == "average" else dataset
-    rows = [[METHOD_LABELS.get(m, m).replace("Zero-shot", "CLIP zero-shot")] + [f"{entries[m][k]:.2f}"
+    where = "average over its 11 data sets" if dataset == "average" else dataset_label(dataset)
+    rows = [[method_label(m).replace("Zero-shot", "CLIP zero-shot")] + [f"{entries[m][k]:.2f}"
                                                                                  for k in BASE_NEW_METRICS]
             for m in methods]
     return (f"**The paper's Table 1, {where}** (CLIP ViT-B/16, 16 shots)\n\n"
@@ -221,27 +316,25 @@ def _transfer_table(summary, protocol, paper, shots, backbone, alpha_methods):
     if not targets or len(sources) != 1:
         raise ValueError(f"need {protocol} targets and one source at {shots} shots; found targets {targets} and "
                          f"sources {sources}")
-    if "average" in targets:
-        targets.remove("average")
-        targets.append("average")
+    targets = in_paper_order(targets, average="last")
     columns = sources + targets
     cell = {(row["method"], row["dataset"]): row for row in rows if row["protocol"] in ("source", protocol)}
     methods = list(dict.fromkeys(method for method, _ in cell))
-    table = [[METHOD_LABELS.get(m, m)] + [summary_cell(cell[m, c], "accuracy") if (m, c) in cell else "–"
-                                          for c in columns] for m in methods]
+    table = [[method_label(m)] + [summary_cell(cell[m, c], "accuracy") if (m, c) in cell else "–"
+                                  for c in columns] for m in methods]
     for method in (m for m in alpha_methods if m in methods):
         for key, what in (("mean_alpha", "test images"), ("mean_alpha_text", "class texts")):
-            table.append([f"mean α of the {what} ({METHOD_LABELS.get(method, method)})"] + [
+            table.append([f"mean α of the {what} ({method_label(method)})"] + [
                 f"{cell[method, c][f'{key}_mean']:.3g}" if f"{key}_mean" in cell.get((method, c), {}) else "–"
                 for c in columns])
     if matches_paper(backbone, shots) and sources == ["imagenet"]:
         complete = set(paper["zero_shot"]) - {"imagenet", "average"} <= set(targets)
         for method in (m for m in methods if m in paper):
-            table.append([f"{METHOD_LABELS.get(method, method)}, paper"] + [
+            table.append([f"{method_label(method)}, paper"] + [
                 f"{paper[method][c]:.2f}" if c in paper[method] and (c != "average" or complete) else "–"
                 for c in columns])
-    header = ["Method", f"{sources[0]} (source)", *targets]
-    return (f"**{protocol.replace('_', ' ')}** ({shots} shots, {backbone}; accuracy in %)\n\n"
+    header = ["Method", f"{dataset_label(sources[0])} (source)", *map(dataset_label, targets)]
+    return (f"**{protocol.replace('_', ' ').capitalize()}** ({shots} shots, {backbone}; accuracy in %)\n\n"
             + markdown_table(header, table))
 
 
@@ -280,9 +373,9 @@ def format_table_3(summary, shots=16, backbone="offline", alpha_methods=("llu",)
 def _paper_transfer_table(paper, title, methods, average):
     methods = [m for m in (paper if methods is None else methods) if m in paper]
     columns = [c for c in paper["zero_shot"] if c != "average" or average]
-    rows = [["CLIP zero-shot" if m == "zero_shot" else METHOD_LABELS.get(m, m)]
+    rows = [["CLIP zero-shot" if m == "zero_shot" else method_label(m)]
             + [f"{paper[m][c]:.2f}" for c in columns] for m in methods]
-    header = ["Method", "imagenet (source)", *columns[1:]]
+    header = ["Method", f"{dataset_label(columns[0])} (source)", *map(dataset_label, columns[1:])]
     return (f"**{title}** (CLIP ViT-B/16, fitted on ImageNet with 16 shots; accuracy in %)\n\n"
             + markdown_table(header, rows))
 
@@ -336,10 +429,15 @@ def format_statistics_table(statistics, reference=CLIP_VIT_B32, reference_name="
     return markdown_table(["embeddings"] + [title for title, _ in _STATISTICS_COLUMNS], rows)
 
 
+def _short(value, digits=1):
+    """``value`` with ``digits`` decimals below 10, without decimals from 10 on (the table stays narrow)."""
+    return f"{value:.{digits}f}" if abs(value) < 10 else f"{value:.0f}"
+
+
 def format_speed_table(records, reference="clip_adapter"):
     """Markdown: one row per (classes, batch size) of training-speed records
     (:func:`llu_core.evaluation.training_speed.measure_training_speed`), each method's total
-    step time in ms and, in brackets, its ratio to ``reference``'s."""
+    step time in ms and, in brackets, its ratio to ``reference``'s (decimals only below 10)."""
     methods = list(dict.fromkeys(record["method"] for record in records))
     totals = {(r["classes"], r["batch_size"], r["method"]): r["total_s"] for r in records}
     rows = []
@@ -351,9 +449,9 @@ def format_speed_table(records, reference="clip_adapter"):
             if value is None:
                 cells.append("–")
             else:
-                cells.append(f"{1000 * value:.1f}" + (f" ({value / base:.2f}×)" if base else ""))
+                cells.append(_short(1000 * value) + (f"{NO_BREAK_SPACE}({_short(value / base, 2)}×)" if base else ""))
         rows.append([classes, batch, *cells])
-    return markdown_table(["classes", "batch", *methods], rows)
+    return markdown_table(["classes", "batch", *map(method_label, methods)], rows)
 
 
 #: The columns that lead a CSV file of base-to-new grid records.

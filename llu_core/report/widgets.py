@@ -124,14 +124,15 @@ def mask_frame(explorer, beta, gamma, dpi=80):
     """:func:`mask_view` as PNG bytes (the figure is closed): ``(png, result)``.
 
     The PNG has a palette of 64 colours, which keeps the figure (flat colours and one colour
-    map) at about a third of the bytes: pages that inline many frames stay small.
+    map) at about a third of the bytes: pages that inline many frames stay small. It keeps
+    its resolution (``dpi``), from which the page's text size can be told.
     """
     figure, result = mask_view(explorer, beta, gamma)
     rendered = io.BytesIO()
     figure.savefig(rendered, format="png", dpi=dpi)
     plt.close(figure)
     palette = io.BytesIO()
-    Image.open(rendered).convert("RGB").quantize(colors=64).save(palette, format="PNG", optimize=True)
+    Image.open(rendered).convert("RGB").quantize(colors=64).save(palette, format="PNG", optimize=True, dpi=(dpi, dpi))
     return palette.getvalue(), result
 
 
