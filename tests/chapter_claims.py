@@ -10,6 +10,12 @@ import math
 
 import pytest
 
+from llu_core.evaluation.geometry import CLIP_VIT_B32
+
+#: The smallest image-text margin of the CLIP row: its lowest own-text cosine minus its highest
+#: other-text cosine (the appendix quotes it as "at least ...").
+CLIP_MARGIN_LOW = CLIP_VIT_B32["cosine_own_text"][0] - CLIP_VIT_B32["cosine_other_texts"][1]
+
 
 def by_method(records, **where):
     return {r["method"]: r for r in records if all(r[key] == value for key, value in where.items())}
@@ -45,6 +51,43 @@ def check_local_mask(result, strict=True):
     # "The base-class accuracy falls ... but it stays far above zero-shot's."
     assert last["base"] <= sweep[0]["base"]
     assert last["base"] > zero_shot["base"] + 5.0
+    # "every training row gets the full weight": α = β at each training row, so γ = 0 is "no mask".
+    assert result["training_alpha_min"] == pytest.approx(view["beta"], rel=1e-4)
+    parts = result["global_updates"]
+    for part in parts.values():
+        assert part["image_shift_common"] + part["image_shift_class"] + part["image_shift_within"] == pytest.approx(1.0)
+    # CLIP-Adapter adapts the images alone: its text side changes nothing.
+    assert parts["clip_adapter"]["text"] == parts["clip_adapter"]["neither"]
+    assert parts["clip_adapter"]["both"] == parts["clip_adapter"]["image"]
+    if sweep[0]["gamma"] == 0.0:  # the γ = 0 row of the sweep is the no-mask model of the table
+        assert parts["no_mask"]["both"] == pytest.approx(sweep[0]["new"])
+    if strict:
+        _check_local_mask_reading(result)
+
+
+def _check_local_mask_reading(result):
+    """Chapter 4's reading of the sweep and of the two global updates (the default build)."""
+    sweep, zero_shot, parts = result["sweep"], result["zero_shot"], result["global_updates"]
+    news = [row["new"] for row in sweep]
+    # "It is highest at γ = 0, without the mask ... against zero-shot's".
+    assert sweep[0]["gamma"] == 0.0 and sweep[0]["new"] == max(news) and sweep[0]["new"] > zero_shot["new"]
+    # "its lowest point ... is within one standard error"; "no γ of the sweep loses more than one standard error".
+    assert abs(min(news) - zero_shot["new"]) < result["standard_error_new"]
+    no_mask, adapter = parts["no_mask"], parts["clip_adapter"]
+    # LLU without its mask: "raises new-class accuracy"; "Neither adapter does it alone".
+    assert no_mask["both"] > no_mask["neither"]
+    assert max(no_mask["image"], no_mask["text"]) < no_mask["both"]
+    # "Nor is it one shift of every embedding": a minority of the shift is common, and the mean
+    # shift keeps little of the gain.
+    assert no_mask["image_shift_common"] < 0.5
+    assert no_mask["common_both"] - no_mask["neither"] < 0.25 * (no_mask["both"] - no_mask["neither"])
+    # CLIP-Adapter: "raises it"; "almost one shift of every image embedding"; the common shift
+    # alone gives most of its gain.
+    assert adapter["both"] > adapter["neither"]
+    assert adapter["image_shift_common"] > 0.8
+    assert adapter["common_both"] - adapter["neither"] > 0.5 * (adapter["both"] - adapter["neither"])
+    # "weakly aligned": the new classes' image-text margin is below CLIP's smallest.
+    assert no_mask["margin"] == adapter["margin"] < CLIP_MARGIN_LOW
 
 
 def check_zero_shot(result):
