@@ -47,7 +47,7 @@ def test_zero_shot(tmp_path):
 
 def test_affine_adapter(tmp_path):
     result = execute(tmp_path, "03_affine_adapter.ipynb", shots=4, seeds=[1])
-    check_affine_adapter(result)
+    check_affine_adapter(result, strict=False)
     assert set(by_method(result["records"])) == {"zero_shot", "clip_adapter", "linear", "no_mask", "llu"}
 
 
