@@ -94,7 +94,7 @@ def test_transfer(tmp_path):
             assert record["protocol"] == "source" and record["accuracy"] > 10.0  # ten classes: chance is 10 %
         elif dataset in result["domain_shift"]:
             assert record["protocol"] == "domain_generalisation"
-    check_transfer(result)
+    check_transfer(result, strict=False)
 
 
 def test_prompt_learning(tmp_path):

@@ -119,7 +119,7 @@ def score_target(model, data):
 
 
 def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), shots=(16,), seeds=(1, 2, 3),
-                 progress=True):
+                 progress=True, return_models=False):
     """Fit every method on the source once per shot count and seed; score it on every target.
 
     Parameters
@@ -136,12 +136,16 @@ def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), sh
         Training images per source class, and seeds (few-shot draw and training).
     progress : bool
         Show a tqdm progress bar over the fits.
+    return_models : bool
+        Also return the fitted models (as scikit-learn's ``cross_validate(return_estimator=True)``
+        does), to take one apart without fitting it again.
 
     Returns
     -------
-    list of dict
+    list of dict, or (list of dict, dict)
         One record per (shots, seed, method, evaluated data set): the source's own test split
-        first (protocol ``"source"``), then the targets (see the module docstring).
+        first (protocol ``"source"``), then the targets (see the module docstring). With
+        ``return_models``, also ``{(method, shots, seed): fitted model}``.
     """
     targets = [("source", source)] + [("cross_dataset", data) for data in cross_dataset] + \
         [("domain_generalisation", data) for data in domain_generalisation]
@@ -152,7 +156,7 @@ def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), sh
     for protocol, data in targets[1:]:
         check_target(source, data, protocol)
     runs = [(shot, seed, name) for shot in shots for seed in seeds for name in methods]
-    records = []
+    records, models = [], {}
     for shot, seed, name in progress_bar(runs, show=progress, desc="transfer"):
         model = fit_on_source(methods[name], source.train_X, source.train_y, source.text, shot, seed)
         for protocol, data in targets:
@@ -160,7 +164,9 @@ def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), sh
                       "shots": shot, "seed": seed}
             record.update(score_target(model, data))
             records.append(record)
-    return records
+        if return_models:
+            models[name, shot, seed] = model
+    return (records, models) if return_models else records
 
 
 def gains_over_zero_shot(summary, shots=16, alpha_method="llu"):
