@@ -10,6 +10,12 @@ import math
 
 import pytest
 
+from llu_core.evaluation.geometry import CLIP_VIT_B32
+
+#: The smallest image-text margin of the CLIP row: its lowest own-text cosine minus its highest
+#: other-text cosine (the appendix quotes it as "at least ...").
+CLIP_MARGIN_LOW = CLIP_VIT_B32["cosine_own_text"][0] - CLIP_VIT_B32["cosine_other_texts"][1]
+
 
 def by_method(records, **where):
     return {r["method"]: r for r in records if all(r[key] == value for key, value in where.items())}
@@ -45,6 +51,43 @@ def check_local_mask(result, strict=True):
     # "The base-class accuracy falls ... but it stays far above zero-shot's."
     assert last["base"] <= sweep[0]["base"]
     assert last["base"] > zero_shot["base"] + 5.0
+    # "every training row gets the full weight": α = β at each training row, so γ = 0 is "no mask".
+    assert result["training_alpha_min"] == pytest.approx(view["beta"], rel=1e-4)
+    parts = result["global_updates"]
+    for part in parts.values():
+        assert part["image_shift_common"] + part["image_shift_class"] + part["image_shift_within"] == pytest.approx(1.0)
+    # CLIP-Adapter adapts the images alone: its text side changes nothing.
+    assert parts["clip_adapter"]["text"] == parts["clip_adapter"]["neither"]
+    assert parts["clip_adapter"]["both"] == parts["clip_adapter"]["image"]
+    if sweep[0]["gamma"] == 0.0:  # the γ = 0 row of the sweep is the no-mask model of the table
+        assert parts["no_mask"]["both"] == pytest.approx(sweep[0]["new"])
+    if strict:
+        _check_local_mask_reading(result)
+
+
+def _check_local_mask_reading(result):
+    """Chapter 4's reading of the sweep and of the two global updates (the default build)."""
+    sweep, zero_shot, parts = result["sweep"], result["zero_shot"], result["global_updates"]
+    news = [row["new"] for row in sweep]
+    # "It is highest at γ = 0, without the mask ... against zero-shot's".
+    assert sweep[0]["gamma"] == 0.0 and sweep[0]["new"] == max(news) and sweep[0]["new"] > zero_shot["new"]
+    # "its lowest point ... is within one standard error"; "no γ of the sweep loses more than one standard error".
+    assert abs(min(news) - zero_shot["new"]) < result["standard_error_new"]
+    no_mask, adapter = parts["no_mask"], parts["clip_adapter"]
+    # LLU without its mask: "raises new-class accuracy"; "Neither adapter does it alone".
+    assert no_mask["both"] > no_mask["neither"]
+    assert max(no_mask["image"], no_mask["text"]) < no_mask["both"]
+    # "Nor is it one shift of every embedding": a minority of the shift is common, and the mean
+    # shift keeps little of the gain.
+    assert no_mask["image_shift_common"] < 0.5
+    assert no_mask["common_both"] - no_mask["neither"] < 0.25 * (no_mask["both"] - no_mask["neither"])
+    # CLIP-Adapter: "raises it"; "almost one shift of every image embedding"; the common shift
+    # alone gives most of its gain.
+    assert adapter["both"] > adapter["neither"]
+    assert adapter["image_shift_common"] > 0.8
+    assert adapter["common_both"] - adapter["neither"] > 0.5 * (adapter["both"] - adapter["neither"])
+    # "weakly aligned": the new classes' image-text margin is below CLIP's smallest.
+    assert no_mask["margin"] == adapter["margin"] < CLIP_MARGIN_LOW
 
 
 def check_zero_shot(result):
@@ -61,8 +104,9 @@ def check_zero_shot(result):
     assert len(examples["labels"]) == len(examples["predicted"]) > 0
 
 
-def check_affine_adapter(result):
-    """Chapter 3."""
+def check_affine_adapter(result, strict=True):
+    """Chapter 3. ``strict``: the default build (16 shots, two seeds), whose reading of the
+    global updates is checked against the noise of its new-class test set."""
     # "The differences are at the level of float32 rounding."
     assert result["untrained_max_score_gap"] < 1e-3
     # "the regulariser keeps LLU's adapter closest ..., without it the adapter drifts further,
@@ -78,6 +122,14 @@ def check_affine_adapter(result):
     assert change["linear"] == min(change.values())  # "The linear layer ... loses the most"
     # "The two global updates that stay close to the identity move new-class accuracy much less."
     assert max(abs(change["clip_adapter"]), abs(change["no_mask"])) < abs(change["linear"]) / 2
+    # "the mask ... scales the update down": no α reaches β on the test images, new ones get less.
+    geometry = result["geometry"]
+    assert geometry["mean_alpha_new"] < geometry["mean_alpha_base"] < 0.5
+    if strict:
+        # "less than one standard error of an accuracy on ... test images".
+        assert max(abs(change["clip_adapter"]), abs(change["no_mask"])) < result["standard_error_new"]
+        # "on CIFAR-10 the new-class test images are hardly farther than the base-class ones".
+        assert geometry["mean_alpha_base"] < 2.0 * geometry["mean_alpha_new"]
 
 
 def check_base_to_new(result, strict=True):
@@ -94,6 +146,17 @@ def check_base_to_new(result, strict=True):
     for method in ("clip_adapter", "tip_adapter", "linear_probe", "llu") if strict else ("llu",):
         assert average[method]["base_mean"] > zero_shot["base_mean"], method
     assert math.isnan(average["linear_probe"]["new_mean"])  # "it has no new-class curve"
+    datasets = {row["dataset"] for row in result["summary"]}
+    if strict and {"fashion_mnist", "dtd"} <= datasets:
+        # The box: CLIP-Adapter's new-class accuracy is "above zero-shot's" on average; on
+        # Fashion-MNIST "it beats LLU on new classes ... and on H"; on the DTD subset it loses on
+        # new classes, "the paper's direction".
+        assert average["clip_adapter"]["new_mean"] > zero_shot["new_mean"]
+        fashion = summary_by_method(result["summary"], dataset="fashion_mnist", shots=shots)
+        assert fashion["clip_adapter"]["new_mean"] > fashion["llu"]["new_mean"]
+        assert fashion["clip_adapter"]["hm_mean"] > fashion["llu"]["hm_mean"]
+        dtd = summary_by_method(result["summary"], dataset="dtd", shots=shots)
+        assert dtd["clip_adapter"]["new_mean"] < dtd["zero_shot"]["new_mean"]
 
 
 def check_clustering(result, strict=True):
@@ -109,6 +172,8 @@ def check_clustering(result, strict=True):
     # "a class text is then no longer a point of D_text, its α drops from β".
     assert everything["text_alpha"] == pytest.approx(0.5, abs=1e-6)
     assert fewest["n_text_centres"] < everything["n_text_centres"]
+    # The box: "the smallest requests ask for fewer centres than there are base classes".
+    assert int(fewest["n_clusters"]) < everything["n_text_centres"]
     assert fewest["text_alpha"] < everything["text_alpha"]
     # "The best ... of the sweep ... is above that of keeping every embedding: ... there the base-class
     # test images get a [larger] mean α".
@@ -142,6 +207,46 @@ def check_ablations(result, strict=True):
         twin = next(r for r in records if r["method"] == "default" and r["dataset"] == row["dataset"]
                     and r["seed"] == row["seed"] and r["shots"] == row["shots"])
         assert dict(row, method="default") == twin
+    # "four identical distances": with every training row a point of D, α = β on each training row,
+    # so Default, no cluster, no mask and Dirac mask train the same adapters; no damp. does not.
+    assert max(result["training_rows"]) < 512
+    assert result["training_alpha_min"] == pytest.approx(0.5, rel=1e-4)
+    for record in result["records"]:
+        if record["method"] in ("no_cluster", "no_mask", "dirac_mask"):
+            twin = next(r for r in result["records"] if r["method"] == "default" and r["dataset"] == record["dataset"]
+                        and r["seed"] == record["seed"] and r["shots"] == record["shots"])
+            assert record["identity_distance"] == pytest.approx(twin["identity_distance"], rel=1e-5)
+    if strict and "fashion_mnist" in result["datasets"]:
+        _check_ablations_mask_box(result, average)
+
+
+def _check_ablations_mask_box(result, average):
+    """Chapter 8's box on the mask, read on the default build's three data sets."""
+    default, no_mask = average["default"], average["no_mask"]
+    # "Here 'no mask' gains on both".
+    assert no_mask["base_mean"] > default["base_mean"] and no_mask["new_mean"] > default["new_mean"]
+    # "the new-class gain coming mostly from Fashion-MNIST".
+    shots = max(result["shots"])
+    gain = {}
+    for dataset in result["datasets"]:
+        rows = summary_by_method(result["summary"], dataset=dataset, shots=shots)
+        gain[dataset] = rows["no_mask"]["new_mean"] - rows["default"]["new_mean"]
+    assert max(gain, key=gain.get) == "fashion_mnist" and gain["fashion_mnist"] > sum(gain.values()) / 2
+    # "On the offline model it adds a lot (Dirac mask ..., Default ..., no mask ...)".
+    assert average["dirac_mask"]["base_mean"] < default["base_mean"] < no_mask["base_mean"]
+    assert no_mask["base_mean"] - average["dirac_mask"]["base_mean"] > 2.0
+    # "a mean α of only ... (of β = 0.5)".
+    assert max(result["mean_alpha_base"]) < 0.25
+
+
+def check_default_is_base_to_new_llu(ablations, base_to_new):
+    """Chapters 8 and 7: Default and LLU with the same seed, shots and data set give the same numbers."""
+    llu = {(r["dataset"], r["shots"], r["seed"]): r for r in base_to_new["records"] if r["method"] == "llu"}
+    shared = [r for r in ablations["records"] if r["method"] == "default" and (r["dataset"], r["shots"], r["seed"]) in llu]
+    assert shared, "the two chapters share no (data set, shots, seed) run"
+    for record in shared:
+        twin = llu[record["dataset"], record["shots"], record["seed"]]
+        assert (record["base"], record["new"]) == (twin["base"], twin["new"])
 
 
 def check_prompt_learning(result, strict=True):
@@ -193,8 +298,9 @@ def check_prompt_learning(result, strict=True):
     assert all(step[name] > step["llu"] for name in prompt_learners)
 
 
-def check_transfer(result):
-    """Chapter 10."""
+def check_transfer(result, strict=True):
+    """Chapter 10. ``strict``: the default build, whose reading of the gains on the shifted
+    domains is checked."""
     runs = {(r["method"], r["dataset"]): r for r in result["records"]}
     source, beta = result.get("source", "cifar10"), 0.5  # LLUClassifier's default β
     llu = {dataset: record for (method, dataset), record in runs.items() if method == "llu"}
@@ -213,6 +319,26 @@ def check_transfer(result):
     gains = {(g["method"], g["dataset"]): g["gain"] for g in result["gains"]} if len(result["seeds"]) == 1 else {}
     for (method, dataset), gain in gains.items():  # one seed: a gain is one record's difference
         assert gain == pytest.approx(runs[method, dataset]["accuracy"] - runs["zero_shot", dataset]["accuracy"])
+    # "Neither reaches zero ... so LLU is never exactly zero-shot".
+    for dataset in result["cross_dataset"]:
+        assert llu[dataset]["mean_alpha"] > 0.0 and llu[dataset]["mean_alpha_text"] > 0.0
+    # The side table reads the first seed's LLU model: its "both" column is that run's accuracy.
+    sides, first_seed = result["shift_sides"], min(result["seeds"])
+    for dataset, row in sides.items():
+        record = next(r for r in result["records"] if r["method"] == "llu" and r["dataset"] == dataset
+                      and r["seed"] == first_seed and r["shots"] == max(result["shots"]))
+        assert row["both"] == pytest.approx(record["accuracy"])
+    if strict:
+        # "It does not hold on the shifted domains ... there LLU gains up to ...", beyond the
+        # band the other data sets keep.
+        shift_gain = max(runs["llu", d]["accuracy"] - runs["zero_shot", d]["accuracy"] for d in result["domain_shift"])
+        cross_gain = max(abs(runs["llu", d]["accuracy"] - runs["zero_shot", d]["accuracy"])
+                         for d in result["cross_dataset"])
+        assert shift_gain > cross_gain + 2.0
+        # "the text update applies in full and carries the gain".
+        mean_gain = {key: sum(row[key] - row["neither"] for row in sides.values()) / len(sides)
+                     for key in ("image", "text", "both")}
+        assert mean_gain["text"] > mean_gain["image"] and mean_gain["text"] > 0.0 and mean_gain["both"] > 0.0
 
 
 def check_own_images(result, strict=True):

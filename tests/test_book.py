@@ -31,8 +31,8 @@ from PIL import Image
 
 from browser import ARROW_RIGHT, HOME, Browser
 from chapter_claims import (check_ablations, check_affine_adapter, check_base_to_new, check_clustering,
-                            check_local_mask, check_own_images, check_prompt_learning, check_transfer,
-                            check_zero_shot)
+                            check_default_is_base_to_new_llu, check_local_mask, check_own_images,
+                            check_prompt_learning, check_transfer, check_zero_shot)
 from llu_core.report.plots import MIN_FONT_SIZE
 from llu_core.utils.io import read_json
 
@@ -96,6 +96,12 @@ CLAIMS = {"01_zero_shot": check_zero_shot, "03_affine_adapter": check_affine_ada
 @pytest.mark.parametrize("chapter", sorted(CLAIMS))
 def test_built_chapter_numbers_back_its_prose(built, chapter):
     CLAIMS[chapter](read_json(REPO / "results" / "book" / f"{chapter}.json"))
+
+
+def test_built_ablations_default_is_chapter_7s_llu(built):
+    # Chapter 8's box "Why Default here is not chapter 7's LLU row": the shared seed gives the same runs.
+    results = REPO / "results" / "book"
+    check_default_is_base_to_new_llu(read_json(results / "08_ablations.json"), read_json(results / "07_base_to_new.json"))
 
 
 def test_book_has_every_chapter_and_the_bibliography(built):

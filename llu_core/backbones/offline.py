@@ -29,7 +29,7 @@ sides are finally projected onto the 512 principal directions of the centred cla
 ``normalize(basis · (t − μ_t) A)``. That is CLIP ViT-B/16's embedding size, so the adapters
 have the paper's shape (512 × 512), and training is (1280/512)² ≈ 6× cheaper than in 1280-d;
 zero-shot accuracy is unchanged on Fashion-MNIST and CIFAR-10 and 2 points lower on the DTD
-subset (README, benchmarks).
+subset.
 
 **Centring images.** The pooled features of all images share a large common component, which
 swamps the class-specific directions in a cosine. So embeddings are centred by the mean

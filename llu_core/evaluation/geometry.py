@@ -92,14 +92,33 @@ def embedding_statistics(data, shots=16, seed=1, beta=BETA, gamma=GAMMA):
     return {key: statistics[key] for key in STATISTICS}
 
 
+def statistics_range(statistics):
+    """The (low, high) range of every statistic over several data sets.
+
+    Parameters
+    ----------
+    statistics : iterable of dict
+        Results of :func:`embedding_statistics`, one per data set (at least one).
+
+    Returns
+    -------
+    dict with the keys of :data:`STATISTICS` -> (float, float), the form of :data:`CLIP_VIT_B32`.
+    """
+    rows = list(statistics)
+    if not rows:
+        raise ValueError("statistics is empty; expected the statistics of at least one data set")
+    return {key: (min(row[key] for row in rows), max(row[key] for row in rows)) for key in STATISTICS}
+
+
 #: The same statistics on real CLIP ViT-B/32 embeddings of two CoOp data sets (16 shots per
-#: base class, seed 1, β = 0.5, γ = 20), as (low, high) over the two: the regime the paper's
-#: γ = 20 was tuned for. Not the paper's numbers: computed by :func:`embedding_statistics` from
-#: public CLIP ViT-B/32 features, the Tip-Adapter feature caches of Caltech101 (66 classes) and
-#: OxfordPets (24 classes) in the repository bunnieslala/IMAS (commit 34a935a, ``caches/<dataset>/``),
-#: with class text embeddings from CLIP ViT-B/32's ImageNet zero-shot head
-#: (singlasahil14/salient_imagenet, 80-prompt ensemble) and Detic's CLIP class embeddings
-#: (facebookresearch/Detic, "a {name}").
+#: base class, seed 1, β = 0.5, γ = 20), as (low, high) over the two (:func:`statistics_range`),
+#: rounded to two digits: the regime the paper's γ = 20 was tuned for. Not the paper's numbers:
+#: computed by :func:`embedding_statistics` from public CLIP ViT-B/32 features, the Tip-Adapter
+#: feature caches of Caltech101 (66 classes) and OxfordPets (24 classes) in the repository
+#: bunnieslala/IMAS (commit 34a935a, ``caches/<dataset>/``), with class text embeddings from
+#: CLIP ViT-B/32's ImageNet zero-shot head (singlasahil14/salient_imagenet, 80-prompt ensemble)
+#: and Detic's CLIP class embeddings (facebookresearch/Detic, "a {name}"). With CLIP weights and
+#: the data sets on disk, ``scripts/clip_geometry.py`` recomputes the row for any open_clip model.
 CLIP_VIT_B32 = {"median_distance_base": (0.11, 0.12), "median_distance_new": (0.14, 0.23),
                 "mean_alpha_base": (0.06, 0.06), "mean_alpha_new": (0.01, 0.035),
                 "mean_cosine_images": (0.55, 0.77), "mean_cosine_texts": (0.60, 0.72),

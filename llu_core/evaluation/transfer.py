@@ -137,7 +137,7 @@ def score_target(model, data):
 
 
 def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), shots=(16,), seeds=(1, 2, 3),
-                 progress=True):
+                 progress=True, return_models=False):
     """Fit every method on the source once per shot count and seed; score it on every target.
 
     The fits run together (:func:`llu_core.estimators.together.fit_together`): the LLU models
@@ -158,12 +158,16 @@ def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), sh
         values (:func:`llu_core.evaluation.protocols.shots_and_seeds`).
     progress : bool
         Show a tqdm progress bar over the fits.
+    return_models : bool
+        Also return the fitted models (as scikit-learn's ``cross_validate(return_estimator=True)``
+        does), to take one apart without fitting it again.
 
     Returns
     -------
-    list of dict
+    list of dict, or (list of dict, dict)
         One record per (shots, seed, method, evaluated data set): the source's own test split
-        first (protocol ``"source"``), then the targets (see the module docstring).
+        first (protocol ``"source"``), then the targets (see the module docstring). With
+        ``return_models``, also ``{(method, shots, seed): fitted model}``.
     """
     targets = [("source", source)] + [("cross_dataset", data) for data in cross_dataset] + \
         [("domain_generalisation", data) for data in domain_generalisation]
@@ -180,14 +184,16 @@ def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), sh
     runs = [(shot, seed, name) for shot in shots for seed in seeds for name in methods]
     fitted = fit_together([source_training_job(methods[name], source.train_X, source.train_y, source.text, shot, seed)
                            for shot, seed, name in runs], progress=progress)
-    records = []
+    records, models = [], {}
     for (shot, seed, name), model in zip(progress_bar(runs, show=progress, desc="transfer"), fitted):
         for protocol, data in targets:
             record = {"protocol": protocol, "method": name, "source": source.name, "dataset": data.name,
                       "shots": shot, "seed": seed}
             record.update(score_target(model, data))
             records.append(record)
-    return records
+        if return_models:
+            models[name, shot, seed] = model
+    return (records, models) if return_models else records
 
 
 def gains_over_zero_shot(summary, shots=16, alpha_method="llu"):
