@@ -6,7 +6,7 @@ from sklearn.linear_model import LogisticRegression
 
 from ..method.adapters import BottleneckAdapter
 from ..method.training import coop_epochs, coop_optimizer, cosine_schedule, minimise
-from ..utils.validation import check_bool, check_in_range, check_integer, check_seed
+from ..utils.validation import as_embeddings, check_bool, check_in_range, check_integer, check_is_fitted, check_seed
 from ._base import EmbeddingClassifier, check_training_params, match_classes, shots_per_class, store_params
 
 # Tip-Adapter-F's training length (gaopengcuhk/Tip-Adapter, configs/*.yaml: train_epoch: 20).
@@ -97,9 +97,18 @@ class CLIPAdapterClassifier(EmbeddingClassifier):
         generator = torch.Generator().manual_seed(check_seed(self.seed))
         self.adapter_ = BottleneckAdapter(self.dim_, self.reduction, generator).to(self.device_)
 
+    def _images(self, X):
+        return F.normalize(self.ratio * self.adapter_(X) + (1.0 - self.ratio) * X, dim=1)
+
     def _logits(self, X, T):
-        images = F.normalize(self.ratio * self.adapter_(X) + (1.0 - self.ratio) * X, dim=1)
-        return self.logit_scale * images @ T.T
+        return self.logit_scale * self._images(X) @ T.T
+
+    def transform_images(self, X):
+        """Adapted unit-norm image embeddings normalize(ratio · A(x) + (1 − ratio) · x), numpy float32 (n, d)."""
+        check_is_fitted(self, "dim_")
+        X = as_embeddings(X, "X", dim=self.dim_).to(self.device_)
+        with torch.no_grad():
+            return self._images(X).cpu().numpy()
 
 
 class TipAdapterClassifier(EmbeddingClassifier):
