@@ -6,8 +6,8 @@ import pytest
 from llu_core import ABLATIONS, CLIPAdapterClassifier, LLUClassifier, ZeroShotClassifier, fit_on_base
 from llu_core.data.features import EmbeddedDataset
 from llu_core.data.toy import from_map, map_extent, to_map, toy_dataset, toy_frame
-from llu_core.evaluation.alignment import (DIAL_RANGE, misalignment_for_margin, new_class_margin, sweep_misalignment,
-                                           toy_view, weight_on_map)
+from llu_core.evaluation.alignment import (DIAL_RANGE, mask_effect, misalignment_for_margin, new_class_margin,
+                                           sweep_misalignment, toy_view, weight_on_map)
 from llu_core.evaluation.geometry import embedding_statistics, image_text_margin
 from llu_core.evaluation.protocols import score_base_to_new
 
@@ -150,3 +150,13 @@ def test_clip_adapter_scores_are_its_transformed_images_against_the_texts():
     texts = np.asarray(data.text)
     assert np.allclose(model.decision_function(data.test_X, texts),
                        model.logit_scale * model.transform_images(data.test_X) @ texts.T, atol=1e-4)
+
+
+def test_the_mask_effect_is_the_mean_gain_over_seeds():
+    records = [{"method": m, "misalignment": a, "seed": s, "new": new, "new_margin": 0.1 - a / 10}
+               for m, a, s, new in (("no_mask", 0.0, 1, 80.0), ("llu", 0.0, 1, 90.0), ("no_mask", 0.0, 2, 84.0),
+                                    ("llu", 0.0, 2, 90.0), ("no_mask", 0.5, 1, 70.0), ("llu", 0.5, 1, 60.0))]
+    curve = mask_effect(records)
+    assert [row["misalignment"] for row in curve] == [0.0, 0.5]
+    assert curve[0]["effect"] == pytest.approx(-8.0) and curve[0]["spread"] == pytest.approx(2.0)
+    assert curve[1] == {"misalignment": 0.5, "margin": pytest.approx(0.05), "effect": 10.0, "spread": 0.0}

@@ -94,6 +94,31 @@ def sweep_misalignment(methods, misalignments, shots, seeds, progress=True, **to
     return ToySweep(records, models, toys)
 
 
+def mask_effect(records, method="no_mask", reference="llu"):
+    """What ``method`` gains over ``reference`` on the new classes, at every setting of the dial.
+
+    Parameters
+    ----------
+    records : list of dict
+        Rows of :attr:`ToySweep.records` holding both methods.
+    method, reference : str
+
+    Returns
+    -------
+    list of dict, by misalignment: ``misalignment``, ``margin`` (the new classes'), ``effect``
+    (mean over seeds of new-class accuracy of ``method`` minus ``reference``'s, in points) and
+    ``spread`` (its standard deviation over the seeds).
+    """
+    runs = {(r["method"], r["misalignment"], r["seed"]): r for r in records}
+    curve = []
+    for misalignment in sorted({r["misalignment"] for r in records}):
+        seeds = sorted(s for name, m, s in runs if name == method and m == misalignment)
+        gains = [runs[(method, misalignment, s)]["new"] - runs[(reference, misalignment, s)]["new"] for s in seeds]
+        curve.append({"misalignment": misalignment, "margin": runs[(method, misalignment, seeds[0])]["new_margin"],
+                      "effect": float(np.mean(gains)), "spread": float(np.std(gains))})
+    return curve
+
+
 def misalignment_for_margin(margin, tolerance=1e-4, **toy_parameters):
     """The dial setting at which the toy's new classes have the image-text margin ``margin``.
 
