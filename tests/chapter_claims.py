@@ -366,3 +366,77 @@ def check_own_images(result, strict=True):
     assert cli["accuracy"]["zero-shot"] == pytest.approx(accuracy["zero_shot"], abs=0.051)
     assert cli["accuracy"]["LLU"] == pytest.approx(accuracy["llu"], abs=0.051)
     assert [[path, name, f"{probability:.4f}"] for path, name, probability in result["predictions"]] == cli["predictions"]
+
+
+def check_from_scratch(result):
+    """Chapter 2: the forty lines are LLUClassifier."""
+    # "the largest difference ... the size of float32 rounding, and no test image is classified differently".
+    assert result["largest_cosine_difference"] < 1e-4
+    assert result["differing_predictions"] == {"base": 0, "new": 0}
+    # "Both give ... on the base classes and ... on the new ones"; "the losses of every epoch agree".
+    assert result["accuracy"]["scratch"] == result["accuracy"]["library"]
+    assert result["largest_loss_difference"] < 1e-4
+    assert result["identity_distance"]["scratch"] == pytest.approx(result["identity_distance"]["library"], rel=1e-3)
+    # "the loss falls".
+    assert result["loss_last"] < result["loss_first"]
+    # "all far below β".
+    alpha = result["alpha"]
+    assert max(alpha["test_base"], alpha["test_new"], alpha["new_texts"]) < alpha["beta"] / 4
+
+
+def check_toy_model(result, strict=True):
+    """Chapter 5. The toy's claims hold at any parameters of the chapter (the toy is the same);
+    ``strict``: the default build, whose offline data sets and shots the last section reads."""
+    aligned, misaligned = result["aligned"], result["misaligned"]
+    # "over the new row it has all but vanished": the mask separates the rows.
+    alpha = result["alpha"]
+    assert alpha["new"] < alpha["beta"] / 10 and alpha["base"] > 10 * alpha["new"]
+    # Misalignment 0: "zero-shot is right for almost every new-class image"; "All three updates raise the base classes".
+    assert aligned["zero_shot"]["new"] >= 90.0
+    assert all(aligned[name]["base"] > aligned["zero_shot"]["base"] for name in ("no_mask", "clip_adapter", "llu"))
+    # "the new classes' texts move up too"; "New-class accuracy falls".
+    assert result["no_mask_text_shift_new"] > 0.0
+    assert aligned["no_mask"]["new"] < aligned["zero_shot"]["new"] - 5.0
+    # CLIP-Adapter "costs the new classes less"; LLU: "the new classes keep zero-shot's accuracy".
+    assert aligned["no_mask"]["new"] < aligned["clip_adapter"]["new"] <= aligned["zero_shot"]["new"]
+    assert abs(aligned["llu"]["new"] - aligned["zero_shot"]["new"]) <= 2.0
+    # The common misalignment: zero-shot worse; no mask "rises to"; "does not reach its base-class accuracy";
+    # LLU "as much ... on the base classes", "about zero-shot's" on the new; CLIP-Adapter "learns little".
+    assert misaligned["zero_shot"]["new"] < aligned["zero_shot"]["new"] - 20.0
+    assert misaligned["no_mask"]["new"] > misaligned["zero_shot"]["new"] + 5.0
+    assert misaligned["no_mask"]["new"] < misaligned["no_mask"]["base"]
+    assert abs(misaligned["llu"]["base"] - misaligned["no_mask"]["base"]) <= 3.0
+    assert abs(misaligned["llu"]["new"] - misaligned["zero_shot"]["new"]) <= 5.0
+    assert misaligned["clip_adapter"]["base"] < misaligned["llu"]["base"] - 20.0
+    assert misaligned["clip_adapter"]["new"] < misaligned["no_mask"]["new"]
+    # The sweep: zero-shot falls, LLU follows it, no mask starts below and ends above, the margin falls.
+    mean = {}
+    for row in result["sweep"]:
+        mean.setdefault((row["method"], row["misalignment"]), []).append(row["new"])
+    mean = {key: sum(values) / len(values) for key, values in mean.items()}
+    dials = sorted({row["misalignment"] for row in result["sweep"]})
+    assert all(mean[("zero_shot", a)] > mean[("zero_shot", b)] for a, b in zip(dials, dials[1:]))
+    assert all(abs(mean[("llu", m)] - mean[("zero_shot", m)]) <= 5.0 for m in dials)
+    assert mean[("no_mask", dials[0])] < mean[("llu", dials[0])] and mean[("no_mask", dials[-1])] > mean[("llu", dials[-1])]
+    crossing = next(m for m in dials if mean[("no_mask", m)] > mean[("llu", m)])  # "it first beats LLU at ..."
+    assert crossing == result["crossing"]
+    margins = [next(r["new_margin"] for r in result["sweep"] if r["misalignment"] == m) for m in dials]
+    assert all(a > b for a, b in zip(margins, margins[1:]))
+    # The offline model on the dial. CLIP "loses" without the mask (the paper's Table 4).
+    assert result["clip"]["effect"] < 0.0
+    offline = {point["name"]: point for point in result["offline"]}
+    for point in offline.values():  # the toy's dial is found where the margin lies in its range
+        assert (point["dial"] is None) == (point["toy_effect"] is None)
+    if strict:
+        cifar, fashion, dtd = offline["cifar10"], offline["fashion_mnist"], offline["dtd"]
+        # "Read in the order of the margin"; the summary's "small against CLIP's".
+        assert cifar["margin"] > fashion["margin"] > dtd["margin"]
+        assert cifar["margin"] < result["clip"]["margin_range"][0]
+        # "The two best-aligned points lose ...; the two worst-aligned gain".
+        assert cifar["effect"] < 0.0 < dtd["effect"] and fashion["effect"] > 0.0
+        # "The toy's effects are several times larger"; "below anything the toy reaches";
+        # "The DTD subset ... gains less than Fashion-MNIST".
+        for point in (cifar, fashion):
+            assert point["toy_effect"] is not None and abs(point["toy_effect"]) > 3.0 * abs(point["effect"])
+        assert dtd["dial"] is None
+        assert dtd["effect"] < fashion["effect"]

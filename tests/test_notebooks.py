@@ -8,8 +8,8 @@ import pytest
 from llu_core.utils.io import read_json
 
 from chapter_claims import (by_method, check_ablations, check_affine_adapter, check_base_to_new, check_clustering,
-                            check_local_mask, check_own_images, check_prompt_learning, check_transfer,
-                            check_zero_shot)
+                            check_from_scratch, check_local_mask, check_own_images, check_prompt_learning,
+                            check_toy_model, check_transfer, check_zero_shot)
 
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -28,9 +28,10 @@ def execute(tmp_path, notebook, **parameters):
 def test_chapters_are_stored_without_outputs_and_with_parameters():
     import nbformat
 
-    assert CHAPTERS == ["01_zero_shot.ipynb", "03_affine_adapter.ipynb", "04_local_mask.ipynb",
-                        "06_clustering.ipynb", "07_base_to_new.ipynb", "08_ablations.ipynb", "09_prompt_learning.ipynb",
-                        "10_transfer.ipynb", "11_your_own_images.ipynb"]
+    assert CHAPTERS == ["01_zero_shot.ipynb", "02_from_scratch.ipynb", "03_affine_adapter.ipynb",
+                        "04_local_mask.ipynb", "05_toy_model.ipynb", "06_clustering.ipynb", "07_base_to_new.ipynb",
+                        "08_ablations.ipynb", "09_prompt_learning.ipynb", "10_transfer.ipynb",
+                        "11_your_own_images.ipynb"]
     for name in CHAPTERS:
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
         assert notebook.cells[0].cell_type == "markdown"
@@ -46,6 +47,12 @@ def test_zero_shot(tmp_path):
     assert len(result["examples"]["predicted"]) == 4
 
 
+def test_from_scratch(tmp_path):
+    result = execute(tmp_path, "02_from_scratch.ipynb", shots=2)
+    assert result["epochs"] == 100 and result["shots"] == 2  # CoOp's epochs for 2 shots
+    check_from_scratch(result)
+
+
 def test_affine_adapter(tmp_path):
     result = execute(tmp_path, "03_affine_adapter.ipynb", shots=4, seeds=[1])
     check_affine_adapter(result, strict=False)
@@ -56,6 +63,12 @@ def test_local_mask(tmp_path):
     result = execute(tmp_path, "04_local_mask.ipynb", shots=4, gammas=[0.0, 20.0, 1000.0])
     assert result["dataset"] == "fashion_mnist"
     check_local_mask(result, strict=False)
+
+
+def test_toy_model(tmp_path):
+    result = execute(tmp_path, "05_toy_model.ipynb", misalignments=[0.0, 0.6], seeds=[1], datasets=["dtd"], shots=2)
+    assert {r["misalignment"] for r in result["sweep"]} == {0.0, 0.6} and len(result["offline"]) == 1
+    check_toy_model(result, strict=False)
 
 
 def test_clustering(tmp_path):

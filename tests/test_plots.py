@@ -46,6 +46,13 @@ def drawings():
              for s in ("end to end", "cached embeddings") for c in (10, 100)
              for m in ("llu", "clip_adapter", "coop", "prograd", "kgcoop") for b in (1, 4, 32)]
     speed += [{"method": "cocoop", "classes": 10, "batch_size": 1, "total_s": 0.5, "setting": "cached embeddings"}]
+    labels = np.repeat(np.arange(4), 3)
+    toy_view = {"images_before": rng.normal(size=(12, 2)) * 0.3, "images_after": rng.normal(size=(12, 2)) * 0.3,
+                "texts_before": rng.normal(size=(4, 2)) * 0.3, "texts_after": rng.normal(size=(4, 2)) * 0.3,
+                "labels": labels, "correct": rng.random(12) < 0.7}
+    toy_records = [{"method": m, "misalignment": a, "seed": s, "new": 50 + 10 * rng.random(),
+                    "new_margin": 0.1 * (1 - a)} for m in ("zero_shot", "llu", "no_mask") for a in (0.0, 0.5)
+                   for s in (1, 2)]
     draw = {
         "plot_local_interpolation": lambda: plots.plot_local_interpolation(),
         "plot_examples": lambda: plots.plot_examples([rng.random((8, 8, 3))] * 8, ["automobile"] * 8,
@@ -68,6 +75,18 @@ def drawings():
         "plot_where_methods_learn": lambda: plots.plot_where_methods_learn(),
         "plot_training_speed": lambda: plots.plot_training_speed(speed),
         "plot_ablations": lambda: plots.plot_ablations(summary_rows(["average"], list(VARIANT_LABELS), shots=(16,))),
+        "plot_toy_alpha": lambda: plots.plot_toy_alpha(rng.random((5, 5)) * 0.5, (-1, 1, -1, 1), 0.5,
+                                                       rng.normal(size=(4, 2)) * 0.3, rng.normal(size=(6, 2)) * 0.3,
+                                                       list("ABCD"), 2),
+        "plot_toy_updates": lambda: plots.plot_toy_updates([{"title": "a", "view": toy_view, "alpha": None},
+                                                            {"title": "b", "view": toy_view,
+                                                             "alpha": np.full((3, 3), 0.2)}],
+                                                           (-1, 1, -1, 1), 0.5, list("ABCD"), 2),
+        "plot_toy_sweep": lambda: plots.plot_toy_sweep(toy_records),
+        "plot_margin_effect": lambda: plots.plot_margin_effect(
+            [{"margin": g, "effect": e, "spread": 1.0} for g, e in ((0.02, 5.0), (0.08, -3.0))],
+            [{"label": "x", "margin": 0.03, "effect": 1.0}, {"label": "y", "margin": 0.1, "effect": -2.0,
+                                                            "margin_range": (0.08, 0.12)}]),
     }
     return draw
 

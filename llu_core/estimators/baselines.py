@@ -106,7 +106,7 @@ class CLIPAdapterClassifier(EmbeddingClassifier):
         return self.logit_scale * self._images(X) @ T.T
 
     def transform_images(self, X):
-        """Adapted unit-norm image embeddings, numpy float32 (n, d) (text embeddings stay as they are)."""
+        """Adapted unit-norm image embeddings normalize(ratio · A(x) + (1 − ratio) · x), numpy float32 (n, d)."""
         check_is_fitted(self, "dim_")
         X = as_embeddings(X, "X", dim=self.dim_).to(self.device_)
         with torch.no_grad():

@@ -8,7 +8,8 @@ mostly moves them away from a good answer; where it is weakly aligned, part of w
 learns on the base classes may be a correction that holds for every class. These functions
 measure which of the two a fitted :class:`~llu_core.estimators.LLUClassifier` learned:
 
-- :func:`image_text_margin`: how well aligned zero-shot is (own class text against the others);
+- :func:`~llu_core.evaluation.geometry.image_text_margin`: how well aligned zero-shot is (own class
+  text against the others);
 - :func:`adapter_side_accuracies`: the accuracy with only g_I, only g_T, both or neither applied,
   which splits a gain (or a loss) into its image-side and text-side parts;
 - :func:`shift_shares`: how much of the shift the update gives the embeddings is one shift
@@ -33,6 +34,7 @@ import torch.nn.functional as F
 from ..method.clustering import cluster_centres
 from ..method.locality import local_weight
 from ..utils.validation import as_embeddings, as_labels
+from .geometry import image_text_margin
 
 
 def _checked(X, y, T):
@@ -51,33 +53,6 @@ def _adapted_texts(model, T):
 def _accuracy(X, y, T):
     """Percent of rows of ``X`` whose most similar row of ``T`` is their label."""
     return 100.0 * float(np.mean((X @ T.T).argmax(axis=1) == y))
-
-
-def image_text_margin(X, y, T):
-    """Mean cos(image, own class text) minus mean cos(image, another class text).
-
-    Parameters
-    ----------
-    X : array-like, shape (n, d)
-        Unit-norm image embeddings.
-    y : array-like of int, shape (n,)
-        Labels into the rows of ``T``.
-    T : array-like, shape (C, d), C ≥ 2
-        Unit-norm class text embeddings.
-
-    Returns
-    -------
-    float
-        The zero-shot model's alignment: how much closer, on average, an image is to its own
-        class text than to the others (in cosine).
-    """
-    X, y, T = _checked(X, y, T)
-    if T.shape[0] < 2:
-        raise ValueError(f"T has {T.shape[0]} class; a margin needs at least two")
-    cosines = X @ T.T
-    own = np.zeros_like(cosines, dtype=bool)
-    own[np.arange(len(y)), y] = True
-    return float(cosines[own].mean() - cosines[~own].mean())
 
 
 def adapter_side_accuracies(model, X, y, T):

@@ -173,3 +173,40 @@ def suggest_gamma(data, shots=16, seed=1, gamma=GAMMA, reference_distance=CLIP_T
         raise ValueError("the median test image coincides with a training embedding (distance 0): the test "
                          "images must not be the training images")
     return float(gamma * reference_distance / distance)
+
+
+def image_text_margin(X, y, T, classes=None):
+    """The image-text margin: mean cos(image, its class's text) − mean cos(image, another class's text).
+
+    Over all classes it is ``cosine_own_text − cosine_other_texts`` of :func:`embedding_statistics`.
+    ``classes`` restricts it to the images of those classes against those classes' texts only:
+    what base-to-new scoring sees of the new classes. Times the logit scale (100), the margin is
+    the mean logit lead of an image's own class.
+
+    Parameters
+    ----------
+    X : array-like, shape (n, d)
+        Unit-norm image embeddings.
+    y : array-like of int, shape (n,)
+        Labels into the rows of ``T``.
+    T : array-like, shape (C, d)
+        Unit-norm class text embeddings.
+    classes : array-like of int, optional
+        At least two rows of ``T``; default all.
+
+    Returns
+    -------
+    float
+    """
+    X = as_embeddings(X, "X")
+    T = as_embeddings(T, "T", dim=X.shape[1])
+    y = as_labels(y, X.shape[0], T.shape[0]).numpy()
+    classes = np.arange(T.shape[0]) if classes is None else np.unique(np.asarray(classes, dtype=np.int64))
+    if classes.size < 2 or classes.min() < 0 or classes.max() >= T.shape[0]:
+        raise ValueError(f"classes must name at least two rows of T (0..{T.shape[0] - 1}), got {classes.tolist()}")
+    rows = np.flatnonzero(np.isin(y, classes))
+    if rows.size == 0:
+        raise ValueError(f"no image of the classes {classes.tolist()}")
+    cosines = (X[torch.from_numpy(rows)] @ T[torch.from_numpy(classes)].T).numpy()
+    own = np.searchsorted(classes, y[rows])[:, None] == np.arange(classes.size)
+    return float(cosines[own].mean() - cosines[~own].mean())

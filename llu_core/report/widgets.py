@@ -1,4 +1,4 @@
-"""Chapter 4's β/γ sliders: the callback is a plain function, the ipywidgets part only wires it.
+"""Controls for the reader: chapter 4's β/γ sliders and chapter 5's alignment dial.
 
 :func:`build_mask_explorer` fits LLU once on the few-shot base classes of a data set (the
 base-to-new protocol); :func:`mask_view` then recomputes, for any β and γ, the local weight
@@ -6,10 +6,14 @@ base-to-new protocol); :func:`mask_view` then recomputes, for any β and γ, the
 2-D (PCA) view of the embeddings. The adapters g_I, g_T stay those trained at the explorer's
 β and γ: the sliders change where and how strongly the trained update is applied, which is
 what Eq. 4-5 control at prediction time. :func:`mask_sliders` puts two sliders on
-:func:`mask_view` for a live notebook. A static page has no kernel to call back, so
-:func:`static_mask_control` computes :func:`mask_view` on a small β × γ grid beforehand and
-returns plain HTML with two range inputs that switch between the precomputed figures and
-numbers in the reader's browser (a few lines of JavaScript, nothing loaded from a network).
+:func:`mask_view` for a live notebook (the callback is a plain function, the ipywidgets part
+only wires it).
+
+A static page has no kernel to call back, so :func:`static_control` takes frames computed
+beforehand, one per combination of its dials, and returns plain HTML with one range input per
+dial that switches between them in the reader's browser (a few lines of JavaScript, nothing
+loaded from a network). :func:`static_mask_control` feeds it :func:`mask_view` on a small β × γ
+grid; :func:`static_toy_control` the toy model's updates over its dial and the methods.
 """
 
 import base64
@@ -18,6 +22,7 @@ import hashlib
 import html
 import io
 import json
+import math
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -26,10 +31,12 @@ from PIL import Image
 from sklearn.decomposition import PCA
 
 from ..estimators import LLUClassifier
+from ..evaluation.alignment import toy_view, weight_on_map
 from ..evaluation.protocols import base_new_split, fit_on_base
 from ..method.defaults import BETA, GAMMA
 from ..utils.validation import check_in_range
-from .plots import plot_mask_2d
+from .plots import plot_mask_2d, plot_toy_updates
+from .tables import METHOD_LABELS
 
 
 @dataclass
@@ -120,20 +127,25 @@ def mask_view(explorer, beta=BETA, gamma=GAMMA):
     return figure, result
 
 
-def mask_frame(explorer, beta, gamma, dpi=80):
-    """:func:`mask_view` as PNG bytes (the figure is closed): ``(png, result)``.
+def palette_png(figure, dpi=80):
+    """``figure`` as PNG bytes with a palette of 64 colours (the figure is closed).
 
-    The PNG has a palette of 64 colours, which keeps the figure (flat colours and one colour
-    map) at about a third of the bytes: pages that inline many frames stay small. It keeps
-    its resolution (``dpi``), from which the page's text size can be told.
+    A palette keeps a figure of flat colours and one colour map at about a third of the bytes:
+    pages that inline many frames stay small. It keeps its resolution
+    (``dpi``), from which the page's text size can be told.
     """
-    figure, result = mask_view(explorer, beta, gamma)
     rendered = io.BytesIO()
     figure.savefig(rendered, format="png", dpi=dpi)
     plt.close(figure)
     palette = io.BytesIO()
     Image.open(rendered).convert("RGB").quantize(colors=64).save(palette, format="PNG", optimize=True, dpi=(dpi, dpi))
-    return palette.getvalue(), result
+    return palette.getvalue()
+
+
+def mask_frame(explorer, beta, gamma, dpi=80):
+    """:func:`mask_view` as PNG bytes (:func:`palette_png`): ``(png, result)``."""
+    figure, result = mask_view(explorer, beta, gamma)
+    return palette_png(figure, dpi), result
 
 
 def describe_view(result):
@@ -169,16 +181,17 @@ def mask_sliders(explorer, beta=BETA, gamma=GAMMA):
 
 
 @dataclass
-class StaticMaskControl:
-    """A β/γ control for a page without a kernel: HTML with every frame precomputed.
+class StaticControl:
+    """A control for a page without a kernel: HTML with every frame precomputed.
 
     Attributes
     ----------
     html : str
-        Self-contained HTML: two range inputs, the figure (inline PNG) and its numbers, and a
-        script that switches frames. Displayed by notebooks and myst-nb through ``_repr_html_``.
+        Self-contained HTML: one range input per dial, the figure (inline PNG) and its numbers,
+        and a script that switches frames. Displayed by notebooks and myst-nb through ``_repr_html_``.
     frames : list of dict
-        Per grid point, in the order β-major: ``beta``, ``gamma`` and the :func:`mask_view` numbers.
+        Per grid point, in the order of :func:`static_control` (first dial slowest), the numbers
+        shown with it.
     """
 
     html: str
@@ -190,20 +203,67 @@ class StaticMaskControl:
 
 _CONTROL_SCRIPT = """(function () {
   var root = document.currentScript.parentElement;
-  var frames = JSON.parse(root.querySelector("script.llu-frames").textContent);
-  var betas = frames.betas, gammas = frames.gammas;
-  var beta = root.querySelector("input.llu-beta"), gamma = root.querySelector("input.llu-gamma");
+  var data = JSON.parse(root.querySelector("script.llu-frames").textContent);
+  var inputs = data.dials.map(function (dial) { return root.querySelector("input.llu-" + dial.name); });
   function show() {
-    var frame = frames.frames[Number(beta.value) * gammas.length + Number(gamma.value)];
+    var index = 0;
+    data.dials.forEach(function (dial, i) {
+      var position = Number(inputs[i].value);
+      index = index * dial.values.length + position;
+      root.querySelector("output.llu-" + dial.name).textContent = dial.values[position];
+    });
+    var frame = data.frames[index];
     root.querySelector("img").src = "data:image/png;base64," + frame.png;
-    root.querySelector("output.llu-beta").textContent = betas[Number(beta.value)];
-    root.querySelector("output.llu-gamma").textContent = gammas[Number(gamma.value)];
     root.querySelector("p.llu-numbers").textContent = frame.text;
   }
-  beta.addEventListener("input", show);
-  gamma.addEventListener("input", show);
+  inputs.forEach(function (input) { input.addEventListener("input", show); });
   show();
 })();"""
+
+
+def static_control(dials, frames, alt, css_class="llu-control"):
+    """Plain HTML that switches between precomputed frames as the reader moves its dials.
+
+    Parameters
+    ----------
+    dials : list of (name, label, values, start)
+        One range input per dial: ``name`` (letters: the CSS class ``llu-<name>`` of its input
+        and output), ``label`` (shown before it), ``values`` (the texts shown for its positions)
+        and ``start`` (the position shown first).
+    frames : list of (bytes, str)
+        A PNG and the sentence shown under it, for every combination of dial positions, the
+        first dial slowest (``itertools.product`` order).
+    alt : str
+        The figure's text alternative.
+    css_class : str
+        The class of the enclosing ``div``.
+
+    Returns
+    -------
+    str
+        HTML that needs neither a kernel nor a network: the frames are inlined as base64 PNGs and
+        a few lines of JavaScript switch them.
+    """
+    sizes = [len(values) for _, _, values, _ in dials]
+    if not dials or len(frames) != math.prod(sizes):
+        raise ValueError(f"{len(frames)} frames for dials of {sizes} positions; expected one frame per combination")
+    data = json.dumps({"dials": [{"name": name, "values": list(values)} for name, _, values, _ in dials],
+                       "frames": [{"png": base64.b64encode(png).decode("ascii"), "text": text} for png, text in frames]})
+    data = data.replace("</", "<\\/")  # "</script" may not appear inside the script element
+    key = hashlib.sha256(data.encode()).hexdigest()[:8]
+
+    def slider(name, label, values, start):
+        return (f'<label style="margin-right:1.5em">{html.escape(label)} '
+                f'<input type="range" class="llu-{name}" id="llu-{name}-{key}" min="0" max="{len(values) - 1}" '
+                f'step="1" value="{start}" aria-label="{html.escape(label)}"> '
+                f'<output class="llu-{name}" for="llu-{name}-{key}">{html.escape(values[start])}</output></label>')
+
+    return (f'<div class="{css_class}">'
+            f'<div>{"".join(slider(*dial) for dial in dials)}</div>'
+            f'<img alt="{html.escape(alt)}" style="max-width:100%;height:auto">'
+            f'<p class="llu-numbers"></p>'
+            f'<script type="application/json" class="llu-frames">{data}</script>'
+            f'<script>{_CONTROL_SCRIPT}</script></div>')
 
 
 def static_mask_control(explorer, betas=(0.0, BETA, 1.0), gammas=(0.0, 5.0, GAMMA, 100.0), beta=BETA, gamma=GAMMA,
@@ -222,7 +282,7 @@ def static_mask_control(explorer, betas=(0.0, BETA, 1.0), gammas=(0.0, 5.0, GAMM
 
     Returns
     -------
-    StaticMaskControl
+    StaticControl
     """
     betas, gammas = [float(b) for b in betas], [float(g) for g in gammas]
     if not betas or not gammas:
@@ -235,22 +295,63 @@ def static_mask_control(explorer, betas=(0.0, BETA, 1.0), gammas=(0.0, 5.0, GAMM
         for g in gammas:
             png, result = mask_frame(explorer, b, g, dpi=dpi)
             records.append(dict(result, beta=b, gamma=g))
-            frames.append({"png": base64.b64encode(png).decode("ascii"), "text": describe_view(result)})
-    data = json.dumps({"betas": [f"{b:g}" for b in betas], "gammas": [f"{g:g}" for g in gammas], "frames": frames})
-    data = data.replace("</", "<\\/")  # "</script" may not appear inside the script element
-    key = hashlib.sha256(data.encode()).hexdigest()[:8]
+            frames.append((png, describe_view(result)))
+    dials = [("beta", "β", [f"{b:g}" for b in betas], betas.index(float(beta))),
+             ("gamma", "γ", [f"{g:g}" for g in gammas], gammas.index(float(gamma)))]
+    page = static_control(dials, frames, "α over a 2-D view of the test embeddings for the chosen β and γ",
+                          css_class="llu-mask-control")
+    return StaticControl(page, records)
 
-    def slider(name, symbol, values, start):
-        return (f'<label style="margin-right:1.5em">{symbol} '
-                f'<input type="range" class="llu-{name}" id="llu-{name}-{key}" min="0" max="{len(values) - 1}" '
-                f'step="1" value="{values.index(start)}" aria-label="{symbol}"> '
-                f'<output class="llu-{name}" for="llu-{name}-{key}">{start:g}</output></label>')
 
-    page = (f'<div class="llu-mask-control">'
-            f'<div>{slider("beta", "β", betas, float(beta))}{slider("gamma", "γ", gammas, float(gamma))}</div>'
-            f'<img alt="α over a 2-D view of the test embeddings for the chosen β and γ" '
-            f'style="max-width:100%;height:auto">'
-            f'<p class="llu-numbers"></p>'
-            f'<script type="application/json" class="llu-frames">{data}</script>'
-            f'<script>{_CONTROL_SCRIPT}</script></div>')
-    return StaticMaskControl(page, records)
+def static_toy_control(sweep, methods, extent, start=(0.0, "llu"), beta=BETA, dpi=80):
+    """The toy's dial and the methods on a page without a kernel (chapter 5).
+
+    One frame per setting of the dial and method: :func:`~llu_core.report.plots.plot_toy_updates`
+    of that model, with its base- and new-class accuracy.
+
+    Parameters
+    ----------
+    sweep : ToySweep
+        A :func:`llu_core.evaluation.alignment.sweep_misalignment` result; its first seed's
+        models are drawn.
+    methods : sequence of str
+        Method names of the sweep, in the order of the control.
+    extent : (u_min, u_max, v_min, v_max)
+        The map region.
+    start : (float, str)
+        The misalignment and method shown first.
+    beta : float
+        The top of the colour scale of α.
+    dpi : int
+
+    Returns
+    -------
+    StaticControl
+        Its ``frames``: ``misalignment``, ``method``, ``base``, ``new`` (percent) per frame.
+    """
+    misalignments = sorted(sweep.toys)
+    if float(start[0]) not in misalignments or start[1] not in methods:
+        raise ValueError(f"the first view {start} must be a misalignment of {misalignments} and a method of "
+                         f"{list(methods)}")
+    frames, records = [], []
+    for misalignment in misalignments:
+        data = sweep.toys[misalignment]
+        n_base = len(base_new_split(np.arange(len(data.classnames)))[0])
+        for name in methods:
+            model = sweep.models[(misalignment, name)]
+            view = toy_view(model, data)
+            label = METHOD_LABELS.get(name, name)
+            figure = plot_toy_updates([{"title": f"{label}, misalignment {misalignment:g}", "view": view,
+                                        "alpha": weight_on_map(model, data, extent)}],
+                                      extent, beta, data.classnames, n_base)
+            frames.append((palette_png(figure, dpi), f"misalignment {misalignment:g}, {label}: base-class accuracy "
+                                                      f"{view['accuracy']['base']:.1f} %, new-class accuracy "
+                                                      f"{view['accuracy']['new']:.1f} %"))
+            records.append({"misalignment": misalignment, "method": name, **view["accuracy"]})
+    labels = [METHOD_LABELS.get(name, name) for name in methods]
+    dials = [("misalignment", "misalignment", [f"{m:g}" for m in misalignments],
+              misalignments.index(float(start[0]))),
+             ("method", "method", labels, list(methods).index(start[1]))]
+    page = static_control(dials, frames, "the toy's test images and class texts as the chosen method moves them, "
+                                         "at the chosen misalignment", css_class="llu-toy-control")
+    return StaticControl(page, records)
