@@ -33,7 +33,6 @@ Usage: ``python benchmarks/bench_grids.py [--quick] [--threads N] [--reproduce]`
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -152,6 +151,14 @@ def grouped_points(n, dim=512, per_group=16, seed=0):
     return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float32)
 
 
+def peak_resident_mib():
+    """This process's peak resident size (Linux ``VmHWM``), in MiB. Not ``getrusage``'s ru_maxrss,
+    which a child started by ``subprocess`` inherits from its (larger) parent across exec."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
 def cluster_child(method, n, n_clusters, labels_path):
     """In a child process: cluster ``n`` points with ``method``; print seconds and peak RSS as JSON."""
     import torch
@@ -168,7 +175,7 @@ def cluster_child(method, n, n_clusters, labels_path):
         labels, measured = timed(lambda: AgglomerativeClustering(n_clusters=n_clusters, metric="cosine",
                                                                  linkage="complete").fit_predict(X))
     np.save(labels_path, labels)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_resident_mib()
     print(json.dumps({**measured, "peak_rss_mib": peak, "memory_mib": peak - before}))
 
 
