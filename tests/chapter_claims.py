@@ -119,7 +119,7 @@ def check_affine_adapter(result, strict=True):
     assert methods["llu"]["base_mean"] > zero_shot["base_mean"]  # "LLU ..." against "zero-shot ..." on base
     change = {name: row["new_mean"] - zero_shot["new_mean"] for name, row in methods.items()}
     assert abs(change["llu"]) <= 1.0  # "LLU keeps them at zero-shot's level"
-    assert change["linear"] == min(change.values())  # "The linear layer ... loses the most"
+    assert change["linear"] == min(change.values())  # "The linear layer ... moves it the most" (down)
     # "The two global updates that stay close to the identity move new-class accuracy much less."
     assert max(abs(change["clip_adapter"]), abs(change["no_mask"])) < abs(change["linear"]) / 2
     # "the mask ... scales the update down": no α reaches β on the test images, new ones get less.

@@ -50,7 +50,7 @@ FIGURE_PAGES = ["book/method", *(f"notebooks/{name}" for name in CHAPTERS)]
 MIN_CSS_PX = 9.0
 FIGURES = {"book/method": 1, **{f"notebooks/{name}": 1 for name in CHAPTERS}, "notebooks/01_zero_shot": 2,
            "notebooks/09_prompt_learning": 3, "notebooks/10_transfer": 2,
-           "notebooks/05_toy_model": 5}
+           "notebooks/05_toy_model": 6}
 
 
 @pytest.fixture(scope="module")

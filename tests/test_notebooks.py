@@ -1,5 +1,6 @@
 """Every chapter, executed by papermill on small parameters, checked on the results it writes."""
 
+import re
 from pathlib import Path
 
 import papermill
@@ -35,6 +36,8 @@ def test_chapters_are_stored_without_outputs_and_with_parameters():
     for name in CHAPTERS:
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
         assert notebook.cells[0].cell_type == "markdown"
+        title = notebook.cells[0].source.splitlines()[0]
+        assert re.fullmatch(r"# [^\d].*", title), f"{name}: {title!r} (the table of contents numbers the chapters)"
         assert "parameters" in notebook.cells[1].metadata.get("tags", []), name
         for cell in notebook.cells:
             if cell.cell_type == "code":
@@ -153,8 +156,8 @@ def test_reproduce_transfer(tmp_path, capsys):
     assert main(["--chapters", "transfer", "--cross-targets", "dtd", "--shift-targets", "cifar10_jpeg",
                  "--shift-per-class", "5", "--shots", "1", "--seeds", "1", "--output", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
-    assert "## transfer" in printed and "**cross dataset**" in printed and "**domain generalisation**" in printed
-    assert "cifar10 (source)" in printed and "cifar10_jpeg@3" in printed and "paper" not in printed
+    assert "## transfer" in printed and "**Cross dataset**" in printed and "**Domain generalisation**" in printed
+    assert "CIFAR-10 (source)" in printed and "CIFAR-10 JPEG, severity 3" in printed and "paper" not in printed
     assert (tmp_path / "transfer" / "transfer.ipynb").exists()
     combined = read_json(tmp_path / "transfer.json")
     assert len(combined["records"]) == 5 * 3  # 5 methods on the source, DTD and JPEG-corrupted CIFAR-10
