@@ -1,7 +1,9 @@
-"""The package's layout: one folder per layer, imports that only point down, no private name
-crossing a module boundary, and the public names of ``llu_core`` all importable."""
+"""The package's layout: one folder per layer, imports that only point down, no import cycle, no
+private name crossing a module boundary, no module over :data:`MAX_LINES` lines, and the public
+names of ``llu_core`` all importable."""
 
 import ast
+import graphlib
 import re
 from pathlib import Path
 
@@ -22,6 +24,8 @@ ALLOWED = {
     "report": {"evaluation", "estimators", "data", "backbones", "method", "utils"},
     "__main__": {"report", "evaluation", "estimators", "data", "backbones", "method", "utils"},
 }
+#: The most lines a module of the package may have.
+MAX_LINES = 450
 
 
 def module_name(path, root):
@@ -77,6 +81,32 @@ def layering_violations(root):
     return problems
 
 
+def import_graph(root):
+    """``{module: the modules of ours it imports}``, imports inside functions included.
+
+    ``from package import name`` points at the module ``package.name`` when there is one, else at
+    the package.
+    """
+    modules = {module_name(path, root) for path in root.rglob("*.py")}
+    graph = {}
+    for path in sorted(root.rglob("*.py")):
+        name, found = imports(path, root)
+        targets = set()
+        for target, names in found:
+            targets |= {f"{target}.{n}" if f"{target}.{n}" in modules else target for n in names} or {target}
+        graph[name] = targets - {name}
+    return graph
+
+
+def import_cycle(root):
+    """One cycle of imports inside the package (``[a, b, ..., a]``), or ``[]`` when there is none."""
+    try:
+        graphlib.TopologicalSorter(import_graph(root)).prepare()
+    except graphlib.CycleError as error:
+        return error.args[1]
+    return []
+
+
 def private_imports(root):
     """Private names (``_x``) imported from another module, and private modules imported from
     outside their own folder."""
@@ -106,8 +136,18 @@ def test_imports_only_point_down_the_layers():
     assert layering_violations(PACKAGE) == []
 
 
+def test_no_import_cycle():
+    cycle = import_cycle(PACKAGE)
+    assert cycle == [], " -> ".join(cycle)
+
+
 def test_no_private_name_crosses_a_module():
     assert private_imports(PACKAGE) == []
+
+
+def test_no_module_is_over_the_line_limit():
+    lines = {str(path.relative_to(PACKAGE)): len(path.read_text().splitlines()) for path in PACKAGE.rglob("*.py")}
+    assert {module: n for module, n in lines.items() if n > MAX_LINES} == {}
 
 
 def test_the_checks_see_a_bad_layout(tmp_path):
@@ -127,6 +167,21 @@ def test_the_checks_see_a_bad_layout(tmp_path):
     assert private_imports(root) == [
         "llu_core.method.module imports private ['_check'] from llu_core.estimators._base",
         "llu_core.method.module imports the private module llu_core.estimators._base"]
+
+
+def test_the_cycle_check_sees_an_import_inside_a_function(tmp_path):
+    """A cycle closed by an import inside a function is a cycle; ``from . import module`` is an import
+    of that module; a package that only imports down has none."""
+    root = tmp_path / "llu_core"
+    (root / "data").mkdir(parents=True)
+    for path in (root / "__init__.py", root / "data" / "__init__.py"):
+        path.write_text("")
+    (root / "data" / "registry.py").write_text("from .images import Images\n")
+    (root / "data" / "images.py").write_text("class Images:\n    pass\n")
+    assert import_cycle(root) == []
+    (root / "data" / "images.py").write_text("def load():\n    from . import registry\n")
+    cycle = import_cycle(root)
+    assert cycle[0] == cycle[-1] and set(cycle) == {"llu_core.data.registry", "llu_core.data.images"}
 
 
 @pytest.mark.parametrize("name", llu_core.__all__)
