@@ -31,7 +31,8 @@ import torch
 
 from llu_core import LinearProbeClassifier, LLUClassifier, ZeroShotClassifier, embed_dataset, load_backbone
 from llu_core.data.datasets import load_dataset
-from llu_core.data.features import class_balanced_subset, extract_features
+from llu_core.data.embedded import class_balanced_subset
+from llu_core.data.features import extract_features
 from llu_core.evaluation.protocols import few_shot_indices
 
 DATASETS = ("fashion_mnist", "cifar10", "dtd")

@@ -42,8 +42,8 @@ _PUBLIC_API = {
     "load_dataset": "data.datasets",
     "extract_features": "data.features",
     "extract_text_features": "data.features",
-    "embed_dataset": "data.features",
-    "embed_target": "data.features",
+    "embed_dataset": "data.embedded",
+    "embed_target": "data.embedded",
     "load_image_folder": "data.folders",
     # The protocols: base to new, cross-dataset and domain generalisation.
     "base_new_split": "evaluation.protocols",

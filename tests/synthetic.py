@@ -15,7 +15,7 @@ def _unit(rows):
 
 
 def embedded_dataset(name="toy", n_classes=6, dim=32, train_per_class=20, test_per_class=30, seed=0):
-    """A namespace shaped like ``llu_core.data.features.embed_dataset``'s result."""
+    """A namespace shaped like ``llu_core.data.embedded.embed_dataset``'s result."""
     rng = np.random.default_rng(seed)
     text = _unit(rng.normal(size=(n_classes, dim)))
     image_centres = _unit(text + 0.9 * rng.normal(size=(n_classes, dim)) / np.sqrt(dim) * 4)

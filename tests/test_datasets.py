@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from llu_core.data.datasets import (COOP_DATASETS, DATASET_NAMES, DEBIAN_FASHION_MNIST, ImageArrays,
-                               ImageFiles, find_split_file, load_dataset)
-from llu_core.data.paths import data_root
+from llu_core.data.coop import COOP_DATASETS, find_split_file
+from llu_core.data.datasets import DATASET_NAMES, load_dataset, resolve_dataset
+from llu_core.data.labelled import ImageArrays, ImageFiles
+from llu_core.data.paths import DEBIAN_FASHION_MNIST, data_root
 from llu_core.evaluation.protocols import base_new_split, few_shot_indices, validation_shots
 
 DATA = data_root()
@@ -103,7 +104,7 @@ def dtd_real():
 def test_dtd_subset_reads_the_ten_present_classes_of_the_real_split_file(dtd_real):
     splits = split_file("split_zhou_DescribableTextures.json")
     names = class_names(splits)
-    assert find_split_file("dtd") == DTD_SPLIT
+    assert find_split_file("dtd", DATA) == DTD_SPLIT
     present = sorted(label for label, name in names.items() if name in DTD_SUBSET_CLASSES)
     assert len(present) == 10
     for split, ds in dtd_real.items():
@@ -297,6 +298,21 @@ def test_data_root_comes_from_the_environment(tmp_path, monkeypatch):
     assert load_dataset("dtd", "val", root=DATA).image_dir == DATA / "dtd_subset" / "images"
 
 
+def test_a_name_is_resolved_once_into_its_data_root_and_splits(tmp_path, monkeypatch):
+    test = load_dataset("cifar10", "test")
+    resolved = test.resolved
+    assert resolved.root == DATA and resolved.splits == ("train", "test") and not resolved.is_folder
+    assert (resolved.registered, resolved.severity) == ("cifar10", None)
+    assert resolve_dataset("dtd").splits == ("train", "val", "test")
+    shifted = resolve_dataset("cifar10_sketch@5", root=tmp_path)
+    assert shifted.splits == ("test",) and shifted.root == tmp_path and shifted.severity == 5
+    monkeypatch.setenv("LLU_DATA_ROOT", str(tmp_path))  # read from the root resolved, not resolved again
+    train = load_dataset(resolved, "train")
+    assert train.resolved is resolved and train.image_dir.is_relative_to(DATA)
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        load_dataset("cifar10", "train")
+
+
 # --- Errors ------------------------------------------------------------------------------------
 
 
@@ -329,7 +345,7 @@ def test_missing_coop_dataset_points_to_datasets_md(name, tmp_path):
 
 def test_split_file_without_images_points_to_datasets_md():
     """Caltech101's real split file is in coop_splits/, its images are not in shared/data."""
-    assert find_split_file("caltech101") == SPLITS_DIR / "split_zhou_Caltech101.json"
+    assert find_split_file("caltech101", DATA) == SPLITS_DIR / "split_zhou_Caltech101.json"
     with pytest.raises(FileNotFoundError, match="DATASETS.md") as error:
         load_dataset("caltech101", "train")
     assert "101_ObjectCategories" in str(error.value)
@@ -349,8 +365,9 @@ def test_class_with_some_images_missing_is_an_incomplete_download(tmp_path):
 def test_folder_with_whole_classes_missing_warns(tmp_path):
     splits = _read_json(DTD_SPLIT)
     fake_coop_root(tmp_path, "dtd", "images", DTD_SPLIT.name, splits, {0, 7})
-    with pytest.warns(UserWarning, match="dtd: 45 classes have no images.*2 present"):
+    with pytest.warns(UserWarning, match="dtd: 45 classes have no images.*2 present") as caught:
         ds = load_dataset("dtd", "val", root=tmp_path)
+    assert caught[0].filename == __file__  # the warning points at the call of load_dataset
     assert len(ds.classnames) == 2 and len(ds.missing_classes) == 45
     assert len(ds) == 2 * 24
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from llu_core.data.datasets import ImageArrays
-from llu_core.data.features import (class_balanced_subset, extract_features, extract_text_features,
-                               image_cache_folder)
+from llu_core.data.cache import image_cache_folder
+from llu_core.data.embedded import class_balanced_subset
+from llu_core.data.features import extract_features, extract_text_features
+from llu_core.data.labelled import ImageArrays
 
 
 class CountingBackbone:

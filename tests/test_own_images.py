@@ -11,6 +11,7 @@ from PIL import Image
 
 from llu_core import (LLUClassifier, check_backbone, embed_dataset, embedding_statistics, hold_out_shots,
                       load_classifier, load_dataset, load_image_folder, save_classifier, suggest_gamma)
+from llu_core.data import datasets as registry
 from llu_core.data.folders import folder_splits
 from llu_core.evaluation.geometry import CLIP_TYPICAL_DISTANCE
 from llu_core.method.defaults import BETA, GAMMA
@@ -118,6 +119,26 @@ def test_embed_dataset_embeds_a_folder_once_and_again_when_a_file_changes(tmp_pa
     assert backbone.images_seen == 14  # another key: the folder's files are part of it
     with pytest.raises(ValueError, match="test_per_class: image folder .* has no test split"):
         embed_dataset(backbone, folder, test_per_class=1, progress=False, num_workers=0)
+
+
+def test_a_folder_is_resolved_once_and_its_splits_read_from_what_was_resolved(tmp_path, cache, monkeypatch):
+    folder = tmp_path / "photos"
+    write_images(folder / "train", {"a": 2, "b": 2})
+    write_images(folder / "test", {"a": 1, "b": 1})
+    train = load_dataset(folder, "train")
+    resolved = train.resolved
+    assert resolved.is_folder and resolved.folder == folder and resolved.root is None
+    assert resolved.splits == ("train", "test") and resolved.name == str(folder)
+    test = load_dataset(resolved, "test")
+    assert len(test) == 2 and test.resolved is resolved
+    with pytest.raises(ValueError, match="root and classes_file are resolved already"):
+        load_dataset(resolved, "test", root=tmp_path)
+    decisions = []
+    decide = registry.image_folder
+    monkeypatch.setattr(registry, "image_folder", lambda name: decisions.append(name) or decide(name))
+    data = embed_dataset(ToyBackbone(), folder, progress=False, num_workers=0)
+    assert decisions == [folder] and data.name == str(folder)  # the test split read from the resolved train split
+    assert data.train_X.shape == (4, 16) and data.test_X.shape == (2, 16)
 
 
 def pool(seed=0):

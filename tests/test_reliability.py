@@ -31,10 +31,13 @@ from llu_core.backbones import load_backbone
 from llu_core.estimators import (CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier, TipAdapterClassifier,
                                   ZeroShotClassifier)
 from llu_core.estimators.prompt_learners import CoOpClassifier
-from llu_core.data.datasets import ImageArrays, ImageFiles, load_dataset, read_split_file
+from llu_core.data.cache import image_cache_folder
+from llu_core.data.coop import read_split_file
+from llu_core.data.datasets import load_dataset
+from llu_core.data.embedded import class_balanced_subset, embed_dataset
+from llu_core.data.features import encode_images, extract_features, extract_text_features
 from llu_core.data.images import UnreadableImageError
-from llu_core.data.features import (class_balanced_subset, embed_dataset, encode_images, extract_features,
-                                   extract_text_features, image_cache_folder)
+from llu_core.data.labelled import ImageArrays, ImageFiles
 from llu_core.utils.class_texts import ClassTexts
 from llu_core.utils.io import checksum, write_json, write_tensors
 from llu_core.utils.locations import cache_dir
@@ -651,8 +654,8 @@ def test_a_file_size_limit_is_a_warning_for_the_cache_and_an_error_for_a_model(t
     result = run_python(f"""
 import os, resource, warnings
 import numpy as np
-from llu_core.data.datasets import ImageArrays
 from llu_core.data.features import extract_features
+from llu_core.data.labelled import ImageArrays
 from llu_core.estimators import ZeroShotClassifier
 from llu_core.estimators.persistence import save_classifier
 from test_features import CountingBackbone
@@ -740,7 +743,7 @@ def offline_cifar10():
 
 
 def test_classes_with_the_same_embedding_are_refused_naming_both(offline_cifar10):
-    from llu_core.data.features import _shared_backbone
+    from llu_core.data.embedded import _shared_backbone
 
     offline = _shared_backbone("offline", None, "cpu")
     rows = offline.encode_text(["striped", "banded", "Banded"], ["{} texture."]).numpy()  # MiniLM ignores case

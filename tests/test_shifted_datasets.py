@@ -8,9 +8,10 @@ import pytest
 from PIL import Image
 
 from llu_core.data.corruptions import CORRUPTIONS, SEVERITIES, corrupt
-from llu_core.data.datasets import (CORRUPTED_DATASETS, IMAGENET_SHIFTS, TEST_ONLY, CorruptedImages, ImageFiles,
-                               load_dataset)
-from llu_core.data.features import image_cache_folder
+from llu_core.data.cache import image_cache_folder
+from llu_core.data.coop import IMAGENET_SHIFTS
+from llu_core.data.datasets import CORRUPTED_DATASETS, TEST_ONLY, load_dataset
+from llu_core.data.labelled import CorruptedImages, ImageFiles
 
 # A 12-class "ImageNet" in classnames.txt order (CoOp's file is sorted by wnid; this one is not).
 WNIDS = ["n07", "n03", "n11", "n01", "n05", "n09", "n02", "n12", "n04", "n06", "n10", "n08"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from llu_core import ABLATIONS, CLIPAdapterClassifier, LLUClassifier, ZeroShotClassifier, fit_on_base
-from llu_core.data.features import EmbeddedDataset
+from llu_core.data.embedded import EmbeddedDataset
 from llu_core.data.toy import from_map, map_extent, to_map, toy_dataset, toy_frame
 from llu_core.evaluation.alignment import (DIAL_RANGE, mask_effect, misalignment_for_margin, new_class_margin,
                                            sweep_misalignment, toy_view, weight_on_map)

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from llu_core import LLUClassifier, TipAdapterClassifier, ZeroShotClassifier
-from llu_core.data.features import embed_dataset, embed_target
+from llu_core.data.embedded import embed_dataset, embed_target
 from llu_core.evaluation.summary import add_average, summarise
 from llu_core.evaluation.transfer import check_target, fit_on_source, gains_over_zero_shot, run_transfer, score_target
 from llu_core.report.paper_results import TABLE_2, TABLE_3

@@ -34,7 +34,7 @@ subset.
 **Centring images.** The pooled features of all images share a large common component, which
 swamps the class-specific directions in a cosine. So embeddings are centred by the mean
 feature of the data set's *unlabelled* training images before normalisation: an explicit step
-of :func:`llu_core.data.features.embed_dataset` (``centre=True`` is this model's default), never a
+of :func:`llu_core.data.embedded.embed_dataset` (``centre=True`` is this model's default), never a
 statistic of the test set. CLIP needs no such step (``centre=False`` for open_clip models).
 
 **A cone per modality.** Centred features spread over the whole sphere (mean cosine 0 between

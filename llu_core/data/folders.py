@@ -15,36 +15,20 @@ pool of images, its ``"train"`` split: :func:`llu_core.evaluation.protocols.hold
 fits on a few of them and holds out the rest. Image files are those torchvision's ImageFolder
 reads (``.jpg``, ``.png``, ``.webp``, ...); hidden files and folders are skipped.
 
-The images are read by :class:`llu_core.data.datasets.ImageFiles`, the decoder of every loader of
+The images are read by :class:`llu_core.data.labelled.ImageFiles`, the decoder of every loader of
 the project, and cached by :func:`llu_core.data.features.extract_features` as other image files:
-keyed by the folder and every file's size and modification time. Everything
+keyed by the folder and every file's size and modification time. The registry
+(:func:`llu_core.data.datasets.image_folder`) decides which names are folders; everything
 :func:`llu_core.embed_dataset` does for a registered data set it does for a folder:
 ``embed_dataset(backbone, "path/to/photos")``.
 """
 
-import os
 from pathlib import Path
 
-from .datasets import DATASET_NAMES, DEFAULT_TEMPLATE, SPLITS, ImageFiles
+from .labelled import DEFAULT_TEMPLATE, SPLITS, ImageFiles
 
 #: The file in an image folder that names its classes.
 CLASSNAMES_FILE = "classnames.txt"
-
-
-def image_folder(name):
-    """``name`` as the :class:`~pathlib.Path` of an image folder, or None when it names a registered data set.
-
-    A ``Path``, a string that is not a registered name (:data:`~llu_core.data.datasets.DATASET_NAMES`,
-    optionally with ``@<severity>``) and contains a path separator, starts with ``.`` or ``~``,
-    or names an existing folder, is a folder.
-    """
-    if isinstance(name, os.PathLike):
-        return Path(name).expanduser()
-    if not isinstance(name, str) or name.partition("@")[0] in DATASET_NAMES:
-        return None
-    if "/" in name or os.sep in name or name.startswith((".", "~")) or Path(name).is_dir():
-        return Path(name).expanduser()
-    return None
 
 
 def _image_extensions():
@@ -109,7 +93,7 @@ def load_image_folder(folder, split="train", classes_file=None):
 
     Returns
     -------
-    llu_core.data.datasets.ImageFiles
+    llu_core.data.labelled.ImageFiles
         Labels follow the sorted class folders (as ImageFolder's); ``name`` is the folder's name.
 
     Raises

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..utils.class_texts import ClassTexts
 from ..utils.validation import check_in_range, check_integer, check_seed
-from .features import EmbeddedDataset
+from .embedded import EmbeddedDataset
 
 #: The toy's embedding dimension (the sphere spans 3 of these coordinates).
 TOY_DIM = 64
@@ -41,7 +41,7 @@ FRAME_SEED = 0
 
 @dataclass
 class ToyDataset(EmbeddedDataset):
-    """An :class:`~llu_core.data.features.EmbeddedDataset` of the toy, with its geometry.
+    """An :class:`~llu_core.data.embedded.EmbeddedDataset` of the toy, with its geometry.
 
     Attributes (beyond the embedded data set's)
     -------------------------------------------

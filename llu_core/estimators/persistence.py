@@ -18,7 +18,7 @@ already loaded. Every failure is a ``ValueError`` that names the file and the pr
 missing file: ``FileNotFoundError``; one the system refuses to open: ``PermissionError``).
 
 A model is fitted on embeddings made with some ``image_centre`` (the mean feature subtracted
-by :func:`llu_core.data.features.embed_dataset`); test embeddings centred differently are scored
+by :func:`llu_core.data.embedded.embed_dataset`); test embeddings centred differently are scored
 wrongly without any visible sign. Pass ``image_centre=`` to :func:`save_classifier` to keep it
 with the model (the loaded model's ``image_centre_``), and to :func:`load_classifier` to check
 that new embeddings were made with the same one.

@@ -45,7 +45,7 @@ def embedding_statistics(data, shots=16, seed=1, beta=BETA, gamma=GAMMA):
     ----------
     data : embedded data set
         An object with ``train_X`` (n, d), ``train_y`` (n,), ``test_X`` (m, d), ``test_y`` (m,)
-        and ``text`` (C, d), such as :func:`llu_core.data.features.embed_dataset` returns.
+        and ``text`` (C, d), such as :func:`llu_core.data.embedded.embed_dataset` returns.
     shots, seed : int
         The few-shot draw that makes D.
     beta, gamma : float

@@ -30,7 +30,7 @@ def run_grid(methods, datasets, shots, seeds, progress=True):
     datasets : iterable of embedded data sets
         Objects with ``name``, ``train_X`` (n, d), ``train_y`` (n,), ``test_X`` (m, d),
         ``test_y`` (m,) and ``text`` (C, d), such as the result of
-        :func:`llu_core.data.features.embed_dataset`.
+        :func:`llu_core.data.embedded.embed_dataset`.
     shots : iterable of int
         Training images per base class (distinct positive integers).
     seeds : iterable of int

@@ -17,9 +17,10 @@ import numpy as np
 import torch
 
 from ..backbones import OFFLINE, load_backbone
-from ..data.datasets import ImageFiles
-from ..data.features import embed_dataset, encode_images, extract_text_features
-from ..data.folders import folder_splits, load_image_folder
+from ..data.datasets import load_dataset
+from ..data.embedded import embed_dataset
+from ..data.features import encode_images, extract_text_features
+from ..data.labelled import ImageFiles
 from ..estimators.baselines import ZeroShotClassifier
 from ..estimators.llu import LLUClassifier
 from ..estimators.persistence import check_backbone, load_classifier, save_classifier
@@ -112,10 +113,10 @@ def fit_image_folder(folder, out, backbone=None, pretrained=None, shots=16, seed
     FolderFit
     """
     folder = Path(folder)
-    images = load_image_folder(folder, "train", classes_file)  # the folder's own checks, before anything loads
-    check_shots(images.labels, images.classnames, shots, hold_out="test" not in folder_splits(folder))
+    images = load_dataset(folder, "train", classes_file=classes_file)  # the folder's own checks, before anything loads
+    check_shots(images.labels, images.classnames, shots, hold_out="test" not in images.resolved.splits)
     model = load_backbone(backbone or OFFLINE, pretrained=pretrained, device=device)
-    data = hold_out_shots(embed_dataset(model, folder, classes_file=classes_file, progress=progress), shots, seed)
+    data = hold_out_shots(embed_dataset(model, images.resolved, progress=progress), shots, seed)
     gamma = GAMMA if gamma is None else float(gamma)
     zero_shot = ZeroShotClassifier(logit_scale=model.logit_scale, device=device).fit(data.train_X, data.train_y,
                                                                                       data.text)

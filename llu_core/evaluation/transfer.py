@@ -14,7 +14,7 @@ evaluate the fitted model unchanged elsewhere:
   confusions with classes that have no image there).
 
 Targets are embedded as the fitted model sees its inputs: with the offline model, their image
-features are centred by the *source's* centre (:func:`llu_core.data.features.embed_target`).
+features are centred by the *source's* centre (:func:`llu_core.data.embedded.embed_target`).
 
 The local mask says where a fitted LLU can act: far from its training embeddings D, α → 0
 (Eq. 5) and LLU scores like zero-shot CLIP. So every record of an LLU model carries the mean α
@@ -89,7 +89,7 @@ def check_target(source, target, protocol):
     ``train_X``). The target's test rows must be finite embeddings, its labels rows of its
     ``text``, whose rows must be distinct classes; every message starts with ``target
     '<name>'``. The embedding dimensions must agree; where both carry an ``image_centre``,
-    the target must have been centred by the source's (:func:`llu_core.data.features.embed_target`);
+    the target must have been centred by the source's (:func:`llu_core.data.embedded.embed_target`);
     for ``"domain_generalisation"`` every class text of the target must be one of the source's
     (cosine ≥ 1 − 1e-5, see :func:`llu_core.estimators.match_classes`).
     """
@@ -101,7 +101,7 @@ def check_target(source, target, protocol):
     if all(centre is not None for centre in centres) and not np.array_equal(*centres):
         raise ValueError(f"{label} was centred by another image centre than the source "
                          f"{source.name!r}; a model fitted on the source assumes the source's centre: embed the "
-                         "target with llu_core.data.features.embed_target(..., centre=source.image_centre)")
+                         "target with llu_core.data.embedded.embed_target(..., centre=source.image_centre)")
     dim = np.asarray(source.text).shape[1]
     for what, values in rows.items():
         if values.shape[1] != dim:
@@ -149,10 +149,10 @@ def run_transfer(methods, source, cross_dataset=(), domain_generalisation=(), sh
         Unfitted classifiers by method name; each run fits a fresh clone.
     source : embedded data set
         ``name``, ``train_X`` (n, d), ``train_y``, ``test_X``, ``test_y``, ``text`` (C, d), such
-        as :func:`llu_core.data.features.embed_dataset` returns.
+        as :func:`llu_core.data.embedded.embed_dataset` returns.
     cross_dataset, domain_generalisation : iterables of embedded data sets
         Targets of each protocol (``name``, ``test_X``, ``test_y``, ``text``), such as
-        :func:`llu_core.data.features.embed_target` returns; checked by :func:`check_target`.
+        :func:`llu_core.data.embedded.embed_target` returns; checked by :func:`check_target`.
     shots, seeds : iterables of int
         Training images per source class, and seeds (few-shot draw and training); distinct
         values (:func:`llu_core.evaluation.protocols.shots_and_seeds`).

@@ -73,7 +73,7 @@ def build_mask_explorer(data, shots=16, seed=1, **llu_parameters):
     ----------
     data : embedded data set
         With ``train_X``, ``train_y``, ``test_X``, ``test_y``, ``text`` (see
-        :func:`llu_core.data.features.embed_dataset`).
+        :func:`llu_core.data.embedded.embed_dataset`).
     shots, seed : int
         Few-shot samples per base class and the seed, as in the base-to-new protocol.
     **llu_parameters

@@ -9,7 +9,7 @@ A ``ClassTexts`` behaves as its (C, d) embedding array wherever an array is expe
 (``np.asarray(T)``, ``T.shape``, ``len(T)``, ``T @ x``), so every array-only estimator takes
 it unchanged; indexing rows (``T[base]``, ``T[:5]``, a boolean mask) gives a ``ClassTexts`` of
 those classes, names and rows sliced together, so the base-to-new protocol and the grids pass
-it through as they pass an array. :func:`llu_core.data.features.embed_dataset` returns one as
+it through as they pass an array. :func:`llu_core.data.embedded.embed_dataset` returns one as
 ``data.text``.
 
 **Class identity is explicit.** Every class is its own: two names that differ only in case or
