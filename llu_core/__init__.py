@@ -45,6 +45,11 @@ _PUBLIC_API = {
     "embed_dataset": "data.embedded",
     "embed_target": "data.embedded",
     "load_image_folder": "data.folders",
+    "data_root": "data.paths",
+    # Chapter 5's toy vision-language model.
+    "toy_dataset": "data.toy",
+    "to_map": "data.toy",
+    "map_extent": "data.toy",
     # The protocols: base to new, cross-dataset and domain generalisation.
     "base_new_split": "evaluation.protocols",
     "few_shot_indices": "evaluation.protocols",
