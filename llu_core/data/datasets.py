@@ -71,11 +71,11 @@ class ResolvedDataset:
 
     name: str
     splits: tuple
-    root: Path = None
-    folder: Path = None
-    registered: str = None
-    severity: int = None
-    classes_file: Path = None
+    root: Path | None = None
+    folder: Path | None = None
+    registered: str | None = None
+    severity: int | None = None
+    classes_file: Path | None = None
 
     @property
     def is_folder(self):
@@ -203,7 +203,7 @@ def _check_split(resolved, split):
 def _load_registered(resolved, split):
     """Split ``split`` (checked) of a registered data set, from its loader."""
     name, root = resolved.registered, resolved.root
-    if name in CORRUPTED_DATASETS:
+    if name in CORRUPTED_DATASETS:  # CIFAR-10 (CORRUPTED_SOURCE), corrupted when read
         kind = name[len(CORRUPTED_SOURCE) + 1:]
         return CorruptedImages(f"{name}@{resolved.severity}", load_cifar10(split, root), kind, resolved.severity,
                                CORRUPTION_SEED)
