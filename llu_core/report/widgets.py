@@ -24,6 +24,7 @@ from sklearn.decomposition import PCA
 
 from ..estimators import LLUClassifier
 from ..evaluation.alignment import toy_view, weight_on_map
+from ..evaluation.diagnostics import mean_test_weights
 from ..evaluation.protocols import base_new_split, fit_on_base, score_base_to_new
 from ..method.defaults import BETA, GAMMA
 from ..utils.validation import check_in_range
@@ -82,17 +83,13 @@ def build_mask_explorer(data, shots=16, seed=1, **llu_parameters):
 
 
 def _with_mask(explorer, beta, gamma):
-    """The explorer's model with the mask's β and γ replaced, α of every test image under it
-    (Eq. 5), and its :func:`mask_numbers`."""
+    """The explorer's model with the mask's β and γ replaced, and its :func:`mask_numbers`."""
     check_in_range("beta", beta, 0.0, 1.0)
     check_in_range("gamma", gamma, low=0.0)
     model = copy.deepcopy(explorer.classifier).set_params(beta=float(beta), gamma=float(gamma))
     numbers = score_base_to_new(model, explorer.test_X, explorer.test_y, explorer.text)
-    alpha = model.local_weight(explorer.test_X, modality="image")
-    is_base = np.isin(explorer.test_y, explorer.base)
-    numbers["mean_alpha_base"] = float(alpha[is_base].mean())
-    numbers["mean_alpha_new"] = float(alpha[~is_base].mean())
-    return model, alpha, numbers
+    numbers.update(mean_test_weights(model, explorer.test_X, explorer.test_y, explorer.base))
+    return model, numbers
 
 
 def mask_numbers(explorer, beta=BETA, gamma=GAMMA):
@@ -104,9 +101,9 @@ def mask_numbers(explorer, beta=BETA, gamma=GAMMA):
         ``"base"``, ``"new"``, ``"hm"``: the base-to-new accuracies in percent
         (:func:`~llu_core.evaluation.protocols.score_base_to_new`); ``"mean_alpha_base"``,
         ``"mean_alpha_new"``: the mean α(x, D_image) (Eq. 5) of the test images of base and of
-        new classes.
+        new classes (:func:`~llu_core.evaluation.diagnostics.mean_test_weights`).
     """
-    return _with_mask(explorer, beta, gamma)[2]
+    return _with_mask(explorer, beta, gamma)[1]
 
 
 def mask_view(explorer, beta=BETA, gamma=GAMMA):
@@ -117,8 +114,8 @@ def mask_view(explorer, beta=BETA, gamma=GAMMA):
     (matplotlib.figure.Figure, dict)
         The figure and :func:`mask_numbers`.
     """
-    model, alpha, result = _with_mask(explorer, beta, gamma)
-    is_base = np.isin(explorer.test_y, explorer.base)
+    model, result = _with_mask(explorer, beta, gamma)
+    alpha, is_base = model.local_weight(explorer.test_X, modality="image"), np.isin(explorer.test_y, explorer.base)
     centres = model.image_centres_.cpu().numpy()
     figure = plot_mask_2d(explorer.projection.transform(explorer.test_X), alpha, is_base,
                           explorer.projection.transform(centres) if len(centres) else np.empty((0, 2)),
