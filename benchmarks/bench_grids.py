@@ -89,7 +89,7 @@ def dense_flops(methods, datasets, shots, seeds):
     """The matrix-product FLOPs of every training step of the grid in the dense formulation."""
     from llu_core import CLIPAdapterClassifier, LLUClassifier
     from llu_core.evaluation.protocols import base_training_job
-    from llu_core.method.training import coop_epochs
+    from llu_core.method.training import training_epochs
 
     total = 0
     for data in datasets:
@@ -100,7 +100,7 @@ def dense_flops(methods, datasets, shots, seeds):
                     if not isinstance(method, (LLUClassifier, CLIPAdapterClassifier)):
                         continue
                     _, X, y, T = base_training_job(method, data.train_X, data.train_y, data.text, shot, seed)
-                    epochs = method.epochs or coop_epochs(shot)
+                    epochs = training_epochs(method.epochs, y)
                     full, last = divmod(len(y), method.batch_size)
                     batches = [method.batch_size] * full + ([last] if last else [])
                     if isinstance(method, LLUClassifier):

@@ -11,7 +11,7 @@ service. Chapter 4's static β/γ control is moved with the keyboard (tests/brow
 The pages are also read as a reader sees them, in Chromium windows 1280 and 420 px wide: every
 image of a chapter (and of the method page) sits in a numbered, captioned figure, numbered
 within its chapter; at 420 px no figure text is smaller than ``MIN_CSS_PX`` (computed from the
-book's smallest figure font, ``llu_core.report.plots.MIN_FONT_SIZE``, which tests/test_plots.py
+book's smallest figure font, ``llu_core.report.style.MIN_FONT_SIZE``, which tests/test_plots.py
 holds every figure to, the PNG's resolution and pixel width, and the width it is drawn at);
 at 1280 px no table cell breaks a number over two lines and no output line is cut off.
 """
@@ -34,7 +34,7 @@ from chapter_claims import (check_ablations, check_affine_adapter, check_base_to
                             check_default_is_base_to_new_llu, check_from_scratch, check_local_mask,
                             check_own_images, check_prompt_learning, check_toy_model, check_transfer,
                             check_zero_shot)
-from llu_core.report.plots import MIN_FONT_SIZE
+from llu_core.report.style import MIN_FONT_SIZE
 from llu_core.utils.io import read_json
 
 REPO = Path(__file__).resolve().parent.parent

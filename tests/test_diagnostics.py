@@ -8,7 +8,7 @@ import torch
 
 from llu_core import ABLATIONS, LLUClassifier
 from llu_core.evaluation.diagnostics import (adapter_side_accuracies, common_shift_accuracies, image_text_margin,
-                                             shift_shares)
+                                             mean_test_weights, shift_shares)
 from synthetic_embeddings import random_unit, shifted_domain_task, unit_rows
 
 
@@ -122,3 +122,15 @@ def test_clip_adapter_is_read_on_its_image_side_only(task):
     assert report["both"] == pytest.approx(100.0 * adapter.score(X, y, T))
     assert report["image_shift_common"] + report["image_shift_class"] + report["image_shift_within"] == pytest.approx(1.0)
     assert report["margin"] == pytest.approx(image_text_margin(X, y, T))
+
+
+def test_mean_test_weights_split_the_test_images_into_base_and_new(task, no_mask):
+    local = copy.deepcopy(no_mask).set_params(gamma=20.0)
+    weights = mean_test_weights(local, task.X_test, task.y_test, task.base)
+    alpha = local.local_weight(task.X_test)
+    rows = np.isin(task.y_test, task.base)
+    assert weights == pytest.approx({"mean_alpha_base": alpha[rows].mean(), "mean_alpha_new": alpha[~rows].mean()})
+    assert mean_test_weights(no_mask, task.X_test, task.y_test, task.base) == pytest.approx(
+        {"mean_alpha_base": no_mask.beta, "mean_alpha_new": no_mask.beta})  # no mask: α = β everywhere
+    with pytest.raises(ValueError, match="base classes only"):
+        mean_test_weights(local, task.X_test[rows], task.y_test[rows], task.base)

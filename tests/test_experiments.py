@@ -12,8 +12,9 @@ from llu_core.evaluation.grids import run_grid
 from llu_core.evaluation.protocols import base_new_split, fit_on_base, harmonic_mean
 from llu_core.evaluation.summary import add_average, summarise
 from llu_core.report.paper_results import TABLE_1, TABLE_4
-from llu_core.report.tables import (NO_BREAK_SPACE, dataset_label, format_binomial_table, format_cell, format_paper_table_1,
-                                    format_paper_table_4, format_table_1, format_table_4, in_paper_order, write_csv)
+from llu_core.report.labels import dataset_label, in_paper_order
+from llu_core.report.tables import (NO_BREAK_SPACE, format_binomial_table, format_cell, format_paper_table_1,
+                                    format_paper_table_4, format_table_1, format_table_4, write_csv)
 
 from synthetic import embedded_dataset
 

@@ -3,7 +3,9 @@ below the book's smallest font, legends off the data, no label over another or o
 and the particular rules: no empty panels, colour scales that span the data, error bars over
 seeds, display names, Table 4's names."""
 
+import importlib
 import itertools
+import pkgutil
 from unittest import mock
 
 import matplotlib.pyplot as plt
@@ -13,8 +15,9 @@ from matplotlib.collections import PathCollection
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
-from llu_core.report import plots
-from llu_core.report.tables import VARIANT_LABELS
+import llu_core.report
+from llu_core.report import diagrams, plots, style, toy_plots
+from llu_core.report.labels import VARIANT_LABELS
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +33,7 @@ def summary_rows(datasets, methods, shots=(1, 4, 16)):
 
 
 def drawings():
-    """A call of every plotting function of ``llu_core.report.plots`` on small data, by function name."""
+    """A call of every plotting function of ``llu_core.report`` on small data, by function name."""
     rng = np.random.default_rng(0)
     rows = [{"n_clusters": k, "n_centres": n, "memory_kib": 2.0 * n, "base": 60.0, "new": 50.0, "base_std": 1.0,
              "new_std": 2.0} for k, n in ((2, 7), (5, 10), (None, 85))]
@@ -54,7 +57,7 @@ def drawings():
                     "new_margin": 0.1 * (1 - a)} for m in ("zero_shot", "llu", "no_mask") for a in (0.0, 0.5)
                    for s in (1, 2)]
     draw = {
-        "plot_local_interpolation": lambda: plots.plot_local_interpolation(),
+        "plot_local_interpolation": lambda: diagrams.plot_local_interpolation(),
         "plot_examples": lambda: plots.plot_examples([rng.random((8, 8, 3))] * 8, ["automobile"] * 8,
                                                      ["automobile", "ankle boot"] * 4),
         "plot_grouped_bars": lambda: plots.plot_grouped_bars(
@@ -72,18 +75,18 @@ def drawings():
         "plot_image_rows": lambda: plots.plot_image_rows({"cifar10": [rng.random((8, 8, 3))] * 8,
                                                           "cifar10_gray_contrast@3": [rng.random((8, 8, 3))] * 8}),
         "plot_gain_vs_alpha": lambda: plots.plot_gain_vs_alpha(gains),
-        "plot_where_methods_learn": lambda: plots.plot_where_methods_learn(),
+        "plot_where_methods_learn": lambda: diagrams.plot_where_methods_learn(),
         "plot_training_speed": lambda: plots.plot_training_speed(speed),
         "plot_ablations": lambda: plots.plot_ablations(summary_rows(["average"], list(VARIANT_LABELS), shots=(16,))),
-        "plot_toy_alpha": lambda: plots.plot_toy_alpha(rng.random((5, 5)) * 0.5, (-1, 1, -1, 1), 0.5,
+        "plot_toy_alpha": lambda: toy_plots.plot_toy_alpha(rng.random((5, 5)) * 0.5, (-1, 1, -1, 1), 0.5,
                                                        rng.normal(size=(4, 2)) * 0.3, rng.normal(size=(6, 2)) * 0.3,
                                                        list("ABCD"), 2),
-        "plot_toy_updates": lambda: plots.plot_toy_updates([{"title": "a", "view": toy_view, "alpha": None},
+        "plot_toy_updates": lambda: toy_plots.plot_toy_updates([{"title": "a", "view": toy_view, "alpha": None},
                                                             {"title": "b", "view": toy_view,
                                                              "alpha": np.full((3, 3), 0.2)}],
                                                            (-1, 1, -1, 1), 0.5, list("ABCD"), 2),
-        "plot_toy_sweep": lambda: plots.plot_toy_sweep(toy_records),
-        "plot_margin_effect": lambda: plots.plot_margin_effect(
+        "plot_toy_sweep": lambda: toy_plots.plot_toy_sweep(toy_records),
+        "plot_margin_effect": lambda: toy_plots.plot_margin_effect(
             [{"margin": g, "effect": e, "spread": 1.0} for g, e in ((0.02, 5.0), (0.08, -3.0))],
             [{"label": "x", "margin": 0.03, "effect": 1.0}, {"label": "y", "margin": 0.1, "effect": -2.0,
                                                             "margin_range": (0.08, 0.12)}]),
@@ -91,9 +94,22 @@ def drawings():
     return draw
 
 
+def plotting_functions():
+    """Every ``plot_*`` function defined in a module of ``llu_core.report``, by name."""
+    found = {}
+    for module_info in pkgutil.iter_modules(llu_core.report.__path__, "llu_core.report."):
+        module = importlib.import_module(module_info.name)
+        for name, value in vars(module).items():
+            if name.startswith("plot_") and callable(value) and value.__module__ == module.__name__:
+                assert name not in found, f"{name} is defined in {found.get(name)} and {module.__name__}"
+                found[name] = module.__name__
+    return found
+
+
 def test_every_plotting_function_is_checked():
-    functions = {name for name in dir(plots) if name.startswith("plot_") and callable(getattr(plots, name))}
-    assert functions == set(drawings())
+    functions = plotting_functions()
+    assert {"llu_core.report.plots", "llu_core.report.diagrams", "llu_core.report.toy_plots"} <= set(functions.values())
+    assert set(functions) == set(drawings())
 
 
 def visible_texts(figure):
@@ -114,12 +130,12 @@ def visible_texts(figure):
 @pytest.mark.parametrize("name", sorted(drawings()))
 def test_figures_fit_the_page_with_legible_text(name):
     figure = drawings()[name]()
-    assert figure.get_figwidth() <= plots.MAX_WIDTH + 1e-9 and figure.dpi == plots.DPI
+    assert figure.get_figwidth() <= style.MAX_WIDTH + 1e-9 and figure.dpi == style.DPI
     figure.canvas.draw()
     drawn = figure.get_tightbbox(figure.canvas.get_renderer())  # the inline backend crops to it (+0.1 in)
-    assert drawn.width <= plots.MAX_WIDTH + 0.05
+    assert drawn.width <= style.MAX_WIDTH + 0.05
     small = [(text.get_text(), text.get_fontsize()) for text, _ in visible_texts(figure)
-             if text.get_fontsize() < plots.MIN_FONT_SIZE]
+             if text.get_fontsize() < style.MIN_FONT_SIZE]
     assert not small
 
 
@@ -214,3 +230,17 @@ def test_cluster_sweep_labels_only_the_measured_counts():
     ax.figure.canvas.draw()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["7", "10", "85"]
     assert not any(t.get_text() for t in ax.xaxis.get_minorticklabels())
+
+
+def test_toy_sweep_draws_the_mean_and_spread_over_seeds():
+    records = [{"method": m, "misalignment": a, "seed": s, "new": 50.0 + 10 * a + s + (m == "llu"),
+                "new_margin": 0.1 * (1 - a)} for m in ("zero_shot", "llu") for a in (0.5, 0.0) for s in (1, 4)]
+    ax = toy_plots.plot_toy_sweep(records).axes[0]
+    bars = {container.get_label(): container for container in ax.containers}
+    assert set(bars) == {"Zero-shot", "LLU"}
+    for label, offset in (("Zero-shot", 0.0), ("LLU", 1.0)):
+        line, _, (errors,) = bars[label].lines
+        assert np.allclose(line.get_xdata(), [0.0, 0.5])
+        assert np.allclose(line.get_ydata(), [52.5 + offset, 57.5 + offset])  # seeds 1 and 4: 2.5 above 50 + 10 a
+        spans = [float(segment[1, 1] - segment[0, 1]) for segment in errors.get_segments()]
+        assert np.allclose(spans, 3.0)  # ± 1.5, the standard deviation over the two seeds

@@ -13,8 +13,8 @@ from llu_core import LLUClassifier, ZeroShotClassifier
 from llu_core.data.toy import map_extent
 from llu_core.evaluation.alignment import sweep_misalignment
 from llu_core.method.defaults import BETA, GAMMA
-from llu_core.report.widgets import (build_mask_explorer, describe_view, mask_view, static_control, static_mask_control,
-                                     static_toy_control)
+from llu_core.report.controls import static_control
+from llu_core.report.widgets import build_mask_explorer, describe_view, mask_view, static_mask_control, static_toy_control
 
 from browser import ARROW_LEFT, ARROW_RIGHT, Browser
 from synthetic import embedded_dataset

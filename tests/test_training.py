@@ -1,16 +1,24 @@
 """The shared fitting loop and CoOp's schedule."""
 
+import numpy as np
 import pytest
 import torch
 
 from llu_core.method.training import (LOSS_GROWTH_LIMIT, WEIGHT_GROWTH_LIMIT, DivergenceWatch, coop_epochs,
-                                     coop_optimizer, coop_schedule, minimise)
+                                     coop_optimizer, coop_schedule, minimise, training_epochs)
 
 
 def test_coop_epochs_per_shot_count():
     assert [coop_epochs(s) for s in (1, 2, 4, 8, 16)] == [50, 100, 100, 200, 200]
     with pytest.raises(ValueError):
         coop_epochs(0)
+
+
+def test_training_epochs_set_then_published_then_coops_for_the_fewest_shots():
+    y = np.array([0, 0, 1, 1, 1, 1, 2, 2])  # the fewest: 2 per class
+    assert training_epochs(7, y, default=30) == 7
+    assert training_epochs(None, y, default=30) == 30
+    assert training_epochs(None, y) == training_epochs(None, torch.as_tensor(y)) == coop_epochs(2) == 100
 
 
 def test_coop_schedule_warms_up_then_decays_by_cosine():

@@ -13,8 +13,9 @@ from llu_core.data.embedded import embed_dataset, embed_target
 from llu_core.evaluation.summary import add_average, summarise
 from llu_core.evaluation.transfer import check_target, fit_on_source, gains_over_zero_shot, run_transfer, score_target
 from llu_core.report.paper_results import TABLE_2, TABLE_3
-from llu_core.report.tables import (METHOD_LABELS, format_paper_table_2, format_paper_table_3, format_table_2,
-                                    format_table_3, records_to_csv)
+from llu_core.report.labels import METHOD_LABELS
+from llu_core.report.tables import (format_paper_table_2, format_paper_table_3, format_table_2, format_table_3,
+                                    records_to_csv)
 from llu_core.report.tables import TRANSFER_COLUMNS as COLUMNS
 
 from synthetic_embeddings import unit_rows

@@ -1,12 +1,14 @@
 """Chapter 4's slider callback, tested as a plain function (no browser, no kernel)."""
 
+import copy
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 from llu_core import ZeroShotClassifier
-from llu_core.evaluation.protocols import evaluate_base_to_new
-from llu_core.report.widgets import build_mask_explorer, mask_accuracies, mask_sliders, mask_view
+from llu_core.evaluation.protocols import evaluate_base_to_new, score_base_to_new
+from llu_core.report.widgets import build_mask_explorer, mask_numbers, mask_sliders, mask_view
 
 from synthetic import embedded_dataset
 
@@ -30,21 +32,33 @@ def close_figures():
 def test_beta_zero_gives_zero_shot_accuracies(data, explorer):
     zero_shot = evaluate_base_to_new(ZeroShotClassifier(), data.train_X, data.train_y, data.test_X, data.test_y,
                                      data.text, 4, 1)
-    _, accuracies = mask_accuracies(explorer, beta=0.0, gamma=20.0)
+    accuracies = mask_numbers(explorer, beta=0.0, gamma=20.0)
     assert accuracies["base"] == pytest.approx(zero_shot["base"])
     assert accuracies["new"] == pytest.approx(zero_shot["new"])
 
 
 def test_trained_update_changes_base_accuracy(data, explorer):
-    _, off = mask_accuracies(explorer, beta=0.0, gamma=20.0)
-    _, on = mask_accuracies(explorer, beta=1.0, gamma=1.0)
+    off = mask_numbers(explorer, beta=0.0, gamma=20.0)
+    on = mask_numbers(explorer, beta=1.0, gamma=1.0)
     assert on["base"] != off["base"]
+
+
+def test_numbers_are_the_protocols_scores_of_the_model_with_the_new_mask(explorer):
+    numbers = mask_numbers(explorer, beta=0.3, gamma=5.0)
+    model = copy.deepcopy(explorer.classifier).set_params(beta=0.3, gamma=5.0)
+    scores = score_base_to_new(model, explorer.test_X, explorer.test_y, explorer.text)
+    assert {key: numbers[key] for key in scores} == pytest.approx(scores)
+    alpha = model.local_weight(explorer.test_X)
+    is_base = np.isin(explorer.test_y, explorer.base)
+    assert numbers["mean_alpha_base"] == pytest.approx(alpha[is_base].mean())
+    assert numbers["mean_alpha_new"] == pytest.approx(alpha[~is_base].mean())
+    assert mask_view(explorer, beta=0.3, gamma=5.0)[1] == pytest.approx(numbers)
 
 
 def test_view_returns_a_figure_and_a_local_mask(explorer):
     figure, result = mask_view(explorer, beta=0.5, gamma=20.0)
     assert len(figure.axes) == 2  # the scatter and its colour bar
-    assert set(result) == {"base", "new", "mean_alpha_base", "mean_alpha_new"}
+    assert set(result) == {"base", "new", "hm", "mean_alpha_base", "mean_alpha_new"}
     assert 0.0 <= result["mean_alpha_new"] < result["mean_alpha_base"] <= 0.5
     # A sharper mask (larger γ) applies the update less far from D.
     _, sharp = mask_view(explorer, beta=0.5, gamma=200.0)

@@ -34,11 +34,6 @@ def check_logit_scale(value):
     check_in_range("logit_scale", value, *LOGIT_SCALE_RANGE)
 
 
-def shots_per_class(y):
-    """The smallest number of training samples of any class present in ``y``."""
-    return int(torch.bincount(y)[torch.unique(y)].min())
-
-
 def match_classes(T, T_known):
     """For each row of ``T``, the index of the identical row of ``T_known``, or −1 if none.
 

@@ -6,10 +6,9 @@ import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 
 from ..method.adapters import BottleneckAdapter
-from ..method.training import coop_epochs, coop_optimizer, cosine_schedule, minimise
+from ..method.training import coop_optimizer, cosine_schedule, minimise, training_epochs
 from ..utils.validation import as_embeddings, check_bool, check_in_range, check_integer, check_is_fitted, check_seed
-from ._base import (EmbeddingClassifier, check_logit_scale, check_training_params, match_classes, shots_per_class,
-                    store_params)
+from ._base import EmbeddingClassifier, check_logit_scale, check_training_params, match_classes, store_params
 
 # Tip-Adapter-F's training length (gaopengcuhk/Tip-Adapter, configs/*.yaml: train_epoch: 20).
 TIP_ADAPTER_F_EPOCHS = 20
@@ -88,7 +87,7 @@ class CLIPAdapterClassifier(EmbeddingClassifier):
         def batch_loss(indices):
             return F.cross_entropy(self._logits(X[indices], T), y[indices])
 
-        self.n_epochs_ = int(self.epochs) if self.epochs is not None else coop_epochs(shots_per_class(y))
+        self.n_epochs_ = training_epochs(self.epochs, y)
         self.loss_history_ = minimise(batch_loss, coop_optimizer(self.adapter_.parameters(), self.lr), X.shape[0],
                                       self.n_epochs_, self.batch_size, check_seed(self.seed),
                                       description="CLIP-Adapter",
@@ -182,7 +181,7 @@ class TipAdapterClassifier(EmbeddingClassifier):
             def batch_loss(indices):
                 return F.cross_entropy(self._training_logits(X[indices]), y[indices])
 
-            epochs = self.epochs if self.epochs is not None else TIP_ADAPTER_F_EPOCHS
+            epochs = training_epochs(self.epochs, y, default=TIP_ADAPTER_F_EPOCHS)
             self.loss_history_ = minimise(batch_loss, optimizer, X.shape[0], epochs, self.batch_size,
                                           check_seed(self.seed), schedule=cosine_schedule,
                                           description="Tip-Adapter-F",

@@ -10,10 +10,10 @@ from ..method.batched import LLUProblem, train_together
 from ..method.clustering import cluster_centres
 from ..method.defaults import BETA, DIRAC_THRESHOLD, GAMMA, LAM, N_CLUSTERS
 from ..method.locality import MASKS, interpolate, local_weight
-from ..method.training import coop_epochs, coop_optimizer, minimise
+from ..method.training import coop_optimizer, minimise, training_epochs
 from ..utils.validation import (as_embeddings, check_choice, check_in_range, check_integer,
                                 check_is_fitted, check_seed)
-from ._base import EmbeddingClassifier, check_training_params, shots_per_class, store_params
+from ._base import EmbeddingClassifier, check_training_params, store_params
 
 
 class LLUClassifier(EmbeddingClassifier):
@@ -125,7 +125,7 @@ class LLUClassifier(EmbeddingClassifier):
             self.image_centres_ = cluster_centres(X, self.n_clusters).to(self.device_)
             self.text_centres_ = cluster_centres(T, self.n_clusters).to(self.device_)
         X, y, T = X.to(self.device_), y.to(self.device_), T.to(self.device_)
-        self.n_epochs_ = int(self.epochs) if self.epochs is not None else coop_epochs(shots_per_class(y))
+        self.n_epochs_ = training_epochs(self.epochs, y)
         # α depends only on the frozen embeddings and D, so it is computed once, per row.
         return X, y, T, self._alpha(X, "image"), self._alpha(T, "text")
 

@@ -28,9 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..utils.class_texts import ClassTexts
-from ..method.training import coop_epochs, coop_optimizer, minimise
+from ..method.training import coop_optimizer, minimise, training_epochs
 from ..utils.validation import check_in_range, check_is_fitted, check_predict_inputs
-from ._base import EmbeddingClassifier, check_training_params, shots_per_class, store_params
+from ._base import EmbeddingClassifier, check_training_params, store_params
 
 #: CoCoOp's training length (KaiyangZhou/CoOp, ``configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1.yaml``).
 COCOOP_EPOCHS = 10
@@ -149,8 +149,7 @@ class PromptLearnerClassifier(EmbeddingClassifier):
         self.context_ = self._initial_context(tower).to(self.device_).requires_grad_(True)
         X, y, E = X.to(self.device_), y.to(self.device_), E.to(self.device_)
         batch_loss, before_step = self._training_step(X, y, E, texts.classnames, tower)
-        self.n_epochs_ = self.epochs if self.epochs is not None else (
-            self._default_epochs or coop_epochs(shots_per_class(y)))
+        self.n_epochs_ = training_epochs(self.epochs, y, default=self._default_epochs)
         parameters = [self.context_] + [p for module in self._modules() for p in module.parameters()]
         self.loss_history_ = minimise(batch_loss, coop_optimizer(parameters, self.lr), X.shape[0], self.n_epochs_,
                                       self.batch_size, self.seed, description=type(self).__name__[:-len("Classifier")],

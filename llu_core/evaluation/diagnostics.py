@@ -17,7 +17,8 @@ measure which of the two a fitted :class:`~llu_core.estimators.LLUClassifier` le
 - :func:`common_shift_accuracies`: the accuracy when the update is replaced by its common part,
   the mean shift it gives the training images and class texts;
 - :func:`training_weights`: the weight α that the training rows themselves get, which is all the
-  training of Eq. 6 sees of the mask.
+  training of Eq. 6 sees of the mask; :func:`mean_test_weights`: the mean α the test images of
+  base and of new classes get.
 
 :func:`decompose_update` collects them for one model. A model is a fitted
 :class:`~llu_core.estimators.LLUClassifier` (both sides adapted) or
@@ -203,6 +204,32 @@ def training_weights(classifier, X, T):
         weights.append(local_weight(E, centres, params["beta"], params["gamma"], params["mask"],
                                     params["dirac_threshold"]).numpy())
     return tuple(weights)
+
+
+def mean_test_weights(model, X, y, base):
+    """The mean α(x, D_image) (Eq. 5) that a fitted LLU model gives the test images of base and of new classes.
+
+    Parameters
+    ----------
+    model : LLUClassifier
+        Fitted; read with its own β, γ and mask.
+    X : array-like, shape (n, d)
+        Test image embeddings.
+    y : array-like of int, shape (n,)
+        Their classes.
+    base : array-like of int
+        The base classes; every other class is new.
+
+    Returns
+    -------
+    dict
+        ``"mean_alpha_base"``, ``"mean_alpha_new"``.
+    """
+    alpha = model.local_weight(X, modality="image")
+    is_base = np.isin(np.asarray(y), base)
+    if is_base.all() or not is_base.any():
+        raise ValueError("y holds test images of base classes only or of new classes only; expected both")
+    return {"mean_alpha_base": float(alpha[is_base].mean()), "mean_alpha_new": float(alpha[~is_base].mean())}
 
 
 def decompose_update(model, X_train, T_train, X, y, T):

@@ -57,8 +57,7 @@ def few_shot_indices(labels, shots, seed):
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0:
         raise ValueError(f"labels must be a non-empty 1-D array, got shape {labels.shape}")
-    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
-        raise ValueError(f"shots must be a positive integer, got {shots!r}")
+    check_integer("shots", shots)
     rng = np.random.default_rng(check_seed(seed))
     picked = []
     for label in np.unique(labels):
@@ -104,8 +103,7 @@ def check_shots(labels, classnames, shots, hold_out):
     hold_out : bool
         Whether the images not among the shots are the test split.
     """
-    if isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1:
-        raise ValueError(f"shots must be a positive integer, got {shots!r}")
+    check_integer("shots", shots)
     needed = shots + int(hold_out)
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(classnames))
     for label in np.flatnonzero(counts < needed):
@@ -178,8 +176,7 @@ def binomial_standard_error(accuracy, n):
     deviation √(p (1 − p) / n): at 70 %, ± 4.6 points on 100 images, ± 2.0 on 500. It is the
     noise of the test sample alone, not the spread over training seeds. NaN stays NaN.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive number of test images, got {n!r}")
+    check_integer("n", n)
     if math.isnan(accuracy):
         return math.nan
     if not 0.0 <= accuracy <= 100.0:
@@ -223,6 +220,21 @@ def base_training_indices(y_train, n_classes, shots, seed):
     return pool[few_shot_indices(y_train[pool], shots, seed)]
 
 
+def labelled_rows(X, y, T, name):
+    """``X`` (n, d) as float32 rows, ``y`` as numpy labels into the rows of ``T`` (checked;
+    ``name`` names them in errors) and ``T`` as class rows (a ClassTexts stays one)."""
+    T, X = as_class_rows(T), np.asarray(X, dtype=np.float32)
+    return X, as_labels(y, X.shape[0], T.shape[0], name).numpy(), T
+
+
+def seeded_clone(classifier, seed):
+    """An unfitted clone of ``classifier``, its ``seed`` set to ``seed`` when it has one."""
+    model = clone(classifier)
+    if "seed" in model.get_params():
+        model.set_params(seed=seed)
+    return model
+
+
 def base_training_job(classifier, X_train, y_train, T, shots, seed):
     """What :func:`fit_on_base` fits: a clone of ``classifier`` and its few-shot base-class training set.
 
@@ -235,14 +247,10 @@ def base_training_job(classifier, X_train, y_train, T, shots, seed):
     -------
     (estimator, X, y, T_base): the unfitted clone and the arguments of its ``fit``.
     """
-    T, X_train = as_class_rows(T), np.asarray(X_train, dtype=np.float32)
-    y_train = as_labels(y_train, X_train.shape[0], T.shape[0], "y_train").numpy()
+    X_train, y_train, T = labelled_rows(X_train, y_train, T, "y_train")
     base, _ = base_new_split(np.arange(T.shape[0]))
     chosen = base_training_indices(y_train, T.shape[0], shots, seed)
-    model = clone(classifier)
-    if "seed" in model.get_params():
-        model.set_params(seed=seed)
-    return model, X_train[chosen], np.searchsorted(base, y_train[chosen]), T[base]
+    return seeded_clone(classifier, seed), X_train[chosen], np.searchsorted(base, y_train[chosen]), T[base]
 
 
 def fit_on_base(classifier, X_train, y_train, T, shots, seed):
@@ -304,8 +312,7 @@ def score_base_to_new(model, X_test, y_test, T):
     dict with "base", "new", "hm": accuracies in percent. A classifier that cannot score
     unseen classes (the linear probe) gets NaN for "new" and "hm".
     """
-    T, X_test = as_class_rows(T), np.asarray(X_test, dtype=np.float32)
-    y_test = as_labels(y_test, X_test.shape[0], T.shape[0], "y_test").numpy()
+    X_test, y_test, T = labelled_rows(X_test, y_test, T, "y_test")
     base, new = base_new_split(np.arange(T.shape[0]))
     if new.size == 0:
         raise ValueError(f"T has {T.shape[0]} class(es): a base-to-new evaluation needs at least two, "

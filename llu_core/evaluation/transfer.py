@@ -28,14 +28,12 @@ own test split, ``"cross_dataset"`` or ``"domain_generalisation"``), ``method``,
 """
 
 import numpy as np
-from sklearn.base import clone
 
 from ..estimators import LLUClassifier, match_classes
 from ..estimators.together import fit_together
-from ..utils.class_texts import as_class_rows
 from ..utils.progress import progress_bar
 from ..utils.validation import as_embeddings, as_labels, check_distinct_classes
-from .protocols import few_shot_indices, shots_and_seeds
+from .protocols import few_shot_indices, labelled_rows, seeded_clone, shots_and_seeds
 
 PROTOCOLS = ("source", "cross_dataset", "domain_generalisation")
 
@@ -46,13 +44,9 @@ def source_training_job(classifier, X_train, y_train, T, shots, seed):
     The parameters are :func:`fit_on_source`'s. Returns ``(estimator, X, y, T)``: the unfitted
     clone (its ``seed`` set to ``seed`` when it has one) and the arguments of its ``fit``.
     """
-    T, X_train = as_class_rows(T), np.asarray(X_train, dtype=np.float32)
-    y_train = as_labels(y_train, X_train.shape[0], T.shape[0], "y_train").numpy()
+    X_train, y_train, T = labelled_rows(X_train, y_train, T, "y_train")
     chosen = few_shot_indices(y_train, shots, seed)
-    model = clone(classifier)
-    if "seed" in model.get_params():
-        model.set_params(seed=seed)
-    return model, X_train[chosen], y_train[chosen], T
+    return seeded_clone(classifier, seed), X_train[chosen], y_train[chosen], T
 
 
 def fit_on_source(classifier, X_train, y_train, T, shots, seed):

@@ -50,6 +50,23 @@ def coop_epochs(shots):
     return 200
 
 
+def shots_per_class(y):
+    """The smallest number of training samples of any class present in the labels ``y`` (n,)."""
+    labels = torch.as_tensor(y)
+    return int(torch.bincount(labels)[torch.unique(labels)].min())
+
+
+def training_epochs(epochs, y, default=None):
+    """The epochs a fit trains for: ``epochs`` when set; else ``default`` (a method's published
+    count) when given; else CoOp's for the fewest training samples of any class in the labels
+    ``y`` (:func:`coop_epochs` of :func:`shots_per_class`)."""
+    if epochs is not None:
+        return int(epochs)
+    if default is not None:
+        return int(default)
+    return coop_epochs(shots_per_class(y))
+
+
 def coop_optimizer(parameters, lr):
     """SGD with CoOp's momentum and weight decay."""
     return torch.optim.SGD(parameters, lr=lr, momentum=COOP_MOMENTUM, weight_decay=COOP_WEIGHT_DECAY)

@@ -131,14 +131,3 @@ _TABLE_3_ROWS = {
 
 #: Table 3: ``TABLE_3[method][dataset]`` -> accuracy in percent; ``"imagenet"`` is the source.
 TABLE_3 = {method: dict(zip(_TABLE_3_DATASETS, row)) for method, row in _TABLE_3_ROWS.items()}
-
-
-def paper_table_1(dataset, method):
-    """The paper's (16-shot, ViT-B/16) Table 1 entry, or ``None`` if it has none.
-
-    Returns
-    -------
-    dict or None
-        ``{"base": float, "new": float, "hm": float}`` in percent.
-    """
-    return TABLE_1.get(dataset, {}).get(method)
