@@ -342,7 +342,7 @@ def check_transfer(result, strict=True):
 
 
 def check_own_images(result, strict=True):
-    """Chapter 11. ``strict``: the default build, whose 4 shots of 5 classes must beat zero-shot."""
+    """Chapter 13. ``strict``: the default build, whose 4 shots of 5 classes must beat zero-shot."""
     # "A folder without train/ and test/ sub-folders is one pool of images, all in the training split".
     assert result["pool_test_split"] == 0
     # "... are now n_fitted training images (shots per class) and n_held_out held-out ones".

@@ -32,7 +32,7 @@ def test_chapters_are_stored_without_outputs_and_with_parameters():
     assert CHAPTERS == ["01_zero_shot.ipynb", "02_from_scratch.ipynb", "03_affine_adapter.ipynb",
                         "04_local_mask.ipynb", "05_toy_model.ipynb", "06_clustering.ipynb", "07_base_to_new.ipynb",
                         "08_ablations.ipynb", "09_prompt_learning.ipynb", "10_transfer.ipynb",
-                        "11_your_own_images.ipynb"]
+                        "13_your_own_images.ipynb"]
     for name in CHAPTERS:
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
         assert notebook.cells[0].cell_type == "markdown"
@@ -126,7 +126,7 @@ def test_prompt_learning(tmp_path):
 
 def test_your_own_images(tmp_path):
     # A folder of 3 classes x 6 images in tmp_path (not the book's folder), 2 shots: seconds.
-    result = execute(tmp_path, "11_your_own_images.ipynb", folder=str(tmp_path / "photos"),
+    result = execute(tmp_path, "13_your_own_images.ipynb", folder=str(tmp_path / "photos"),
                      classes=["banded", "bubbly", "chequered"], images_per_class=6, shots=2)
     assert result["classes"] == ["banded", "bubbly", "checkered"] and result["n_images"] == 18
     assert len(result["predictions"]) == 3 and (tmp_path / "photos.safetensors").exists()
