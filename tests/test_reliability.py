@@ -46,7 +46,7 @@ from llu_core.evaluation.grids import run_grid
 from llu_core.evaluation.protocols import evaluate_base_to_new, few_shot_indices
 from llu_core.evaluation.transfer import run_transfer
 from synthetic_embeddings import random_unit, shifted_domain_task
-from test_features import CountingBackbone
+from stand_in_backbones import CountingBackbone
 
 X = random_unit(8, 6, seed=0)
 T = random_unit(3, 6, seed=1)
@@ -496,7 +496,7 @@ def test_a_read_only_cache_with_a_corrupt_part_computes_in_memory(cache, monkeyp
 
 def run_python(code, timeout=120):
     """Run ``code`` in a fresh interpreter (on this checkout's llu_core); its CompletedProcess."""
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), *sys.path]))
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent / "helpers"), *sys.path]))
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
                           env=environment, cwd="/")
 
@@ -658,7 +658,7 @@ from llu_core.data.features import extract_features
 from llu_core.data.labelled import ImageArrays
 from llu_core.estimators import ZeroShotClassifier
 from llu_core.estimators.persistence import save_classifier
-from test_features import CountingBackbone
+from stand_in_backbones import CountingBackbone
 os.environ["LLU_CACHE_DIR"] = {str(tmp_path / "cache")!r}
 resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
 images = ImageArrays("toy", "train", np.zeros((6, 4, 4, 3), np.uint8), np.arange(6) % 2, ["a", "b"], ["{{}}"])

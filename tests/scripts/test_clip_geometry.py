@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from llu_core.evaluation.geometry import CLIP_VIT_B32, STATISTICS, statistics_range
-from test_backbones import TINY
+from stand_in_backbones import TINY_OPEN_CLIP
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "clip_geometry.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "clip_geometry.py"
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_runs_end_to_end_on_a_tiny_open_clip_model(script, tmp_path, monkeypatch
     import open_clip
 
     config = tmp_path / "llu-tiny-geometry.json"
-    config.write_text(json.dumps(TINY))
+    config.write_text(json.dumps(TINY_OPEN_CLIP))
     open_clip.add_model_config(config)
     monkeypatch.setenv("LLU_CACHE_DIR", str(tmp_path / "cache"))
     output = tmp_path / "geometry.json"

@@ -10,7 +10,7 @@ import pytest
 
 import llu_core
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md"))
 #: A code cell of a MyST page: ```{code-cell} ... ```, its options (``:tags:`` lines or a
 #: ``---`` block) before the code.

@@ -1,6 +1,6 @@
 """The static controls of chapters 4 (β/γ) and 5 (the toy's dial): precomputed frames switched by plain JavaScript.
 
-The control's HTML is opened in headless Chromium (tests/browser.py drives Debian's
+The control's HTML is opened in headless Chromium (tests/helpers/browser.py drives Debian's
 chromedriver) and moved with the keyboard, as a reader of the static book would move it.
 """
 

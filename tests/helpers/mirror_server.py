@@ -5,7 +5,7 @@ requests included, as GitHub's raw server does), times idle connections out, and
 test. Faults are injected per file: a body cut after some bytes (once), a flipped byte. Every
 request is logged with its ``Range`` header.
 
-    python tests/mirror_server.py FOLDER     # serve FOLDER until interrupted (prints the address)
+    python tests/helpers/mirror_server.py FOLDER     # serve FOLDER until interrupted (prints the address)
 """
 
 import argparse

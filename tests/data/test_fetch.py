@@ -2,7 +2,7 @@
 
 The sources here are small fixture files built by the tests (a copied file, images that go
 through DTD's resize step, a gzip file checked by its content) behind a loopback HTTP server
-(tests/mirror_server.py: 127.0.0.1 only, stopped with each test). The last tests compare a
+(tests/helpers/mirror_server.py: 127.0.0.1 only, stopped with each test). The last tests compare a
 sample of the real manifest with the real offline data, where it is present.
 """
 
@@ -25,7 +25,7 @@ from llu_core.data.manifest import (BUNDLED_FOLDER, PIXEL_TOLERANCE, Entry, Mani
 from llu_core.data.paths import development_data_root
 from mirror_server import MirrorServer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _image(width, height, seed):

@@ -6,12 +6,12 @@ citation fails here. Each chapter page is then loaded in Debian's Chromium, and 
 checked for figures (img elements whose files exist and are not empty) and for error output.
 Every page is checked for what a reader offline must not meet: a script or stylesheet from
 another host, a progress-bar widget, a link to the placeholder repository or a launch
-service. Chapter 4's static β/γ control is moved with the keyboard (tests/browser.py).
+service. Chapter 4's static β/γ control is moved with the keyboard (tests/helpers/browser.py).
 
 The pages are also read as a reader sees them, in Chromium windows 1280 and 420 px wide: every
 image of a chapter (and of the method page) sits in a numbered, captioned figure, numbered
 within its chapter; at 420 px no figure text is smaller than ``MIN_CSS_PX`` (computed from the
-book's smallest figure font, ``llu_core.report.style.MIN_FONT_SIZE``, which tests/test_plots.py
+book's smallest figure font, ``llu_core.report.style.MIN_FONT_SIZE``, which tests/report/test_plots.py
 holds every figure to, the PNG's resolution and pixel width, and the width it is drawn at);
 at 1280 px no table cell breaks a number over two lines and no output line is cut off.
 """
@@ -37,7 +37,7 @@ from chapter_claims import (check_ablations, check_affine_adapter, check_base_to
 from llu_core.report.style import MIN_FONT_SIZE
 from llu_core.utils.io import read_json
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HTML = REPO / "_build" / "html"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -5,7 +5,7 @@ built pages)."""
 import re
 from pathlib import Path
 
-LIBRARY = Path(__file__).resolve().parent.parent / "llu_core"
+LIBRARY = Path(__file__).resolve().parents[2] / "llu_core"
 
 
 def test_only_the_progress_module_imports_tqdm():

@@ -17,7 +17,7 @@ from llu_core.__main__ import main
 from llu_core.data.paths import data_root
 from llu_core.evaluation.image_folders import predict_images
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CLASSES = ("airplane", "automobile", "bird")
 
 

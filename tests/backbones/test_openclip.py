@@ -10,10 +10,7 @@ from safetensors.torch import save_file
 
 from llu_core import LinearProbeClassifier, LLUClassifier, ZeroShotClassifier, embed_dataset, load_backbone
 from llu_core.evaluation.protocols import few_shot_indices
-
-TINY = {"embed_dim": 16,
-        "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
-        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+from stand_in_backbones import TINY_OPEN_CLIP
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +19,7 @@ def tiny_model_name(tmp_path_factory):
     import open_clip
 
     config = tmp_path_factory.mktemp("open_clip") / "llu-tiny-test.json"
-    config.write_text(json.dumps(TINY))
+    config.write_text(json.dumps(TINY_OPEN_CLIP))
     open_clip.add_model_config(config)
     return "llu-tiny-test"
 

@@ -13,7 +13,7 @@ from chapter_claims import (by_method, check_ablations, check_affine_adapter, ch
                             check_toy_model, check_transfer, check_zero_shot)
 
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 CHAPTERS = sorted(path.name for path in NOTEBOOKS.glob("*.ipynb"))
 
 
