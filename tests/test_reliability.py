@@ -45,7 +45,7 @@ from llu_core.estimators.persistence import load_classifier, save_classifier
 from llu_core.evaluation.grids import run_grid
 from llu_core.evaluation.protocols import evaluate_base_to_new, few_shot_indices
 from llu_core.evaluation.transfer import run_transfer
-from synthetic_embeddings import random_unit, shifted_domain_task
+from synthetic import random_unit, shifted_domain_task
 from stand_in_backbones import CountingBackbone
 
 X = random_unit(8, 6, seed=0)
@@ -535,7 +535,7 @@ def test_truncating_a_loaded_model_file_does_not_kill_the_process(tmp_path):
     result = run_python(f"""
 import numpy as np
 from llu_core.estimators.persistence import load_classifier
-from synthetic_embeddings import random_unit
+from synthetic import random_unit
 model = load_classifier({str(path)!r})
 open({str(path)!r}, "w").close()
 print(model.decision_function(random_unit(8, 6, seed=0), random_unit(3, 6, seed=1)).shape)

@@ -8,7 +8,7 @@ from sklearn.base import clone
 from llu_core.estimators import (ABLATIONS, CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier,
                                   TipAdapterClassifier, ZeroShotClassifier)
 from llu_core.method.defaults import BETA, GAMMA, LAM, N_CLUSTERS
-from synthetic_embeddings import random_unit, shifted_domain_task
+from synthetic import random_unit, shifted_domain_task
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from safetensors import safe_open
 from llu_core.estimators import (ABLATIONS, CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier,
                                   TipAdapterClassifier, ZeroShotClassifier)
 from llu_core.estimators.persistence import load_classifier, save_classifier
-from synthetic_embeddings import shifted_domain_task
+from synthetic import shifted_domain_task
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import torch
 from llu_core import ABLATIONS, LLUClassifier
 from llu_core.evaluation.diagnostics import (adapter_side_accuracies, common_shift_accuracies, image_text_margin,
                                              mean_test_weights, shift_shares)
-from synthetic_embeddings import random_unit, shifted_domain_task, unit_rows
+from synthetic import random_unit, shifted_domain_task, unit_rows
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from llu_core.estimators import LinearProbeClassifier, LLUClassifier, ZeroShotClassifier
 from llu_core.evaluation.protocols import (base_new_split, binomial_standard_error, evaluate_base_to_new,
                                            few_shot_indices, harmonic_mean, standard_errors_apart, validation_shots)
-from synthetic_embeddings import shifted_domain_task
+from synthetic import shifted_domain_task
 
 
 def test_base_new_split_is_coops_rule():

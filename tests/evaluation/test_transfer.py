@@ -18,7 +18,7 @@ from llu_core.report.tables import (format_paper_table_2, format_paper_table_3, 
                                     records_to_csv)
 from llu_core.report.tables import TRANSFER_COLUMNS as COLUMNS
 
-from synthetic_embeddings import unit_rows
+from synthetic import unit_rows
 
 DIM, N_CLASSES = 32, 5
 

@@ -10,7 +10,7 @@ from llu_core.estimators.llu import fit_llu_together
 from llu_core.estimators.together import fit_together
 from llu_core.evaluation.protocols import base_training_job, fit_all_on_base, fit_on_base, score_base_to_new
 from llu_core.method import batched
-from synthetic_embeddings import random_unit, shifted_domain_task
+from synthetic import random_unit, shifted_domain_task
 
 #: Cosine scores (decision_function / logit_scale) agree within float32 rounding of 600 steps: a
 #: random initial W (the plain Linear layer) or ‖W − I‖'s gradient of norm λ reach a few 1e-6.

@@ -8,7 +8,7 @@ from sklearn.cluster import AgglomerativeClustering
 
 from llu_core.method import clustering
 from llu_core.method.clustering import cluster_centres, complete_linkage_labels, condensed_cosine_distances
-from synthetic_embeddings import random_unit, unit_rows
+from synthetic import random_unit, unit_rows
 
 
 def scikit_learn_labels(X, n_clusters):

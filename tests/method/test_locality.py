@@ -8,7 +8,7 @@ from llu_core import LLUClassifier
 from llu_core.method.defaults import BETA, DIRAC_THRESHOLD, GAMMA
 from llu_core.method.locality import interpolate, local_weight, nearest_distance
 
-from synthetic_embeddings import random_unit
+from synthetic import random_unit
 
 
 @pytest.fixture

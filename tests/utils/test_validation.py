@@ -5,11 +5,9 @@ import pytest
 
 from llu_core.estimators import LLUClassifier, TipAdapterClassifier, ZeroShotClassifier
 from llu_core.utils.validation import as_embeddings
-from synthetic_embeddings import random_unit
+from synthetic import small_problem
 
-X = random_unit(8, 6, seed=0)
-T = random_unit(3, 6, seed=1)
-y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+X, y, T = small_problem()
 
 
 def test_non_unit_rows_are_normalised():
