@@ -1,15 +1,15 @@
-"""Backbones: the open_clip path on a tiny real open_clip model, and the offline model."""
+"""open_clip's models as backbones (llu_core.backbones.openclip), on a tiny real open_clip model:
+encoding, seeded random weights, local checkpoints, and what to do when weights are missing."""
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from llu_core import LinearProbeClassifier, LLUClassifier, ZeroShotClassifier, embed_dataset, load_backbone
-from llu_core.evaluation.protocols import few_shot_indices
+from llu_core import load_backbone
+from our_errors import assert_raises_ours, our_error_cases
 from stand_in_backbones import TINY_OPEN_CLIP
 
 
@@ -69,34 +69,30 @@ def test_bad_names_and_missing_weights_say_what_to_do(tiny_model_name, tmp_path,
         load_backbone("RN50", pretrained="openai", device="cpu")
 
 
-@pytest.fixture(scope="module")
-def offline():
-    return load_backbone("offline", device="cpu")
+# --- A checkpoint that is not one is refused, naming the file -------------------------------------
 
 
-def test_offline_model_aligns_unseen_imagenet_names(offline):
-    report = offline.alignment_report
-    # Rank-1 among 200 held-out ImageNet classes: chance is 0.5 %; measured 47 % (README).
-    assert report["held_out_rank1"][str(report["alpha"])] > 0.30
-    assert offline.cache_key == load_backbone("offline", device="cpu").cache_key
-    text = offline.encode_text(["sneaker", "sandal", "coat"], ["a photo of a {}."])
-    assert text.shape == (3, 512)
-    assert torch.allclose(text.norm(dim=1), torch.ones(3), atol=1e-5)
+def _tiny_open_clip(tmp):
+    import open_clip
+
+    config = tmp / "llu-tiny-reliability.json"
+    config.write_text(json.dumps(TINY_OPEN_CLIP))
+    open_clip.add_model_config(config)
+    return "llu-tiny-reliability"
 
 
-# Zero-shot floors: measured 45.5 % (Fashion-MNIST) and 50.8 % (CIFAR-10) on these subsets, chance 10 %.
-@pytest.mark.parametrize("name, zero_shot_floor", [("fashion_mnist", 35.0), ("cifar10", 40.0)])
-def test_offline_model_sees_real_images(offline, name, zero_shot_floor):
-    # The book's default subsets (50 training and 100 test images per class): shared cache.
-    data = embed_dataset(offline, name, train_per_class=50, test_per_class=100, progress=False)
-    assert data.test_X.shape == (1000, 512) and data.text.shape == (10, 512)
-    assert np.allclose(np.linalg.norm(data.test_X, axis=1), 1.0, atol=1e-5)
-    zero_shot = 100 * ZeroShotClassifier().fit(data.train_X, data.train_y, data.text).score(
-        data.test_X, data.test_y, data.text)
-    assert zero_shot > zero_shot_floor
-    shots = few_shot_indices(data.train_y, 16, seed=1)
-    llu = 100 * LLUClassifier(seed=1).fit(data.train_X[shots], data.train_y[shots], data.text).score(
-        data.test_X, data.test_y, data.text)
-    probe = 100 * LinearProbeClassifier().fit(data.train_X[shots], data.train_y[shots], data.text).score(
-        data.test_X, data.test_y, data.text)
-    assert llu > zero_shot + 3.0 and probe > zero_shot + 3.0  # few-shot training helps
+def _text_checkpoint(tmp):
+    (tmp / "weights.pt").write_text("these are not weights\n")
+    return load_backbone(_tiny_open_clip(tmp), pretrained=tmp / "weights.pt", device="cpu")
+
+
+BAD_INPUT = [
+    ("directory as checkpoint", lambda tmp: load_backbone("RN50", pretrained=tmp, device="cpu"), ValueError,
+     "checkpoint {tmp} is a directory"),
+    ("text file as checkpoint", _text_checkpoint, ValueError, "checkpoint {tmp}/weights.pt cannot be loaded"),
+]
+
+
+@our_error_cases(BAD_INPUT)
+def test_bad_input_raises_our_error_naming_the_argument_or_file(call, error, message, tmp_path, cache):
+    assert_raises_ours(call, error, message, tmp_path)

@@ -1,47 +1,43 @@
-"""The data set registry (llu_core.data.datasets) on the real offline data, and CoOp's protocol
-(llu_core.evaluation.protocols) on CoOp's real split files.
+"""CoOp's data sets (llu_core.data.coop) on the real offline data and CoOp's real split files:
+the DTD subset, class names, ImageNet's shifted test sets on folder trees built here, and the
+errors of a missing, incomplete or malformed data set, each naming the file.
 
-Reads the offline data under ``llu_core.data.paths.data_root()`` (``shared/data``: the CIFAR-10
-subset, the 10-class DTD subset, CoOp's split files) and Debian's Fashion-MNIST files. Fake
-data sets for the error paths are built in ``tmp_path`` from the real split files.
+Reads the offline data under ``llu_core.data.paths.data_root()`` (``shared/data``: the 10-class
+DTD subset, CoOp's split files). Fake data sets for the error paths are built in ``tmp_path``
+from the real split files.
 """
 
 import collections
-import gzip
 import io
 import json
-import math
+import re
 import warnings
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from llu_core.data.coop import COOP_DATASETS, find_split_file
-from llu_core.data.datasets import DATASET_NAMES, load_dataset, resolve_dataset
-from llu_core.data.labelled import ImageArrays, ImageFiles
-from llu_core.data.paths import DEBIAN_FASHION_MNIST, data_root
-from llu_core.evaluation.protocols import base_new_split, few_shot_indices, validation_shots
+from llu_core.data.coop import COOP_DATASETS, IMAGENET_SHIFTS, find_split_file
+from llu_core.data.datasets import load_dataset
+from llu_core.data.labelled import ImageFiles
+from llu_core.data.paths import data_root
+from coop_files import SPLITS_DIR, class_names, split_file
+from our_errors import assert_raises_ours, our_error_cases
 
 DATA = data_root()
-SPLITS_DIR = DATA / "coop_splits"
+
+
 DTD_SPLIT = SPLITS_DIR / "split_zhou_DescribableTextures.json"
+
+
 UCF_SPLIT = SPLITS_DIR / "split_zhou_UCF101.json"
+
+
 # The 10 DTD classes of shared/data/dtd_subset (its README), 120 images each.
 DTD_SUBSET_CLASSES = ["banded", "blotchy", "braided", "bubbly", "bumpy", "chequered",
                       "cobwebbed", "cracked", "crosshatched", "crystalline"]
 
-# Classes and train/val/test sizes of CoOp's split files, as published with CoOp
-# (Zhou et al., IJCV 2022, Table on the 11 data sets).
-COOP_SPLIT_FACTS = {
-    "split_zhou_Caltech101.json": (100, 4128, 1649, 2465),
-    "split_zhou_DescribableTextures.json": (47, 2820, 1128, 1692),
-    "split_zhou_EuroSAT.json": (10, 13500, 5400, 8100),
-    "split_zhou_OxfordFlowers.json": (102, 4093, 1633, 2463),
-    "split_zhou_OxfordPets.json": (37, 2944, 736, 3669),
-    "split_zhou_StanfordCars.json": (196, 6509, 1635, 8041),
-    "split_zhou_UCF101.json": (101, 7639, 1898, 3783),
-}
+
 # Section anchors of CoOp's DATASETS.md ("### Flowers102" and so on).
 COOP_DATASETS_MD_ANCHORS = {
     "imagenet": "imagenet", "caltech101": "caltech101", "oxford_pets": "oxfordpets",
@@ -53,21 +49,6 @@ COOP_DATASETS_MD_ANCHORS = {
 
 def _read_json(path):
     return json.loads(path.read_text())
-
-
-_SPLIT_CACHE = {}
-
-
-def split_file(name):
-    """The parsed split file ``name`` of shared/data/coop_splits (parsed once per session)."""
-    if name not in _SPLIT_CACHE:
-        _SPLIT_CACHE[name] = _read_json(SPLITS_DIR / name)
-    return _SPLIT_CACHE[name]
-
-
-def class_names(splits):
-    """{label: class name} over all splits of a split file."""
-    return {label: name for items in splits.values() for _, label, name in items}
 
 
 def _tiny_jpeg():
@@ -98,7 +79,7 @@ def dtd_real():
     return {split: load_dataset("dtd", split) for split in ("train", "val", "test")}
 
 
-# --- DTD: the real split file and the real 10-class subset -------------------------------------
+# --- DTD: the real split file and the real 10-class subset ----------------------------------------
 
 
 def test_dtd_subset_reads_the_ten_present_classes_of_the_real_split_file(dtd_real):
@@ -177,118 +158,6 @@ def test_class_names_lose_their_underscores(tmp_path):
     assert ds.labels.tolist() == [0, 0, 1, 1, 2, 2]
 
 
-# --- CoOp's protocol on the real split files ---------------------------------------------------
-
-
-@pytest.mark.parametrize("name", sorted(COOP_SPLIT_FACTS))
-def test_coop_split_file_classes_and_base_new_split(name):
-    splits = split_file(name)
-    n_classes, *sizes = COOP_SPLIT_FACTS[name]
-    assert sorted(splits) == ["test", "train", "val"]
-    assert [len(splits[s]) for s in ("train", "val", "test")] == sizes
-    names = class_names(splits)
-    # Labels are 0..n-1, one name per label, and every class is in every split.
-    assert sorted(names) == list(range(n_classes))
-    assert len(set(names.values())) == n_classes
-    for items in splits.values():
-        assert {label for _, label, _ in items} == set(range(n_classes))
-        assert all(names[label] == cname for _, label, cname in items)
-    labels = [label for _, label, _ in splits["test"]]
-    base, new = base_new_split(labels)
-    n_base = math.ceil(n_classes / 2)
-    assert base.tolist() == list(range(n_base))
-    assert new.tolist() == list(range(n_base, n_classes))
-
-
-@pytest.mark.parametrize("name", sorted(COOP_SPLIT_FACTS))
-def test_few_shot_sampling_on_coop_split_files(name):
-    splits = split_file(name)
-    train = np.array([label for _, label, _ in splits["train"]])
-    val = np.array([label for _, label, _ in splits["val"]])
-    n_classes = COOP_SPLIT_FACTS[name][0]
-    counts = np.bincount(train)
-    for shots in (1, 16):
-        picks = [few_shot_indices(train, shots, seed) for seed in (1, 2, 3)]
-        for seed, picked in zip((1, 2, 3), picks):
-            assert picked.shape == (n_classes * shots,)
-            assert len(set(picked.tolist())) == picked.size  # without replacement
-            assert np.bincount(train[picked], minlength=n_classes).tolist() == [shots] * n_classes
-            # Class by class in sorted class order.
-            assert train[picked].tolist() == np.repeat(np.arange(n_classes), shots).tolist()
-            np.testing.assert_array_equal(picked, few_shot_indices(train, shots, seed))
-        for a, b in ((0, 1), (0, 2), (1, 2)):
-            assert set(picks[a].tolist()) != set(picks[b].tolist())
-    with pytest.raises(ValueError, match=f"class {counts.argmin()} has {counts.min()} sample"):
-        few_shot_indices(train, int(counts.min()) + 1, seed=1)
-    # CoOp's validation set for a 16-shot run: min(16, 4) = 4 images per class.
-    val_picked = few_shot_indices(val, validation_shots(16), seed=1)
-    assert np.bincount(val[val_picked]).tolist() == [4] * n_classes
-
-
-def test_validation_shots_caps_at_four():
-    assert [validation_shots(k) for k in (1, 2, 4, 8, 16)] == [1, 2, 4, 4, 4]
-
-
-def test_few_shot_on_the_loaded_dtd_subset(dtd_real):
-    """The real DTD subset has 60 training images per class: 16 shots fit, 61 do not."""
-    labels = dtd_real["train"].labels
-    picked = few_shot_indices(labels, 16, seed=1)
-    assert np.bincount(labels[picked]).tolist() == [16] * 10
-    with pytest.raises(ValueError, match="60 sample"):
-        few_shot_indices(labels, 61, seed=1)
-
-
-# --- Fashion-MNIST and CIFAR-10 ----------------------------------------------------------------
-
-
-def _raw_idx(path, magic):
-    with gzip.open(path, "rb") as handle:
-        data = handle.read()
-    assert int.from_bytes(data[:4], "big") == magic
-    n_dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(n_dims)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * n_dims).reshape(shape)
-
-
-@pytest.mark.parametrize("split,prefix,n", [("train", "train", 60000), ("test", "t10k", 10000)])
-def test_fashion_mnist_is_debians_files_inverted(split, prefix, n, tmp_path):
-    # An empty root: the loader falls back to Debian's dataset-fashion-mnist files.
-    ds = load_dataset("fashion_mnist", split, root=tmp_path)
-    raw_pixels = _raw_idx(DEBIAN_FASHION_MNIST / f"{prefix}-images-idx3-ubyte.gz", 2051)
-    raw_labels = _raw_idx(DEBIAN_FASHION_MNIST / f"{prefix}-labels-idx1-ubyte.gz", 2049)
-    assert len(ds) == n and raw_pixels.shape == (n, 28, 28)
-    assert ds.classnames[0] == "T-shirt/top" and ds.classnames[9] == "Ankle boot"
-    assert len(ds.classnames) == 10 and ds.templates == ["a photo of a {}."]
-    np.testing.assert_array_equal(ds.labels, raw_labels)
-    assert np.bincount(ds.labels).tolist() == [n // 10] * 10
-    assert ds.preprocessing == "rgb,inverted" and "invert" in ds.preprocessing
-    for index in (0, 1, n // 2, n - 1):
-        image, label = ds[index]
-        assert image.mode == "RGB" and image.size == (28, 28) and label == raw_labels[index]
-        rgb = np.asarray(image)
-        for channel in range(3):
-            np.testing.assert_array_equal(rgb[..., channel], 255 - raw_pixels[index])
-    # The background (border) of the raw images is black: dark-on-white after inversion.
-    first = np.asarray(ds[0][0])
-    assert raw_pixels[0][0].max() == 0 and first[0].min() == 255
-
-
-def test_cifar10_imagefolder_subset():
-    expected_names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                      "ship", "truck"]
-    for split, per_class in (("train", 500), ("test", 1000)):
-        ds = load_dataset("cifar10", split)
-        assert isinstance(ds, ImageFiles) and ds.image_dir == DATA / "cifar10" / split
-        assert ds.classnames == expected_names and ds.preprocessing == "rgb"
-        assert ds.templates == ["a photo of a {}."]
-        assert len(ds) == 10 * per_class
-        assert np.bincount(ds.labels).tolist() == [per_class] * 10
-        for index in (0, len(ds) - 1):
-            image, label = ds[index]
-            assert image.mode == "RGB" and image.size == (32, 32)
-            assert ds.paths[index].split("/")[0] == expected_names[label]
-
-
 def test_data_root_comes_from_the_environment(tmp_path, monkeypatch):
     splits = {s: items[:2] for s, items in split_file(UCF_SPLIT.name).items()}
     fake_coop_root(tmp_path, "ucf101", "UCF-101-midframes", UCF_SPLIT.name, splits, {0})
@@ -298,40 +167,89 @@ def test_data_root_comes_from_the_environment(tmp_path, monkeypatch):
     assert load_dataset("dtd", "val", root=DATA).image_dir == DATA / "dtd_subset" / "images"
 
 
-def test_a_name_is_resolved_once_into_its_data_root_and_splits(tmp_path, monkeypatch):
-    test = load_dataset("cifar10", "test")
-    resolved = test.resolved
-    assert resolved.root == DATA and resolved.splits == ("train", "test") and not resolved.is_folder
-    assert (resolved.registered, resolved.severity) == ("cifar10", None)
-    assert resolve_dataset("dtd").splits == ("train", "val", "test")
-    shifted = resolve_dataset("cifar10_sketch@5", root=tmp_path)
-    assert shifted.splits == ("test",) and shifted.root == tmp_path and shifted.severity == 5
-    monkeypatch.setenv("LLU_DATA_ROOT", str(tmp_path))  # read from the root resolved, not resolved again
-    train = load_dataset(resolved, "train")
-    assert train.resolved is resolved and train.image_dir.is_relative_to(DATA)
-    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
-        load_dataset("cifar10", "train")
+# --- ImageNet's shifted test sets: their classes, ImageNet's labels -------------------------------
 
 
-# --- Errors ------------------------------------------------------------------------------------
+# A 12-class "ImageNet" in classnames.txt order (CoOp's file is sorted by wnid; this one is not).
+WNIDS = ["n07", "n03", "n11", "n01", "n05", "n09", "n02", "n12", "n04", "n06", "n10", "n08"]
 
 
-def test_unknown_name_and_split_name_the_known_options():
-    with pytest.raises(ValueError, match="known names") as error:
-        load_dataset("cifar100", "train")
-    for name in DATASET_NAMES:
-        assert name in str(error.value)
-    assert "cifar100" in str(error.value)
-    with pytest.raises(ValueError, match="unknown split") as error:
-        load_dataset("dtd", "validation")
-    for split in ("train", "val", "test"):
-        assert f"'{split}'" in str(error.value)
+NAMES = {wnid: f"name of {wnid}" for wnid in WNIDS}
 
 
-@pytest.mark.parametrize("name", ["fashion_mnist", "cifar10"])
-def test_no_val_split_outside_coop(name, tmp_path):
-    with pytest.raises(ValueError, match=f"{name} has only 'train' and 'test'"):
-        load_dataset(name, "val", root=tmp_path)
+def _jpeg(colour):
+    buffer = io.BytesIO()
+    Image.new("RGB", (6, 6), colour).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def _classnames_file(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{wnid} {NAMES[wnid]}\n" for wnid in WNIDS))
+
+
+def _folder_tree(image_dir, folders, per_folder=2):
+    for index, folder in enumerate(folders):
+        (image_dir / folder).mkdir(parents=True)
+        for k in range(per_folder):
+            (image_dir / folder / f"img{k}.jpg").write_bytes(_jpeg((10 * index, 5 * k, 0)))
+
+
+@pytest.mark.parametrize("name", ["imagenet_a", "imagenet_r"])
+def test_imagenet_a_and_r_have_the_classes_of_their_folders_only(name, tmp_path):
+    folder, image_folder, _ = IMAGENET_SHIFTS[name]
+    present = ["n09", "n02", "n11", "n05"]  # 4 of the 12 classes, created out of order
+    _folder_tree(tmp_path / folder / image_folder, present, per_folder=3)
+    (tmp_path / folder / image_folder / "README.txt").write_text("not a class")
+    if name == "imagenet_a":
+        _classnames_file(tmp_path / folder / "classnames.txt")
+    else:  # no copy in the folder: ImageNet's own classnames.txt is read
+        _classnames_file(tmp_path / "imagenet" / "classnames.txt")
+    ds = load_dataset(name, "test", root=tmp_path)
+    assert isinstance(ds, ImageFiles) and ds.name == name and ds.split == "test"
+    order = sorted(present)  # labels are the sorted wnid folders present
+    assert ds.classnames == [NAMES[wnid] for wnid in order] and len(ds.classnames) == 4
+    assert ds.labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert [path.split("/")[0] for path in ds.paths] == [wnid for wnid in order for _ in range(3)]
+    assert ds.templates == ["a photo of a {}."]
+    image, label = ds[4]
+    assert image.mode == "RGB" and label == 1
+    with pytest.raises(ValueError, match="only a 'test' split"):
+        load_dataset(name, "train", root=tmp_path)
+
+
+def test_imagenet_sketch_and_v2_keep_imagenets_1000_class_labels(tmp_path):
+    _classnames_file(tmp_path / "imagenet" / "classnames.txt")
+    ordered = sorted(WNIDS)
+    sketch_dir = tmp_path / "imagenet-sketch" / "images"
+    _folder_tree(sketch_dir, ordered)
+    sketch = load_dataset("imagenet_sketch", "test", root=tmp_path)
+    assert sketch.classnames == [NAMES[wnid] for wnid in ordered]
+    assert sketch.labels.tolist() == [label for label in range(12) for _ in range(2)]
+    # ImageNet-V2: folder k holds ImageNet's class k (sorted wnids); folders sort by number.
+    v2_dir = tmp_path / "imagenetv2" / "imagenetv2-matched-frequency-format-val"
+    _folder_tree(v2_dir, ["10", "2", "0", "11"], per_folder=1)
+    v2 = load_dataset("imagenet_v2", "test", root=tmp_path)
+    assert v2.classnames == [NAMES[wnid] for wnid in ordered]  # all 12 classes, as ImageNet's
+    assert v2.labels.tolist() == [0, 2, 10, 11] and v2.paths[1] == "2/img0.jpg"
+    (v2_dir / "12").mkdir()
+    with pytest.raises(ValueError, match=r"folders \['12'\].*not ImageNet classes"):
+        load_dataset("imagenet_v2", "test", root=tmp_path)
+
+
+def test_imagenet_shift_with_a_foreign_folder_or_no_data_says_what_is_wrong(tmp_path):
+    _folder_tree(tmp_path / "imagenet-rendition" / "imagenet-r", ["n01", "n99"], per_folder=1)
+    with pytest.raises(FileNotFoundError, match="classnames.txt not found.*DATASETS.md#imagenet-r"):
+        load_dataset("imagenet_r", "test", root=tmp_path)
+    _classnames_file(tmp_path / "imagenet-rendition" / "classnames.txt")
+    with pytest.raises(ValueError, match=r"folders \['n99'\]"):
+        load_dataset("imagenet_r", "test", root=tmp_path)
+    for name, (_, _, anchor) in IMAGENET_SHIFTS.items():
+        with pytest.raises(FileNotFoundError, match=f"DATASETS.md#{anchor}\\)"):
+            load_dataset(name, "test", root=tmp_path / "empty")
+
+
+# --- A data set that is missing or incomplete says what to download -------------------------------
 
 
 @pytest.mark.parametrize("name", sorted(COOP_DATASETS))
@@ -379,45 +297,79 @@ def test_folder_with_no_image_of_the_split_file_raises(tmp_path):
         load_dataset("dtd", "test", root=tmp_path)
 
 
-# --- content_digest ----------------------------------------------------------------------------
+# --- A malformed split, class or list file is refused, naming the file and the line ---------------
 
 
-def test_image_files_digest_tracks_paths_and_labels(dtd_real):
-    ds = dtd_real["train"]
-    digest = ds.content_digest()
-    assert len(digest) == 64 and digest == load_dataset("dtd", "train").content_digest()
-    assert digest != dtd_real["test"].content_digest()
-
-    def rebuilt(paths, labels):
-        return ImageFiles("dtd", "train", ds.image_dir, paths, labels, ds.classnames,
-                          ds.templates).content_digest()
-
-    assert rebuilt(ds.paths, ds.labels) == digest
-    labels = ds.labels.copy()
-    labels[5] = (labels[5] + 1) % 10
-    assert rebuilt(ds.paths, labels) != digest
-    paths = list(ds.paths)
-    paths[5] = paths[5].replace(".jpg", ".png")
-    assert rebuilt(paths, ds.labels) != digest
-    swapped = list(ds.paths)
-    swapped[0], swapped[1] = swapped[1], swapped[0]
-    assert rebuilt(swapped, ds.labels) != digest
+def split_file_root(tmp, splits, name="x.jpg"):
+    """A DTD folder with one image and the split file ``splits`` (JSON text or data)."""
+    (tmp / "dtd" / "images").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(tmp / "dtd" / "images" / name)
+    text = splits if isinstance(splits, str) else json.dumps(splits)
+    (tmp / "dtd" / "split_zhou_DescribableTextures.json").write_text(text)
+    return tmp / "dtd" / "split_zhou_DescribableTextures.json"
 
 
-def test_image_arrays_digest_tracks_pixels_and_labels():
-    rng = np.random.default_rng(0)
-    pixels = rng.integers(0, 256, size=(6, 8, 8), dtype=np.uint8)
-    labels = np.array([0, 1, 2, 0, 1, 2])
+def test_a_split_file_that_gives_one_label_two_names_is_refused(tmp_path):
+    path = split_file_root(tmp_path, {"train": [["x.jpg", 0, "banded"]], "val": [], "test": [["x.jpg", 0, "dotted"]]})
+    with pytest.raises(ValueError, match=f"^split file {re.escape(str(path))}: label 0 has two class names, 'banded' "
+                                         "and 'dotted'"):
+        load_dataset("dtd", "train", root=tmp_path)  # before: the last name won
 
-    def digest(pixels, labels):
-        return ImageArrays("toy", "train", pixels, labels, ["a", "b", "c"], ["{}"],
-                           invert=True).content_digest()
 
-    reference = digest(pixels, labels)
-    assert reference == digest(pixels.copy(), list(labels))
-    changed_labels = labels.copy()
-    changed_labels[2] = 1
-    assert digest(pixels, changed_labels) != reference
-    changed_pixels = pixels.copy()
-    changed_pixels[3, 4, 4] ^= 1
-    assert digest(changed_pixels, labels) != reference
+def _split_file_root(tmp, content):
+    (tmp / "dtd" / "images").mkdir(parents=True)
+    (tmp / "dtd" / "split_zhou_DescribableTextures.json").write_text(content)
+    return load_dataset("dtd", "train", root=tmp)
+
+
+def _split_item(tmp, relative):
+    return load_dataset("dtd", "train", root=split_file_root(tmp, {"train": [[relative, 0, "x"]], "val": [],
+                                                                   "test": []}).parent.parent)
+
+
+def _imagenet_root(tmp, classnames):
+    (tmp / "imagenet" / "images" / "train" / "n01").mkdir(parents=True)
+    (tmp / "imagenet" / "classnames.txt").write_text(classnames)
+    return load_dataset("imagenet", "train", root=tmp)
+
+
+def _fgvc_root(tmp, listing):
+    (tmp / "fgvc_aircraft" / "images").mkdir(parents=True)
+    (tmp / "fgvc_aircraft" / "variants.txt").write_text("707-320\nA300B4\n")
+    (tmp / "fgvc_aircraft" / "images_variant_train.txt").write_text(listing)
+    return load_dataset("fgvc_aircraft", "train", root=tmp)
+
+
+BAD_INPUT = [
+    ("malformed split JSON", lambda tmp: _split_file_root(tmp, '{"train": [["a.jpg", 0, "x"]'), ValueError,
+     "split file {tmp}/dtd/split_zhou_DescribableTextures.json is not valid JSON"),
+    ("split item not a triple", lambda tmp: _split_file_root(tmp, json.dumps(
+        {"train": [["a.jpg", "0"]], "val": [], "test": []})), ValueError, "split file {tmp}/dtd/.* item"),
+    ("split item outside the root", lambda tmp: _split_file_root(tmp, json.dumps(
+        {"train": [["../../../etc/passwd", 0, "x"]], "val": [], "test": []})), ValueError,
+     "split file {tmp}/dtd/.*'../../../etc/passwd' of 'train' lies outside"),
+    ("absolute split item", lambda tmp: _split_file_root(tmp, json.dumps(
+        {"train": [["/etc/passwd", 0, "x"]], "val": [], "test": []})), ValueError, "'/etc/passwd' .* lies outside"),
+    ("NUL byte in a split file", lambda tmp: _split_item(tmp, "a\x00.jpg"), ValueError,
+     r"^split file {tmp}/dtd/split_zhou_DescribableTextures.json: item 'a\\x00.jpg' of 'train' holds a NUL"),
+    ("over-long name in a split file", lambda tmp: _split_item(tmp, "a" * 300 + ".jpg"), ValueError,
+     r"^split file {tmp}/dtd/.* has a name part longer than 255 bytes"),
+    ("unencodable name in a split file", lambda tmp: _split_item(tmp, "\ud800.jpg"), ValueError,
+     r"^split file {tmp}/dtd/.* holds characters that have no UTF-8 encoding"),
+    ("deeply nested split file", lambda tmp: load_dataset("dtd", "train", root=split_file_root(
+        tmp, "[" * 100000).parent.parent), ValueError,
+     r"^split file {tmp}/dtd/split_zhou_DescribableTextures.json is nested too deeply"),
+    ("ImageNet class file line without a name", lambda tmp: _imagenet_root(tmp, "n01 tench\nn02\n"), ValueError,
+     r"^class file {tmp}/imagenet/classnames.txt, line 2: 'n02' is not '<wnid> <class name>'"),
+    ("ImageNet class file without a folder's wnid", lambda tmp: _imagenet_root(tmp, "n02 goldfish\n"), ValueError,
+     r"^class file {tmp}/imagenet/classnames.txt has no class name for the folders \['n01'\]"),
+    ("FGVC line without a variant", lambda tmp: _fgvc_root(tmp, "1025794\n"), ValueError,
+     r"^image list {tmp}/fgvc_aircraft/images_variant_train.txt, line 1: '1025794' names no variant"),
+    ("FGVC unknown variant", lambda tmp: _fgvc_root(tmp, "1025794 707-320\n1340192 Boeing 747\n"), ValueError,
+     r"^image list {tmp}/fgvc_aircraft/images_variant_train.txt, line 2: '1340192 Boeing 747' names no variant"),
+]
+
+
+@our_error_cases(BAD_INPUT)
+def test_bad_input_raises_our_error_naming_the_argument_or_file(call, error, message, tmp_path, cache):
+    assert_raises_ours(call, error, message, tmp_path)

@@ -14,32 +14,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
-from llu_core.data import fetch as fetch_module
 from llu_core.data.fetch import DataUnavailableError, export_mirror, fetch_data
-from llu_core.data.manifest import (BUNDLED_FOLDER, PIXEL_TOLERANCE, Entry, Manifest, Source, compare, file_sha256,
-                                    load_manifest, resize_shorter_side, signature, write_manifest)
-from llu_core.data.paths import development_data_root
+from llu_core.data.manifest import (PIXEL_TOLERANCE, Entry, Manifest, Source, compare, load_manifest,
+                                    resize_shorter_side, signature, write_manifest)
+from image_sets import jpeg_bytes, smooth_image
 from mirror_server import MirrorServer
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _image(width, height, seed):
-    """A smooth synthetic RGB image (JPEG-friendly), different for every seed."""
-    y, x = np.mgrid[0:height, 0:width]
-    phase = np.random.default_rng(seed).uniform(0, 6, size=3)
-    pixels = np.stack([127 + 100 * np.sin(x / 7 + y / 11 + p) for p in phase], axis=-1)
-    return Image.fromarray(pixels.astype(np.uint8))
-
-
-def _jpeg(image, quality=95):
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -49,7 +33,8 @@ def sources(tmp_path):
     tree = tmp_path / "mirror"
     files = {  # source -> {path in the source: bytes}
         "photos": {"train/cat/0000.bin": os.urandom(3000), "test/dog/0000.bin": os.urandom(200_000)},
-        "textures": {"images/big.jpg": _jpeg(_image(128, 96, 1)), "images/small.jpg": _jpeg(_image(40, 60, 2))},
+        "textures": {"images/big.jpg": jpeg_bytes(smooth_image(128, 96, 1)),
+                     "images/small.jpg": jpeg_bytes(smooth_image(40, 60, 2))},
         "digits": {"data/labels.gz": gzip.compress(bytes(range(256)) * 40, mtime=0)},
     }
     sources = {
@@ -84,17 +69,6 @@ def sources(tmp_path):
 
 def _files_under(folder):
     return sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
-
-
-def test_the_resize_step_makes_the_shorter_side_and_copies_small_images(tmp_path):
-    source, target = tmp_path / "source.jpg", tmp_path / "target.jpg"
-    source.write_bytes(_jpeg(_image(640, 480, 3)))
-    resize_shorter_side(source, target, shorter_side=224, resample="bicubic", quality=90)
-    with Image.open(target) as image:
-        assert image.size == (299, 224)  # 640 * 224 / 480 = 298.7, rounded as DTD's long sides are
-    source.write_bytes(_jpeg(_image(200, 300, 4)))
-    resize_shorter_side(source, target, shorter_side=224, resample="bicubic", quality=90)
-    assert target.read_bytes() == source.read_bytes()
 
 
 def test_a_good_fetch_writes_every_file_verified_and_then_does_nothing(sources, tmp_path):
@@ -194,7 +168,7 @@ def test_rebuilt_bytes_that_differ_pass_by_their_pixels_or_content_and_other_ima
         decoded.save(rebuilt, "JPEG", quality=90)  # another encoder's bytes, the same picture
     verdict, detail = compare(image, rebuilt)
     assert verdict == "equivalent" and "grey levels" in detail
-    _image(*Image.open(rebuilt).size, seed=9).save(rebuilt, "JPEG", quality=90)  # another picture, same size
+    smooth_image(*Image.open(rebuilt).size, seed=9).save(rebuilt, "JPEG", quality=90)  # another picture, same size
     verdict, detail = compare(image, rebuilt)
     assert verdict == "different" and f"tolerance {PIXEL_TOLERANCE}" in detail
     labels = entries["digits/data/labels.gz"]
@@ -235,39 +209,3 @@ def test_fetch_data_without_network_exits_with_one_message_and_no_traceback(tmp_
     assert completed.returncode == 1 and completed.stdout == ""
     assert completed.stderr.startswith("error: The offline data in") and "Traceback" not in completed.stderr
     assert "cifar10/: 15,001" in completed.stderr and "LLU_DATA_ROOT=/path/to/data" in completed.stderr
-
-
-# The real manifest against the real offline data, where a checkout has it beside it.
-REAL_ROOT = development_data_root()
-needs_real_data = pytest.mark.skipif(REAL_ROOT is None, reason="no offline data beside this checkout")
-
-
-def test_the_manifest_describes_the_offline_data_and_its_sources():
-    manifest = load_manifest()
-    assert manifest.folders() == {"cifar10": 15001, "coop_splits": 9, "dtd_subset": 1201, "fashion-mnist": 4}
-    assert {entry.source for entry in manifest.entries} == set(manifest.sources)
-    dtd = [entry for entry in manifest.entries if entry.source == "dtd"]
-    assert len(dtd) == 1200 and all(entry.check.startswith("pixels:") for entry in dtd)
-    for entry in manifest.entries:
-        if entry.source == "bundled":
-            assert file_sha256(BUNDLED_FOLDER / entry.source_path) == entry.sha256
-
-
-@needs_real_data
-def test_every_offline_file_is_in_the_manifest_and_a_sample_matches_it():
-    manifest = load_manifest()
-    on_disk = _files_under(REAL_ROOT)
-    assert on_disk == sorted(entry.path for entry in manifest.entries if not entry.path.startswith("fashion-mnist/"))
-    entries = {entry.path: entry for entry in manifest.entries}
-    sample = on_disk[::97] + [path for path in on_disk if not path.endswith(".jpg")]
-    for path in sample:
-        assert compare(entries[path], REAL_ROOT / path) == ("identical", ""), path
-
-
-def test_fashion_mnist_in_the_manifest_is_debians():
-    debian = fetch_module.INSTALLED_ELSEWHERE["fashion-mnist"]
-    if not debian.is_dir():
-        pytest.skip("Debian's dataset-fashion-mnist is not installed")
-    for entry in load_manifest().entries:
-        if entry.path.startswith("fashion-mnist/"):
-            assert compare(entry, debian / Path(entry.path).name) == ("identical", "")

@@ -1,89 +1,32 @@
-"""Prompt learning: class texts with names, text towers with learned context, and the four prompt learners."""
+"""Prompt learning: the four prompt learners (CoOp, CoCoOp, ProGrad, KgCoOp) on real offline embeddings."""
 
-import warnings
+import json
 
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
 
-from llu_core import LLUClassifier, ZeroShotClassifier, embed_dataset, load_backbone
-from llu_core.backbones.openclip import OpenCLIPBackbone
-from llu_core.utils.class_texts import ClassTexts
+from llu_core import ZeroShotClassifier, load_backbone
 from llu_core.estimators.persistence import load_classifier, save_classifier
 from llu_core.estimators.prompt_learners import (CoCoOpClassifier, CoOpClassifier, KgCoOpClassifier, ProGradClassifier,
-                                      prograd_project)
-from llu_core.evaluation.protocols import base_new_split, fit_on_base, score_base_to_new
+                                                 prograd_project)
+from llu_core.evaluation.protocols import fit_on_base
+from llu_core.utils.class_texts import ClassTexts
+from stand_in_backbones import TINY_OPEN_CLIP
 
-NAMES = ["cat", "golden retriever", "sea lion", "banded", "airplane"]
+
 LEARNERS = [CoOpClassifier(epochs=2), CoCoOpClassifier(epochs=1), ProGradClassifier(epochs=2),
             KgCoOpClassifier(epochs=2)]
 
 
 @pytest.fixture(scope="module")
-def offline():
-    return load_backbone("offline", device="cpu")
+def data(offline_cifar10):
+    # 2 shots of the 5 base classes train, 4 test images per class.
+    return offline_cifar10
 
 
-@pytest.fixture(scope="module")
-def vit_b32():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # random weights, on purpose: nothing may be downloaded
-        return OpenCLIPBackbone("ViT-B-32", pretrained=None, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def data():
-    # A few real offline embeddings of CIFAR-10: 2 shots of the 5 base classes train, 4 test images per class.
-    return embed_dataset("offline", "cifar10", train_per_class=4, test_per_class=4, device="cpu", progress=False)
-
-
-@pytest.mark.parametrize("name", ["offline", "vit_b32"])
-def test_context_of_a_photo_of_a_reproduces_encode_text(request, name):
-    backbone = request.getfixturevalue(name)
-    tower = backbone.context_tower()
-    context = tower.word_embeddings("a photo of a")
-    assert context.shape == (4, tower.ctx_dim)
-    expected = backbone.encode_text(NAMES, ["a photo of a {}."]).cpu().numpy()
-    np.testing.assert_allclose(tower(context, NAMES).detach().numpy(), expected, atol=1e-5)
-    # One context per image (CoCoOp): the unchanged one reproduces the prompts, a moved one does not.
-    moved = context + 0.5 * torch.randn(context.shape, generator=torch.Generator().manual_seed(0))
-    per_image = tower(torch.stack([context, moved]), NAMES).detach().numpy()
-    assert per_image.shape == (2, len(NAMES), tower.embed_dim)
-    np.testing.assert_allclose(per_image[0], expected, atol=1e-5)
-    assert np.abs(per_image[1] - expected).max() > 1e-3
-    np.testing.assert_allclose(np.linalg.norm(per_image, axis=-1), 1.0, rtol=1e-5)
-
-
-def test_gradients_reach_the_context_and_no_frozen_weight(offline):
-    tower = offline.context_tower()
-    context = tower.word_embeddings("a photo of a").clone().requires_grad_(True)
-    tower(context, NAMES)[:, 0].sum().backward()
-    assert context.grad is not None and context.grad.abs().sum() > 0
-    assert all(p.grad is None for p in offline._text_tower.parameters())
-
-
-def test_class_texts_is_an_array_whose_rows_keep_their_names(data):
-    text = data.text
-    assert isinstance(text, ClassTexts) and text.shape == (10, 512) and len(text) == 10
-    base, new = base_new_split(np.arange(len(text)))
-    assert text[new].classnames == tuple(data.classnames[5:])
-    assert text[np.arange(10) % 2 == 0].classnames == tuple(data.classnames[::2])
-    np.testing.assert_array_equal(np.asarray(text[base]), text.embeddings[base])
-    assert text[3].shape == (512,) and isinstance(text[:, :2], np.ndarray)
-    # Array-only estimators and the protocol treat it exactly as its array.
-    as_class_texts = fit_on_base(LLUClassifier(epochs=2), data.train_X, data.train_y, text, 2, 1)
-    as_array = fit_on_base(LLUClassifier(epochs=2), data.train_X, data.train_y, text.embeddings, 2, 1)
-    assert score_base_to_new(as_class_texts, data.test_X, data.test_y, text) == score_base_to_new(
-        as_array, data.test_X, data.test_y, text.embeddings)
-
-
-@pytest.mark.parametrize("rows, names, message", [
-    (0, [], "empty"), (3, ["cat", "dog", "cat"], "duplicate"), (2, ["cat", ""], "non-empty"),
-    (3, ["cat", "dog"], "3 embedding rows")])
-def test_bad_class_names_raise(rows, names, message):
-    with pytest.raises(ValueError, match=message):
-        ClassTexts(np.eye(rows, 4), names)
+# --- Seeded, and saved and loaded as every estimator ----------------------------------------------
 
 
 @pytest.mark.parametrize("learner", LEARNERS, ids=lambda learner: type(learner).__name__)
@@ -110,6 +53,9 @@ def test_seeded_contract_save_and_load(data, learner, tmp_path):
     assert loaded.loss_history_ == model.loss_history_ and loaded.tower_key_ == model.tower_key_
 
 
+# --- Untrained, a prompt learner is zero-shot CLIP of its prompt ----------------------------------
+
+
 def test_untrained_coop_is_zero_shot_clip_of_its_initial_prompt(data, offline):
     prompts = ClassTexts(offline.encode_text(data.classnames, ["a photo of a {}."]).numpy(), data.classnames,
                          data.text.tower)
@@ -129,6 +75,9 @@ def test_untrained_cocoop_with_a_zero_last_layer_is_coop(data):
         cocoop.meta_net_[-1].bias.zero_()
     np.testing.assert_allclose(cocoop.decision_function(X_test, data.text), coop.decision_function(X_test, data.text),
                                atol=1e-4)
+
+
+# --- ProGrad's update never opposes the KL gradient, which must be finite -------------------------
 
 
 def test_prograd_projection():
@@ -158,6 +107,20 @@ def test_prograd_applied_update_never_opposes_the_kl_gradient(data, monkeypatch)
     for _, applied, scale in seen:
         assert applied >= -1e-5 * scale
     assert model.loss_history_[-1] > 0
+
+
+def test_prograd_needs_a_finite_kl_gradient(offline_cifar10, monkeypatch):
+    from llu_core.estimators.prompt_learners import ProGradClassifier
+
+    data = offline_cifar10
+    with pytest.raises(ValueError, match=r"^temperature must lie in \[1e-06, 10000.0\], got 1e\+30"):
+        ProGradClassifier(temperature=1e30, epochs=1).fit(data.train_X, data.train_y, data.text)  # before: CoOp
+    monkeypatch.setattr(ProGradClassifier, "kl_to_zero_shot", lambda self, logits, X, E: logits.sum() * float("inf"))
+    with pytest.raises(ValueError, match="^temperature=1.0: the gradient of ProGrad's KL term is not finite"):
+        ProGradClassifier(epochs=1).fit(data.train_X, data.train_y, data.text)
+
+
+# --- Bad input raises, naming the problem ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("learner", LEARNERS, ids=lambda learner: type(learner).__name__)
@@ -202,6 +165,9 @@ def test_bad_method_hyperparameters_raise(data, learner, message):
         learner.fit(data.train_X, data.train_y, data.text)
 
 
+# --- A prompt learner scores only the class texts of its own tower --------------------------------
+
+
 def test_scoring_needs_the_tower_it_was_trained_with(data, vit_b32):
     model = CoOpClassifier(epochs=1).fit(data.train_X, data.train_y, data.text)
     foreign = ClassTexts(data.text.embeddings, data.classnames, vit_b32.context_tower())
@@ -209,36 +175,25 @@ def test_scoring_needs_the_tower_it_was_trained_with(data, vit_b32):
         model.decision_function(data.test_X, foreign)
 
 
-def test_training_speed_records_table_and_figure(data):
-    import matplotlib.pyplot as plt
-
-    from llu_core.estimators import CLIPAdapterClassifier
-    from llu_core.report.plots import plot_training_speed
-    from llu_core.evaluation.training_speed import measure_training_speed
-    from llu_core.report.tables import format_speed_table
-
-    methods = {"llu": LLUClassifier(), "clip_adapter": CLIPAdapterClassifier(), "cocoop": CoCoOpClassifier()}
-    records = measure_training_speed(data.train_X, data.train_y, data.text, [1, 2], methods=methods, steps=1,
-                                     progress=False)
-    # CoCoOp is timed at batch 1 only, as in the paper's Figure 3.
-    assert [(r["method"], r["batch_size"]) for r in records] == [("llu", 1), ("clip_adapter", 1), ("cocoop", 1),
-                                                                  ("llu", 2), ("clip_adapter", 2)]
-    assert all(r["classes"] == 10 and r["encode_s"] == 0.0 and r["total_s"] == r["step_s"] for r in records)
-    table = format_speed_table([dict(r, total_s=max(r["total_s"], 1e-6)) for r in records])
-    assert table.splitlines()[0] == "| classes | batch | LLU | CLIP-Adapter | CoCoOp |"
-    assert table.splitlines()[3].endswith("\u00a0(1.00×) | – |")  # batch 2: CLIP-Adapter is the reference, no CoCoOp
-    fig = plot_training_speed([dict(r, setting=s) for r in records for s in ("a", "b")])
-    assert [ax.get_title() for ax in fig.axes] == ["a, 10 classes", "b, 10 classes"]
-    plt.close(fig)
+TINY_512 = {**TINY_OPEN_CLIP, "embed_dim": 512}  # the offline model's width, another backbone
 
 
-def test_reproduce_passes_the_prompt_learners_to_chapter_5_only(monkeypatch, tmp_path):
-    import llu_core.report.reproduce as reproduce
+def test_a_prompt_learner_refuses_rows_that_are_not_its_names(offline_cifar10, tmp_path):
+    data = offline_cifar10
+    names = list(data.classnames)
+    import open_clip
 
-    calls = []
-    monkeypatch.setattr(reproduce, "run_chapter", lambda chapter, datasets, output, **parameters: calls.append(
-        (chapter, parameters.get("prompt_learners"))) or [])
-    monkeypatch.setattr(reproduce, "save_and_format", lambda *arguments: "")
-    reproduce.main(["--prompt-learners", "--chapters", "base_to_new", "ablations", "--output", str(tmp_path)])
-    reproduce.main(["--chapters", "base_to_new", "--output", str(tmp_path)])
-    assert calls == [("base_to_new", True), ("ablations", None), ("base_to_new", None)]
+    (tmp_path / "llu-tiny-512.json").write_text(json.dumps(TINY_512))
+    open_clip.add_model_config(tmp_path / "llu-tiny-512.json")
+    with pytest.warns(UserWarning, match="random weights"):
+        other = load_backbone("llu-tiny-512", device="cpu")
+    assert data.templates == ["a photo of a {}."]  # ClassTexts' default templates
+    cases = {"names in another order": ClassTexts(data.text.embeddings, names[1:] + names[:1], data.text.tower),
+             "another backbone's tower of the same width": ClassTexts(data.text.embeddings, names,
+                                                                      other.context_tower())}
+    for case, texts in cases.items():
+        with pytest.raises(ValueError, match="^T's rows are not its class names' embeddings by its text tower"):
+            CoOpClassifier(epochs=1).fit(data.train_X, data.train_y, texts)
+    model = CoOpClassifier(epochs=1).fit(data.train_X, data.train_y, data.text)  # the real one passes
+    with pytest.raises(ValueError, match="^T's rows are not"):
+        model.decision_function(data.test_X, cases["names in another order"])

@@ -1,17 +1,18 @@
-"""The embedding geometry the local mask sees: the statistics function, and the offline model's
-cones, which must put the mask in the regime it has on CLIP."""
+"""The embedding geometry the local mask sees (llu_core.evaluation.geometry): the statistics
+function, the image-text margin, the γ that suits a backbone, and the offline model in CLIP's regime."""
 
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 
-from llu_core import LLUClassifier, ZeroShotClassifier, embed_dataset
-from llu_core.evaluation.geometry import STATISTICS, embedding_statistics, mean_pairwise_cosine
-from llu_core.backbones.offline import CONTENT_DIM, EMBED_DIM, GAP, IMAGE_CONE, into_cone, modality_offsets
+from llu_core import LLUClassifier, ZeroShotClassifier, embed_dataset, hold_out_shots, suggest_gamma
+from llu_core.data.toy import toy_dataset
+from llu_core.evaluation.geometry import (CLIP_TYPICAL_DISTANCE, STATISTICS, embedding_statistics, image_text_margin,
+                                          mean_pairwise_cosine)
 from llu_core.evaluation.protocols import fit_on_base, score_base_to_new
 from llu_core.method.defaults import BETA, GAMMA
+from synthetic import embedded_pool
 
 
 def unit(rows):
@@ -52,24 +53,24 @@ def test_statistics_on_a_constructed_geometry():
                                              test_y=np.zeros(5, int), text=data.text[:1]), shots=4)
 
 
-def test_cones_shrink_image_distances_uniformly_and_keep_zero_shot_predictions():
-    image_offset, text_offset = modality_offsets()
-    rng = np.random.default_rng(2)
-    images, texts = torch.randn(30, EMBED_DIM, generator=torch.Generator().manual_seed(3)), torch.from_numpy(
-        rng.normal(size=(7, EMBED_DIM)).astype(np.float32))
-    content = torch.nn.functional.normalize(images[:, :CONTENT_DIM], dim=1)
-    in_cone = into_cone(images, image_offset)
-    assert torch.allclose(in_cone.norm(dim=1), torch.ones(30), atol=1e-6)
-    content_distance = 1 - content @ content.T
-    assert torch.allclose(1 - in_cone @ in_cone.T, content_distance * (1 - IMAGE_CONE), atol=1e-5)
-    text_content = torch.nn.functional.normalize(texts[:, :CONTENT_DIM], dim=1)
-    text_in_cone = into_cone(texts, text_offset)
-    assert torch.equal((in_cone @ text_in_cone.T).argmax(1), (content @ text_content.T).argmax(1))
-    # Uncorrelated contents: image-image cosine IMAGE_CONE, image-text cosine GAP.
-    assert float(image_offset @ image_offset) / (1 + float(image_offset @ image_offset)) == pytest.approx(IMAGE_CONE)
-    gap = float(image_offset @ text_offset) / np.sqrt((1 + float(image_offset @ image_offset))
-                                                      * (1 + float(text_offset @ text_offset)))
-    assert gap == pytest.approx(GAP)
+def test_the_margin_over_all_classes_is_that_of_embedding_statistics():
+    data = toy_dataset(0.2)
+    statistics = embedding_statistics(data, shots=4)
+    assert image_text_margin(data.test_X, data.test_y, data.text) == pytest.approx(
+        statistics["cosine_own_text"] - statistics["cosine_other_texts"], abs=1e-6)
+    with pytest.raises(ValueError, match="at least two"):
+        image_text_margin(data.test_X, data.test_y, data.text, classes=[1])
+
+
+def test_suggest_gamma_gives_clips_alpha_at_the_backbones_typical_distance():
+    split = hold_out_shots(embedded_pool(), shots=3, seed=1)
+    distance = embedding_statistics(split, shots=3, seed=1)["median_distance_base"]
+    gamma = suggest_gamma(split, shots=3, seed=1)
+    assert gamma == pytest.approx(GAMMA * CLIP_TYPICAL_DISTANCE / distance)
+    assert BETA * np.exp(-gamma * distance) == pytest.approx(BETA * np.exp(-GAMMA * CLIP_TYPICAL_DISTANCE))
+    assert CLIP_TYPICAL_DISTANCE == pytest.approx(0.115)
+    with pytest.raises(ValueError, match="no test images"):
+        suggest_gamma(embedded_pool(), shots=3, seed=1)  # a pool needs its images held out first
 
 
 # Zero-shot accuracy of the offline model on these subsets, in %, as the README's accuracy table states it.

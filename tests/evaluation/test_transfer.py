@@ -1,24 +1,27 @@
 """The transfer protocols (cross-dataset, Table 2; domain generalisation, Table 3) on synthetic
-embeddings, their tables and the paper's numbers, and the embedding of transfer targets."""
+embeddings and a tiny ImageNet: what each scores, the records the tables read, and targets refused
+when they cannot be scored."""
 
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from llu_core import LLUClassifier, TipAdapterClassifier, ZeroShotClassifier
 from llu_core.data.embedded import embed_dataset, embed_target
+from llu_core.estimators.prompt_learners import CoOpClassifier
 from llu_core.evaluation.summary import add_average, summarise
 from llu_core.evaluation.transfer import check_target, fit_on_source, gains_over_zero_shot, run_transfer, score_target
-from llu_core.report.paper_results import TABLE_2, TABLE_3
 from llu_core.report.labels import METHOD_LABELS
-from llu_core.report.tables import (format_paper_table_2, format_paper_table_3, format_table_2, format_table_3,
-                                    records_to_csv)
 from llu_core.report.tables import TRANSFER_COLUMNS as COLUMNS
+from llu_core.report.tables import format_table_2, format_table_3, records_to_csv
+from our_errors import assert_raises_ours, our_error_cases
+from stand_in_backbones import CentringBackbone
+from synthetic import small_problem, unit_rows
 
-from synthetic import unit_rows
+X, y, T = small_problem()
+
 
 DIM, N_CLASSES = 32, 5
 
@@ -69,6 +72,9 @@ def source():
     return make_source()
 
 
+# --- What each protocol scores --------------------------------------------------------------------
+
+
 def test_llu_scores_a_far_target_exactly_like_zero_shot_when_alpha_underflows(source):
     target = far_target()
     fit = {name: fit_on_source(estimator, source.train_X, source.train_y, source.text, shots=8, seed=1)
@@ -107,6 +113,53 @@ def test_domain_generalisation_scores_a_class_subset_against_that_subset_only(so
     zero_shot = ZeroShotClassifier().fit(source.train_X, source.train_y, source.text)
     assert not np.allclose(models["tip_adapter"].decision_function(target.test_X, target.text),
                            zero_shot.decision_function(target.test_X, target.text))
+
+
+def test_imagenet_a_is_scored_against_its_own_classes_after_fitting_on_imagenet(tmp_path, monkeypatch):
+    """End to end on a tiny ImageNet (6 classes) and ImageNet-A (3 of them): the target's text
+    rows are the source's rows of its classes, so domain generalisation accepts it, and every
+    score is over the 3 classes."""
+    monkeypatch.setenv("LLU_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    wnids = [f"n0{k}" for k in range(6)]
+    names = "".join(f"{wnid} thing {k}\n" for k, wnid in enumerate(wnids))
+
+    def tree(folder, classes, per_class):
+        for k in classes:
+            (folder / wnids[k]).mkdir(parents=True)
+            for i in range(per_class):
+                pixels = np.clip(rng.normal(40 * k, 30, size=(8, 8, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / wnids[k] / f"{i}.png")
+
+    (tmp_path / "imagenet").mkdir()
+    (tmp_path / "imagenet" / "classnames.txt").write_text(names)
+    tree(tmp_path / "imagenet" / "images" / "train", range(6), 4)
+    tree(tmp_path / "imagenet" / "images" / "val", range(6), 2)
+    tree(tmp_path / "imagenet-adversarial" / "imagenet-a", (4, 1, 3), 3)
+    backbone = CentringBackbone()
+    source = embed_dataset(backbone, "imagenet", root=tmp_path, progress=False)
+    target = embed_target(backbone, "imagenet_a", source.image_centre, root=tmp_path, progress=False)
+    assert target.classnames == ["thing 1", "thing 3", "thing 4"]
+    assert target.test_y.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    np.testing.assert_allclose(target.text, source.text[[1, 3, 4]], atol=1e-6)
+    records = run_transfer({"zero_shot": ZeroShotClassifier(), "tip_adapter": TipAdapterClassifier()}, source,
+                           domain_generalisation=[target], shots=[2], seeds=[1], progress=False)
+    model = fit_on_source(TipAdapterClassifier(), source.train_X, source.train_y, source.text, 2, 1)
+    record = next(r for r in records if (r["method"], r["dataset"]) == ("tip_adapter", "imagenet_a"))
+    predicted = model.predict(target.test_X, target.text)
+    assert predicted.max() <= 2 and record["accuracy"] == pytest.approx(100 * np.mean(predicted == target.test_y))
+
+
+def test_a_prompt_learner_in_run_transfer_gets_its_class_texts(offline_cifar10):
+    data = offline_cifar10
+    target = SimpleNamespace(name="cifar10 again", test_X=data.test_X, test_y=data.test_y, text=data.text)
+    records = run_transfer({"coop": CoOpClassifier(epochs=1)}, data, cross_dataset=[target], shots=[1], seeds=[1],
+                           progress=False)  # before: "T must be a ClassTexts ..., got ndarray"
+    assert [record["dataset"] for record in records] == ["cifar10", "cifar10 again"]
+    assert records[0]["accuracy"] == records[1]["accuracy"]
+
+
+# --- The records and the models scored ------------------------------------------------------------
 
 
 def test_records_have_the_fields_the_tables_need(source):
@@ -163,47 +216,20 @@ def row_of(summary, method, dataset, shots):
     return next(r for r in summary if (r["method"], r["dataset"], r["shots"]) == (method, dataset, shots))
 
 
-def test_tables_put_the_paper_beside_ours_only_in_its_setting():
-    targets = [name for name in TABLE_2["llu"] if name not in ("imagenet", "average")]
-    records = [{"protocol": protocol, "method": method, "source": "imagenet", "dataset": dataset, "shots": 16,
-                "seed": 1, "accuracy": 50.0}
-               for method in ("zero_shot", "llu")
-               for protocol, dataset in [("source", "imagenet")] + [("cross_dataset", t) for t in targets[:3]]
-               + [("domain_generalisation", t) for t in ("imagenet_v2", "imagenet_a")]]
-    summary = summarise(add_average(records, where={"protocol": "cross_dataset"}))
-    assert "paper" not in format_table_2(summary, backbone="offline")
-    table = format_table_2(summary, backbone="ViT-B-16")
-    paper_row = next(line for line in table.splitlines() if line.startswith("| LLU, paper"))
-    cells = [cell.strip() for cell in paper_row.split("|")[2:-1]]
-    assert cells == [f"{TABLE_2['llu'][d]:.2f}" for d in ["imagenet", *targets[:3]]] + ["–"]  # 3 of 10 targets
-    table = format_table_3(summary, backbone="ViT-B-16")
-    paper_row = next(line for line in table.splitlines() if line.startswith(f"| {METHOD_LABELS['zero_shot']}, paper"))
-    assert [cell.strip() for cell in paper_row.split("|")[2:-1]] == ["66.73", "60.83", "47.77"]
-    with pytest.raises(ValueError, match="targets"):
-        format_table_2(summary, shots=1)
+def test_run_transfer_returns_the_models_it_scored(source):
+    methods = {"zero_shot": ZeroShotClassifier(), "llu": LLUClassifier(epochs=2)}
+    target = far_target(1)
+    records, models = run_transfer(methods, source, cross_dataset=[target], shots=[2], seeds=[1, 2], progress=False,
+                                   return_models=True)
+    assert set(models) == {(name, 2, seed) for name in methods for seed in (1, 2)}
+    assert records == run_transfer(methods, source, cross_dataset=[target], shots=[2], seeds=[1, 2], progress=False)
+    for record in records:
+        model = models[record["method"], record["shots"], record["seed"]]
+        data = source if record["dataset"] == "source" else target
+        assert record["accuracy"] == pytest.approx(100.0 * model.score(data.test_X, data.test_y, data.text))
 
 
-def test_the_papers_tables_2_and_3_on_their_own():
-    table = format_paper_table_2()
-    lines = table.splitlines()
-    assert "CLIP ViT-B/16" in lines[0] and "Table 2" in lines[0]
-    assert lines[2].split("|")[2].strip() == "ImageNet (source)" and lines[2].split("|")[-2].strip() == "Average"
-    assert len(lines) == 4 + len(TABLE_2)  # title, blank, header, rule, one row per method
-    llu = next(line for line in lines if line.startswith("| LLU |"))
-    assert [cell.strip() for cell in llu.split("|")[2:-1]] == [f"{value:.2f}" for value in TABLE_2["llu"].values()]
-    table = format_paper_table_3(methods=["zero_shot", "llu", "coop"])
-    rows = [line.split("|")[1].strip() for line in table.splitlines()[4:]]
-    assert rows == ["CLIP zero-shot", "LLU", "CoOp"] and "Average" not in table
-
-
-def test_paper_tables_2_and_3_transcription_is_consistent():
-    for method, row in TABLE_2.items():
-        targets = [value for name, value in row.items() if name not in ("imagenet", "average")]
-        assert len(targets) == 10
-        assert np.mean(targets) == pytest.approx(row["average"], abs=0.011), method
-        # Both tables report the same ImageNet source accuracy (CLIP's to one decimal in Table 2).
-        assert TABLE_3[method]["imagenet"] == pytest.approx(row["imagenet"], abs=0.05), method
-    assert set(TABLE_3) == set(TABLE_2) and all(len(row) == 5 for row in TABLE_3.values())
+# --- A target that cannot be scored is refused, naming it -----------------------------------------
 
 
 def test_bad_targets_raise_value_errors(source):
@@ -225,108 +251,27 @@ def test_bad_targets_raise_value_errors(source):
         run_transfer(methods, source, shots=[2], seeds=[1], progress=False)
 
 
-class TinyBackbone:
-    """A deterministic stand-in backbone: 6 raw features per image, centring like the offline model."""
-
-    centre_images = True
-    logit_scale = 100.0
-    name = cache_key = "tiny-transfer-v1"
-
-    @staticmethod
-    def preprocess(image):
-        return torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1) / 255.0
-
-    def encode_image(self, images):
-        return torch.cat([images.mean(dim=(2, 3)), images.std(dim=(2, 3))], dim=1) + 1.0
-
-    @staticmethod
-    def embed_images(features, centre):
-        """A toy cone: backbones may embed centred features otherwise than by normalising them."""
-        return torch.nn.functional.normalize(features - centre + 0.5, dim=1)
-
-    def encode_text(self, classnames, templates):
-        rows = torch.tensor([[len(name), 1.0, float(sum(map(ord, name)) % 7), 0.0, 1.0, float(sum(map(ord, name)) % 97)]
-                             for name in classnames])  # distinct classes, distinct rows
-        return torch.nn.functional.normalize(rows, dim=1)
-
-    @staticmethod
-    def context_tower():
-        return None  # no text tower for prompt learners
+def _transfer_target(tmp, **changes):
+    target = SimpleNamespace(name="dtd", test_X=X[:4], test_y=np.array([0, 1, 2, 0]), text=T)
+    source = SimpleNamespace(name="cifar10", train_X=X, train_y=y, test_X=X, test_y=y, text=T)
+    targets = changes.pop("targets", None) or [SimpleNamespace(**{**vars(target), **changes})]
+    return run_transfer({"zero_shot": ZeroShotClassifier()}, source, cross_dataset=targets, shots=[1], seeds=[1],
+                        progress=False)
 
 
-def test_targets_are_centred_by_the_source_centre(tmp_path, monkeypatch):
-    monkeypatch.setenv("LLU_CACHE_DIR", str(tmp_path / "cache"))
-    backbone = TinyBackbone()
-    source = embed_dataset(backbone, "cifar10", train_per_class=2, test_per_class=2, progress=False)
-    assert np.abs(source.image_centre).sum() > 0  # centred by its own training pool's mean
-    explicit = embed_dataset(backbone, "cifar10", train_per_class=2, test_per_class=2, centre=source.image_centre,
-                             progress=False)
-    np.testing.assert_array_equal(explicit.test_X, source.test_X)  # an explicit centre is used as given
-
-    # The same images with the same centre: embed_target embeds exactly as embed_dataset does.
-    same = embed_target(backbone, "cifar10", source.image_centre, test_per_class=2, progress=False)
-    np.testing.assert_array_equal(same.test_X, source.test_X)
-    np.testing.assert_array_equal(same.test_y, source.test_y)
-    assert same.train_X.shape == (0, 6) and same.train_y.shape == (0,)
-
-    target = embed_target(backbone, "cifar10_gray_contrast", source.image_centre, test_per_class=2, progress=False)
-    assert target.name == "cifar10_gray_contrast@3" and target.test_X.shape == (20, 6)
-    np.testing.assert_array_equal(target.image_centre, source.image_centre)
-    np.testing.assert_array_equal(target.test_y, same.test_y)  # the same test items, corrupted
-    assert not np.allclose(target.test_X, same.test_X)
-    other = embed_target(backbone, "cifar10_gray_contrast", source.image_centre + 1.0, test_per_class=2,
-                         progress=False)
-    assert not np.allclose(other.test_X, target.test_X)  # the centre given is the centre used
-    np.testing.assert_array_equal(target.text, source.text)  # the same classes and prompts
-    for bad in (np.zeros(5), np.full(6, np.nan)):
-        with pytest.raises(ValueError, match=r"centre must be a finite array of shape \(6,\)"):
-            embed_target(backbone, "cifar10_gray_contrast", bad, test_per_class=2, progress=False)
+BAD_INPUT = [
+    ("empty transfer target", lambda tmp: _transfer_target(tmp, test_X=X[:0], test_y=y[:0]), ValueError,
+     r"^target 'dtd' test_X is empty"),
+    ("non-finite transfer target", lambda tmp: _transfer_target(tmp, test_X=np.where(X[:4] > 0.5, np.nan, X[:4])),
+     ValueError, r"^target 'dtd' test_X has \d row\(s\) with NaN"),
+    ("mislabelled transfer target", lambda tmp: _transfer_target(tmp, test_y=np.array([0, 1, 2, 5])), ValueError,
+     r"^target 'dtd' test_y has labels outside the rows of T: \[5\]"),
+    ("a transfer target listed twice", lambda tmp: _transfer_target(tmp, targets=[
+        SimpleNamespace(name="dtd", test_X=X[:4], test_y=y[:4], text=T)] * 2), ValueError,
+     r"^targets \['dtd'\] are listed more than once"),
+]
 
 
-
-def test_imagenet_a_is_scored_against_its_own_classes_after_fitting_on_imagenet(tmp_path, monkeypatch):
-    """End to end on a tiny ImageNet (6 classes) and ImageNet-A (3 of them): the target's text
-    rows are the source's rows of its classes, so domain generalisation accepts it, and every
-    score is over the 3 classes."""
-    monkeypatch.setenv("LLU_CACHE_DIR", str(tmp_path / "cache"))
-    rng = np.random.default_rng(0)
-    wnids = [f"n0{k}" for k in range(6)]
-    names = "".join(f"{wnid} thing {k}\n" for k, wnid in enumerate(wnids))
-
-    def tree(folder, classes, per_class):
-        for k in classes:
-            (folder / wnids[k]).mkdir(parents=True)
-            for i in range(per_class):
-                pixels = np.clip(rng.normal(40 * k, 30, size=(8, 8, 3)), 0, 255).astype(np.uint8)
-                Image.fromarray(pixels).save(folder / wnids[k] / f"{i}.png")
-
-    (tmp_path / "imagenet").mkdir()
-    (tmp_path / "imagenet" / "classnames.txt").write_text(names)
-    tree(tmp_path / "imagenet" / "images" / "train", range(6), 4)
-    tree(tmp_path / "imagenet" / "images" / "val", range(6), 2)
-    tree(tmp_path / "imagenet-adversarial" / "imagenet-a", (4, 1, 3), 3)
-    backbone = TinyBackbone()
-    source = embed_dataset(backbone, "imagenet", root=tmp_path, progress=False)
-    target = embed_target(backbone, "imagenet_a", source.image_centre, root=tmp_path, progress=False)
-    assert target.classnames == ["thing 1", "thing 3", "thing 4"]
-    assert target.test_y.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
-    np.testing.assert_allclose(target.text, source.text[[1, 3, 4]], atol=1e-6)
-    records = run_transfer({"zero_shot": ZeroShotClassifier(), "tip_adapter": TipAdapterClassifier()}, source,
-                           domain_generalisation=[target], shots=[2], seeds=[1], progress=False)
-    model = fit_on_source(TipAdapterClassifier(), source.train_X, source.train_y, source.text, 2, 1)
-    record = next(r for r in records if (r["method"], r["dataset"]) == ("tip_adapter", "imagenet_a"))
-    predicted = model.predict(target.test_X, target.text)
-    assert predicted.max() <= 2 and record["accuracy"] == pytest.approx(100 * np.mean(predicted == target.test_y))
-
-
-def test_run_transfer_returns_the_models_it_scored(source):
-    methods = {"zero_shot": ZeroShotClassifier(), "llu": LLUClassifier(epochs=2)}
-    target = far_target(1)
-    records, models = run_transfer(methods, source, cross_dataset=[target], shots=[2], seeds=[1, 2], progress=False,
-                                   return_models=True)
-    assert set(models) == {(name, 2, seed) for name in methods for seed in (1, 2)}
-    assert records == run_transfer(methods, source, cross_dataset=[target], shots=[2], seeds=[1, 2], progress=False)
-    for record in records:
-        model = models[record["method"], record["shots"], record["seed"]]
-        data = source if record["dataset"] == "source" else target
-        assert record["accuracy"] == pytest.approx(100.0 * model.score(data.test_X, data.test_y, data.text))
+@our_error_cases(BAD_INPUT)
+def test_bad_input_raises_our_error_naming_the_argument_or_file(call, error, message, tmp_path, cache):
+    assert_raises_ours(call, error, message, tmp_path)

@@ -4,7 +4,8 @@
 - :func:`small_problem`: eight images of three classes in six dimensions, the smallest fit.
 - :func:`shifted_domain_task`: a base-to-new task whose base images sit in a shifted domain
   (zero-shot misreads them, new classes lie far from D).
-- :func:`embedded_dataset`: a namespace shaped like ``llu_core.embed_dataset``'s result.
+- :func:`embedded_dataset`, :func:`embedded_pool`: namespaces shaped like ``llu_core.embed_dataset``'s
+  result, with a test split or as one pool of images.
 """
 
 from dataclasses import dataclass
@@ -90,3 +91,10 @@ def embedded_dataset(name="toy", n_classes=6, dim=32, train_per_class=20, test_p
     test_X, test_y = sample(test_per_class)
     return SimpleNamespace(name=name, train_X=train_X, train_y=train_y, test_X=test_X, test_y=test_y, text=text,
                            classnames=[f"class {k}" for k in range(n_classes)])
+
+
+def embedded_pool(seed=0):
+    """A synthetic embedded data set as one pool of images (no test split): 4 classes of 10 images."""
+    data = embedded_dataset(n_classes=4, train_per_class=10, test_per_class=1, seed=seed)
+    data.test_X, data.test_y = data.test_X[:0], data.test_y[:0]
+    return data

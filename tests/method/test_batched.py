@@ -7,18 +7,10 @@ from sklearn.base import clone
 
 from llu_core import ABLATIONS, LLUClassifier, embed_dataset, run_grid
 from llu_core.estimators.llu import fit_llu_together
-from llu_core.estimators.together import fit_together
-from llu_core.evaluation.protocols import base_training_job, fit_all_on_base, fit_on_base, score_base_to_new
+from llu_core.evaluation.protocols import base_training_job, fit_on_base, score_base_to_new
 from llu_core.method import batched
-from synthetic import random_unit, shifted_domain_task
-
-#: Cosine scores (decision_function / logit_scale) agree within float32 rounding of 600 steps: a
-#: random initial W (the plain Linear layer) or ‖W − I‖'s gradient of norm λ reach a few 1e-6.
-COSINE_TOLERANCE = 1e-5
-
-
-def cosines(model, X, T):
-    return model.decision_function(X, T) / model.logit_scale
+from fits_alike import COSINE_TOLERANCE, cosines
+from synthetic import shifted_domain_task
 
 
 @pytest.fixture(scope="module")
@@ -61,20 +53,6 @@ def test_a_stack_of_one_and_the_rest_of_the_method(monkeypatch):
         assert_same_model(one, other, task.X_test, task.T)
 
 
-def test_fit_together_leaves_other_estimators_to_their_own_fit(cifar10):
-    from llu_core import CLIPAdapterClassifier, ZeroShotClassifier
-
-    methods = {"zero_shot": ZeroShotClassifier(), "clip_adapter": CLIPAdapterClassifier(epochs=3),
-               "llu": LLUClassifier(epochs=3)}
-    fitted = fit_all_on_base(methods, cifar10.train_X, cifar10.train_y, cifar10.text, 2, 1, progress=False)
-    assert list(fitted) == list(methods) and all(fitted[name] is not methods[name] for name in methods)
-    for name, model in fitted.items():
-        alone = fit_on_base(methods[name], cifar10.train_X, cifar10.train_y, cifar10.text, 2, 1)
-        np.testing.assert_allclose(cosines(model, cifar10.test_X, cifar10.text),
-                                   cosines(alone, cifar10.test_X, cifar10.text), atol=COSINE_TOLERANCE)
-    assert not hasattr(methods["llu"], "loss_history_")
-
-
 def test_run_grid_scores_what_the_fits_alone_score(cifar10):
     methods = {"default": LLUClassifier(epochs=20), "linear": LLUClassifier(**ABLATIONS["linear"], epochs=20)}
     records = run_grid(methods, [cifar10], shots=[4, 2], seeds=[1, 2], progress=False)
@@ -85,12 +63,3 @@ def test_run_grid_scores_what_the_fits_alone_score(cifar10):
                             record["shots"], record["seed"])
         expected = score_base_to_new(model, cifar10.test_X, cifar10.test_y, cifar10.text)
         assert {metric: record[metric] for metric in expected} == pytest.approx(expected)
-
-
-def test_a_diverging_model_of_a_stack_raises_with_its_hyperparameters():
-    X, T = random_unit(8, 6, seed=0), random_unit(3, 6, seed=1)
-    y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
-    jobs = [(LLUClassifier(epochs=50), X, y, T), (LLUClassifier(lam=1e5, epochs=50), X, y, T)]
-    with pytest.raises(ValueError, match=r"LLU: training diverged in epoch \d+: .*lr=0.002 and lam=100000 and "
-                                         r"logit_scale=100 .* lower them"):
-        fit_together(jobs, progress=False)

@@ -4,10 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from llu_core import LLUClassifier
 from llu_core.method.defaults import BETA, DIRAC_THRESHOLD, GAMMA
 from llu_core.method.locality import interpolate, local_weight, nearest_distance
-
 from synthetic import random_unit
 
 
@@ -67,12 +65,3 @@ def test_interpolation_is_unit_norm_and_weighted_per_row():
     torch.testing.assert_close(mixed[1], adapted[1] / adapted[1].norm())
     expected = 0.5 * adapted[2] / adapted[2].norm() + 0.5 * x[2]
     torch.testing.assert_close(mixed[2], expected / expected.norm())
-
-
-def test_the_paper_defaults_have_one_home():
-    # Sec. 4: "β = 0.5, γ = 20, λ = 1e3 and the number of clusters as 512"; the Dirac threshold is ours.
-    from llu_core.method import defaults
-
-    assert (defaults.BETA, defaults.GAMMA, defaults.LAM, defaults.N_CLUSTERS) == (0.5, 20.0, 1e3, 512)
-    assert local_weight.__defaults__ == ("local", defaults.DIRAC_THRESHOLD)
-    assert LLUClassifier().get_params()["dirac_threshold"] == defaults.DIRAC_THRESHOLD

@@ -8,7 +8,6 @@ import itertools
 import pkgutil
 from unittest import mock
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.collections import PathCollection
@@ -18,12 +17,6 @@ from matplotlib.text import Text
 import llu_core.report
 from llu_core.report import diagrams, plots, style, toy_plots
 from llu_core.report.labels import VARIANT_LABELS
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def summary_rows(datasets, methods, shots=(1, 4, 16)):
@@ -230,17 +223,3 @@ def test_cluster_sweep_labels_only_the_measured_counts():
     ax.figure.canvas.draw()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["7", "10", "85"]
     assert not any(t.get_text() for t in ax.xaxis.get_minorticklabels())
-
-
-def test_toy_sweep_draws_the_mean_and_spread_over_seeds():
-    records = [{"method": m, "misalignment": a, "seed": s, "new": 50.0 + 10 * a + s + (m == "llu"),
-                "new_margin": 0.1 * (1 - a)} for m in ("zero_shot", "llu") for a in (0.5, 0.0) for s in (1, 4)]
-    ax = toy_plots.plot_toy_sweep(records).axes[0]
-    bars = {container.get_label(): container for container in ax.containers}
-    assert set(bars) == {"Zero-shot", "LLU"}
-    for label, offset in (("Zero-shot", 0.0), ("LLU", 1.0)):
-        line, _, (errors,) = bars[label].lines
-        assert np.allclose(line.get_xdata(), [0.0, 0.5])
-        assert np.allclose(line.get_ydata(), [52.5 + offset, 57.5 + offset])  # seeds 1 and 4: 2.5 above 50 + 10 a
-        spans = [float(segment[1, 1] - segment[0, 1]) for segment in errors.get_segments()]
-        assert np.allclose(spans, 3.0)  # ± 1.5, the standard deviation over the two seeds

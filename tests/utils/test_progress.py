@@ -1,8 +1,10 @@
 """Progress bars honour TQDM_DISABLE, also where tqdm itself does not (its notebook widget bar)."""
 
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +31,12 @@ def test_the_notebook_bar_is_what_ignores_the_variable():
                                env=dict(os.environ, TQDM_DISABLE="1"))
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.split() == ["True", "False"]
+
+
+LIBRARY = Path(__file__).resolve().parents[2] / "llu_core"
+
+
+def test_only_the_progress_module_imports_tqdm():
+    importers = [path.name for path in sorted(LIBRARY.glob("*.py")) if path.name != "progress.py"
+                 and re.search(r"^\s*(from tqdm|import tqdm)", path.read_text(), re.MULTILINE)]
+    assert importers == []
