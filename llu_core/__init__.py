@@ -31,6 +31,7 @@ _PUBLIC_API = {
     "CLIPAdapterClassifier": "estimators.baselines",
     "TipAdapterClassifier": "estimators.baselines",
     "LinearProbeClassifier": "estimators.baselines",
+    "GDAClassifier": "estimators.gda",
     "CoOpClassifier": "estimators.prompt_learners",
     "CoCoOpClassifier": "estimators.prompt_learners",
     "ProGradClassifier": "estimators.prompt_learners",
