@@ -32,6 +32,7 @@ _PUBLIC_API = {
     "TipAdapterClassifier": "estimators.baselines",
     "LinearProbeClassifier": "estimators.baselines",
     "GDAClassifier": "estimators.gda",
+    "ProKeRClassifier": "estimators.proker",
     "CoOpClassifier": "estimators.prompt_learners",
     "CoCoOpClassifier": "estimators.prompt_learners",
     "ProGradClassifier": "estimators.prompt_learners",
