@@ -1,7 +1,7 @@
 """GDA (Wang et al., ICLR 2024): Gaussian discriminant analysis of the shots, added to zero-shot CLIP.
 
 "A Hard-to-Beat Baseline for Training-free CLIP-based Adaptation", Z. Wang, J. Liang, L. Sheng,
-R. He, Z. Wang, T. Tan; code ``mrflogs/ICLR24`` (``main_few_shots.py``, ``main_base2new.py``).
+R. He, Z. Wang, T. Tan (arXiv 2402.04087); code ``mrflogs/ICLR24`` (``main_few_shots.py``, ``main_base2new.py``).
 Nothing is trained: the class means and one shared precision matrix of the shots give a linear
 head in closed form (the paper's Eq. 3 and Eq. 4), which is added to the zero-shot logits.
 """
@@ -22,7 +22,7 @@ FALLBACK_ALPHA = 0.1
 
 
 def shrunk_precision(A):
-    """GDA's precision estimator (Eq. 4, Kubokawa and Srivastava's): d · ((m − 1) S + tr(S) I)⁺.
+    """GDA's shrunk precision (Eq. 4, the code's "KS estimator"): d · ((m − 1) S + tr(S) I)⁺.
 
     S = AᵀA / (m − 1) is the scatter of the deviations ``A`` divided as an unbiased covariance,
     so (m − 1) S = AᵀA; the identity term keeps the matrix invertible with fewer samples than

@@ -2,11 +2,11 @@
 
 GDA and ProKeR pick their hyperparameters by accuracy on a validation split (GDA: the
 weight α of its head; ProKeR: β and λ). The base-to-new protocol hands an estimator only its
-training shots, so the validation images come from those shots: stratified folds, each
-holding out about a quarter of every class's shots. With 16 shots the 4 folds hold out 4 shots
-per class each, the size of CoOp's few-shot validation split (min(shots, 4) per class,
-KaiyangZhou/CoOp, ``datasets/*.py``); every shot is held out once, and the setting with the
-most held-out images right over all folds wins.
+training shots, so the validation images come from those shots: up to :data:`N_FOLDS`
+stratified folds, every shot held out once. With 16 shots the 4 folds hold out 4 shots per class
+each, the size of CoOp's few-shot validation split (min(shots, 4) per class, KaiyangZhou/CoOp,
+``datasets/*.py``); with 2 shots, 2 folds hold out one each. The setting with the most held-out
+images right over all folds wins.
 """
 
 import numpy as np
