@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from ..utils.validation import check_in_range, check_integer, check_seed
-from ._base import EmbeddingClassifier, check_logit_scale, match_classes, store_params
-from .selection import N_FOLDS, best_setting, shot_folds
+from ._base import EmbeddingClassifier, match_classes, store_params
+from .selection import N_FOLDS, best_setting, check_selection_params, shot_folds, training_classes
 
 #: The weights α of the head searched on held-out shots (``main_few_shots.py``, ``main_base2new.py``).
 ALPHA_GRID = (1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
@@ -148,19 +148,14 @@ class GDAClassifier(EmbeddingClassifier):
             check_in_range("alpha", self.alpha, low=0.0)
         check_integer("n_neighbours", self.n_neighbours)
         check_in_range("text_weight", self.text_weight, low=0.0)
-        check_integer("n_folds", self.n_folds, low=2)
-        check_logit_scale(self.logit_scale)
-        check_seed(self.seed)
+        check_selection_params(self)
 
     def fit(self, X, y, T):
         """Fit the class means and the shared precision on ``X`` (n, d) labelled ``y`` into ``T`` (C, d)."""
         X, y, T = self._start_fit(X, y, T)
-        classes, labels = torch.unique(y, return_inverse=True)
-        X = X.to(self.device_, torch.float64)
-        labels = labels.to(self.device_)
-        self.class_embeddings_ = T[classes].to(self.device_)
+        X, labels, self.class_embeddings_ = training_classes(X, y, T, self.device_)
         self.alpha_ = float(self.alpha) if self.alpha is not None else self._choose_alpha(X, labels)
-        coef, intercept = gaussian_head(*class_gaussians(X, labels, len(classes)))
+        coef, intercept = gaussian_head(*class_gaussians(X, labels, len(self.class_embeddings_)))
         self.coef_, self.intercept_ = coef.float(), intercept.float()
         self.features_ = X.float()
         return self

@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from ..method.locality import kernel
-from ..utils.validation import check_in_range, check_integer, check_seed
-from ._base import EmbeddingClassifier, check_logit_scale, match_classes, store_params
-from .selection import N_FOLDS, best_setting, shot_folds
+from ..utils.validation import check_in_range, check_seed
+from ._base import EmbeddingClassifier, match_classes, store_params
+from .selection import N_FOLDS, best_setting, check_selection_params, shot_folds, training_classes
 
 #: β searched on held-out shots: the span of the per-data-set ranges in ProKeR's configs (0.1 to 10).
 BETA_GRID = (0.1, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0)
@@ -127,18 +127,13 @@ class ProKeRClassifier(EmbeddingClassifier):
             check_in_range("beta", self.beta, low=0.0)
         if self.lam is not None:
             check_in_range("lam", self.lam, low=0.0, low_open=True)
-        check_integer("n_folds", self.n_folds, low=2)
-        check_logit_scale(self.logit_scale)
-        check_seed(self.seed)
+        check_selection_params(self)
 
     def fit(self, X, y, T):
         """Solve ProKeR's closed form on the shots ``X`` (n, d) labelled ``y`` into ``T`` (C, d)."""
         X, y, T = self._start_fit(X, y, T)
-        classes, labels = torch.unique(y, return_inverse=True)
-        X = X.to(self.device_, torch.float64)
-        labels = labels.to(self.device_)
-        self.class_embeddings_ = T[classes].to(self.device_)
-        residuals = F.one_hot(labels, len(classes)).to(torch.float64) - X @ self.class_embeddings_.double().T
+        X, labels, self.class_embeddings_ = training_classes(X, y, T, self.device_)
+        residuals = F.one_hot(labels, len(self.class_embeddings_)).to(torch.float64) - X @ self.class_embeddings_.double().T
         self.beta_, self.lam_ = self._choose(X, labels, residuals)
         self.dual_coef_ = residual_coefficients(kernel(X, X, self.beta_), residuals, self.lam_).float()
         self.support_ = X.float()

@@ -1,4 +1,5 @@
-"""Choosing a training-free method's hyperparameters on held-out shots of its own training set.
+"""What the training-free estimators (GDA, ProKeR) share: their training classes, and their
+hyperparameters chosen on held-out shots of their own training set.
 
 GDA and ProKeR pick their hyperparameters by accuracy on a validation split (GDA: the
 weight α of its head; ProKeR: β and λ). The base-to-new protocol hands an estimator only its
@@ -10,7 +11,11 @@ images right over all folds wins.
 """
 
 import numpy as np
+import torch
 from sklearn.model_selection import StratifiedKFold
+
+from ..utils.validation import check_integer, check_seed
+from ._base import check_logit_scale
 
 #: Folds of the training shots (at most; never more than the smallest class has shots).
 N_FOLDS = 4
@@ -53,3 +58,28 @@ def best_setting(settings, correct):
         Held-out images classified right with each setting, summed over the folds.
     """
     return settings[int(np.argmax(np.asarray(correct)))]
+
+
+def check_selection_params(estimator):
+    """Validate the hyperparameters of the search and the zero-shot logits: ``n_folds`` (≥ 2),
+    ``logit_scale`` (1/τ) and ``seed``."""
+    check_integer("n_folds", estimator.n_folds, low=2)
+    check_logit_scale(estimator.logit_scale)
+    check_seed(estimator.seed)
+
+
+def training_classes(X, y, T, device):
+    """The shots in float64 and their classes: the rows of ``T`` that occur in ``y``.
+
+    Parameters
+    ----------
+    X, y, T : torch.Tensor
+        As :meth:`~llu_core.estimators._base.EmbeddingClassifier._start_fit` returns them.
+    device : torch.device
+
+    Returns
+    -------
+    (X (n, d) float64, labels (n,) int64 in ``range(K)``, class embeddings (K, d)), on ``device``.
+    """
+    classes, labels = torch.unique(y, return_inverse=True)
+    return X.to(device, torch.float64), labels.to(device), T[classes].to(device)
