@@ -31,6 +31,8 @@ _PUBLIC_API = {
     "CLIPAdapterClassifier": "estimators.baselines",
     "TipAdapterClassifier": "estimators.baselines",
     "LinearProbeClassifier": "estimators.baselines",
+    "GDAClassifier": "estimators.gda",
+    "ProKeRClassifier": "estimators.proker",
     "CoOpClassifier": "estimators.prompt_learners",
     "CoCoOpClassifier": "estimators.prompt_learners",
     "ProGradClassifier": "estimators.prompt_learners",

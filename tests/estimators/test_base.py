@@ -6,7 +6,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from llu_core.estimators import (CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier, TipAdapterClassifier,
+from llu_core.estimators import (CLIPAdapterClassifier, GDAClassifier, ProKeRClassifier, LinearProbeClassifier, LLUClassifier, TipAdapterClassifier,
                                  ZeroShotClassifier)
 from synthetic import shifted_domain_task
 
@@ -17,7 +17,8 @@ def task():
 
 
 @pytest.mark.parametrize("estimator", [ZeroShotClassifier(), LLUClassifier(epochs=1), CLIPAdapterClassifier(epochs=1),
-                                       TipAdapterClassifier(), LinearProbeClassifier()])
+                                       TipAdapterClassifier(), LinearProbeClassifier(), GDAClassifier(),
+                                       ProKeRClassifier()])
 def test_common_contract(task, estimator):
     copy = clone(estimator)
     assert copy.fit(task.X_train, torch.from_numpy(task.y_train), torch.from_numpy(task.T[task.base])) is copy
