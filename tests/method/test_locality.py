@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from llu_core.method.defaults import BETA, DIRAC_THRESHOLD, GAMMA
-from llu_core.method.locality import interpolate, local_weight, nearest_distance
+from llu_core.method.locality import interpolate, kernel, local_weight, nearest_distance
 from synthetic import random_unit
 
 
@@ -65,3 +65,13 @@ def test_interpolation_is_unit_norm_and_weighted_per_row():
     torch.testing.assert_close(mixed[1], adapted[1] / adapted[1].norm())
     expected = 0.5 * adapted[2] / adapted[2].norm() + 0.5 * x[2]
     torch.testing.assert_close(mixed[2], expected / expected.norm())
+
+
+def test_kernel_is_eq5_before_its_maximum_and_never_above_one(centres):
+    X = torch.from_numpy(random_unit(6, centres.shape[1], seed=3))
+    values = kernel(X, centres, GAMMA)
+    expected = np.exp(-GAMMA * (1.0 - X.numpy() @ centres.numpy().T))
+    np.testing.assert_allclose(values.numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(BETA * values.max(dim=1).values.numpy(), local_weight(X, centres, beta=BETA, gamma=GAMMA).numpy(),
+                               rtol=1e-5)
+    assert float(kernel(centres, centres, GAMMA).max()) <= 1.0
