@@ -5,7 +5,8 @@ does not hold yet, chunk by chunk, and returns the raw features of the items ask
 :func:`encode_images` is the same without any cache. :func:`extract_text_features` embeds class
 names under prompt templates (checked by :func:`check_templates`), cached likewise. An image that
 cannot be decoded (a truncated or damaged file) is left out with a warning naming its file; the
-other images of its chunk are embedded and cached.
+other images of its chunk are embedded and cached. Processes that embed the same images at the
+same time share the chunks (:func:`llu_core.data.cache.claim_part`): each image is embedded once.
 """
 
 import warnings
@@ -16,8 +17,8 @@ import torch
 
 from ..utils.progress import progress_bar
 from ..utils.validation import MAX_BATCH_SIZE, check_integer
-from .cache import (cached_rows, image_cache_folder, merge_parts, read_cached_text, text_cache_file,
-                    write_cached_text, write_part)
+from .cache import (cached_rows, claim_part, has_part, image_cache_folder, merge_parts, read_cached_text,
+                    text_cache_file, write_cached_text, write_part)
 from .images import UnreadableImageError
 
 
@@ -143,18 +144,16 @@ def extract_features(backbone, dataset, indices=None, batch_size=32, chunk_size=
     if missing.size:
         bar = progress_bar(total=missing.size, show=progress, desc=f"embedding {dataset.name}/{dataset.split}",
                            unit="img")
-        writable = True
-        for start in range(0, missing.size, chunk_size):
-            decoded, features = encode_images(backbone, dataset, missing[start:start + chunk_size], batch_size,
-                                              num_workers, bar)
-            if features is None:
-                continue
-            chunk = torch.from_numpy(decoded)
-            writable = writable and write_part(folder, chunk, features) is not None
-            cached_indices = torch.cat([cached_indices, chunk])
-            cached_features = features if cached_features is None else torch.cat([cached_features, features])
+        embedded = _embed_chunks(backbone, dataset, folder, missing, batch_size, chunk_size, num_workers, bar)
+        if embedded.deferred:  # chunks that other processes were embedding: read them, compute what they lack
+            cached_indices, cached_features = embedded.join(*cached_rows(folder))
+            still = np.setdiff1d(indices, cached_indices.numpy())
+            if still.size:
+                embedded = _embed_chunks(backbone, dataset, folder, still, batch_size, chunk_size, num_workers, bar,
+                                         share=False)
+        cached_indices, cached_features = embedded.join(cached_indices, cached_features)
         bar.close()
-        if writable:
+        if embedded.writable:
             merge_parts(folder)
     row_of = torch.full((len(dataset),), -1, dtype=torch.int64)
     row_of[cached_indices] = torch.arange(len(cached_indices))
@@ -163,6 +162,48 @@ def extract_features(backbone, dataset, indices=None, batch_size=32, chunk_size=
     if not kept.any():
         raise ValueError(f"none of the {indices.size} requested images of {dataset!r} could be decoded")
     return cached_features[rows[kept]], torch.from_numpy(dataset.labels[indices[kept.numpy()]])
+
+
+class _Embedded:
+    """The rows one pass of :func:`_embed_chunks` computed, the chunks it left to other processes,
+    and whether every part it wrote reached the cache."""
+
+    def __init__(self):
+        self.indices, self.features, self.deferred, self.writable = [], [], [], True
+
+    def join(self, indices, features):
+        """``indices`` (k,) and ``features`` (k, d) or None, with the rows computed here appended."""
+        indices = torch.cat([indices, *self.indices])
+        parts = ([] if features is None else [features]) + self.features
+        return indices, torch.cat(parts) if parts else None
+
+
+def _embed_chunks(backbone, dataset, folder, missing, batch_size, chunk_size, num_workers, bar, share=True):
+    """Embed the images ``missing`` in chunks of ``chunk_size``, each written as one cache part.
+
+    With ``share``, a chunk is embedded only while this process holds its claim
+    (:func:`llu_core.data.cache.claim_part`); a chunk claimed by another process, or written by one
+    since the cache was read, is left to it and waited for once every other chunk is done
+    (``deferred``: its rows are then in the cache).
+    """
+    embedded = _Embedded()
+    for start in range(0, missing.size, chunk_size):
+        chunk = missing[start:start + chunk_size]
+        with claim_part(folder, chunk, wait=not share) as claimed:
+            if not claimed or (share and has_part(folder, chunk)):  # being embedded, or just written, elsewhere
+                embedded.deferred.append(chunk)
+                continue
+            decoded, features = encode_images(backbone, dataset, chunk, batch_size, num_workers, bar)
+            if features is None:
+                continue
+            rows = torch.from_numpy(decoded)
+            embedded.writable = embedded.writable and write_part(folder, rows, features) is not None
+            embedded.indices.append(rows)
+            embedded.features.append(features)
+    for chunk in embedded.deferred:
+        with claim_part(folder, chunk, wait=True):
+            bar.update(len(chunk))
+    return embedded
 
 
 def extract_text_features(backbone, classnames, templates):
