@@ -22,6 +22,15 @@ from .cache import (cached_rows, claim_part, has_part, image_cache_folder, merge
 from .images import UnreadableImageError
 
 
+#: Images per forward pass on a CPU: the activations of a few images stay in the CPU's caches, those
+#: of 32 do not (the offline image tower: 1.6x less CPU time per image at 4 than at 32,
+#: benchmarks/bench_extraction.py). On a GPU, :data:`GPU_BATCH_SIZE`.
+CPU_BATCH_SIZE = 4
+GPU_BATCH_SIZE = 128
+#: Images per cache part: small enough for two processes embedding the same images to share them.
+CHUNK_SIZE = 256
+
+
 def _collate(batch):
     """Stack the decoded images of a batch; keep the positions and errors of the others apart."""
     decoded = [(position, image) for position, image, _ in batch if image is not None]
@@ -48,7 +57,7 @@ class _Preprocessed(torch.utils.data.Dataset):
         return i, self.preprocess(image), None
 
 
-def encode_images(backbone, dataset, indices, batch_size=32, num_workers=0, progress=None):
+def encode_images(backbone, dataset, indices, batch_size=CPU_BATCH_SIZE, num_workers=0, progress=None):
     """Image features of ``dataset[indices]``, computed without any cache.
 
     An image that cannot be decoded is left out, with a warning naming its file.
@@ -92,7 +101,13 @@ def _as_indices(indices, n):
     return array.astype(np.int64)
 
 
-def extract_features(backbone, dataset, indices=None, batch_size=32, chunk_size=1024, num_workers=0,
+def default_batch_size(backbone):
+    """Images per forward pass for ``backbone``: :data:`GPU_BATCH_SIZE` on a GPU, else :data:`CPU_BATCH_SIZE`."""
+    device = getattr(backbone, "device", None)
+    return GPU_BATCH_SIZE if device is not None and torch.device(device).type == "cuda" else CPU_BATCH_SIZE
+
+
+def extract_features(backbone, dataset, indices=None, batch_size=None, chunk_size=CHUNK_SIZE, num_workers=0,
                      progress=True):
     """Image features of ``dataset`` by ``backbone``, from the cache where it holds them.
 
@@ -104,12 +119,11 @@ def extract_features(backbone, dataset, indices=None, batch_size=32, chunk_size=
         One split of a data set, from :func:`llu_core.load_dataset`.
     indices : array-like of int, optional
         Which items to embed (default: all), in the order the rows are returned.
-    batch_size : int
-        Images per forward pass. On a CPU a small batch keeps the activations in the caches
-        (32 took a third less CPU time per image than 64 for the offline model); on a GPU a
-        larger one may pay.
+    batch_size : int, optional
+        Images per forward pass; default :func:`default_batch_size` (4 on a CPU, 128 on a GPU).
     chunk_size : int
-        Images per cache part: an interruption loses at most this many.
+        Images per cache part: an interruption loses at most this many, and processes that
+        embed the same images at once share them part by part.
     num_workers : int
         DataLoader worker processes that decode and preprocess images while this process runs
         the forward pass (0: all in this process).
@@ -135,6 +149,7 @@ def extract_features(backbone, dataset, indices=None, batch_size=32, chunk_size=
         indices = _as_indices(indices, len(dataset))
     except ValueError as error:
         raise ValueError(f"{error} for {dataset!r}") from None
+    batch_size = default_batch_size(backbone) if batch_size is None else batch_size
     check_integer("batch_size", batch_size, high=MAX_BATCH_SIZE)
     check_integer("chunk_size", chunk_size)
     check_integer("num_workers", num_workers, low=0)
