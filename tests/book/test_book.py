@@ -40,6 +40,9 @@ from chapter_claims import CHECKS, check_default_is_base_to_new_llu
 from llu_core.report.style import MIN_FONT_SIZE
 from llu_core.utils.io import read_json
 
+#: One process runs every test of the built book (``make test`` runs pytest-xdist with ``--dist loadgroup``).
+pytestmark = pytest.mark.xdist_group("book")
+
 REPO = Path(__file__).resolve().parents[2]
 HTML = REPO / "_build" / "html"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
