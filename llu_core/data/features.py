@@ -23,8 +23,8 @@ from .images import UnreadableImageError
 
 
 #: Images per forward pass on a CPU: the activations of a few images stay in the CPU's caches, those
-#: of 32 do not (the offline image tower: 1.6x less CPU time per image at 4 than at 32,
-#: benchmarks/bench_extraction.py). On a GPU, :data:`GPU_BATCH_SIZE`.
+#: of 32 do not (the offline image tower on one thread: 1.7x less CPU time per image at 4 than at
+#: 32, benchmarks/bench_extraction.py). On a GPU, :data:`GPU_BATCH_SIZE`.
 CPU_BATCH_SIZE = 4
 GPU_BATCH_SIZE = 128
 #: Images per cache part: small enough for two processes embedding the same images to share them.
@@ -37,6 +37,18 @@ def _collate(batch):
     errors = [error for _, image, error in batch if image is None]
     images = torch.stack([image for _, image in decoded]) if decoded else None
     return torch.tensor([position for position, _ in decoded], dtype=torch.int64), images, errors
+
+
+class _Encode:
+    """The collate function of worker processes that also run the forward pass (on a CPU): a batch's
+    positions, features (None when no image of it could be decoded) and errors."""
+
+    def __init__(self, backbone):
+        self.backbone = backbone
+
+    def __call__(self, batch):
+        positions, images, errors = _collate(batch)
+        return positions, None if images is None else self.backbone.encode_image(images).float().cpu(), errors
 
 
 class _Preprocessed(torch.utils.data.Dataset):
@@ -60,7 +72,11 @@ class _Preprocessed(torch.utils.data.Dataset):
 def encode_images(backbone, dataset, indices, batch_size=CPU_BATCH_SIZE, num_workers=0, progress=None):
     """Image features of ``dataset[indices]``, computed without any cache.
 
-    An image that cannot be decoded is left out, with a warning naming its file.
+    With ``num_workers`` > 0 the images are decoded and preprocessed in that many worker
+    processes; on a CPU the workers also run the forward pass, each on one thread, a batch at a
+    time (small batches on one thread each use the cores better than one process's threads on
+    a batch: benchmarks/bench_extraction.py). An image that cannot be decoded is left out, with
+    a warning naming its file.
 
     Returns
     -------
@@ -70,15 +86,17 @@ def encode_images(backbone, dataset, indices, batch_size=CPU_BATCH_SIZE, num_wor
     features : torch.Tensor, float32, shape (k, d), or None when k = 0
     """
     indices = np.asarray(indices, dtype=np.int64)
+    in_workers = num_workers > 0 and not _on_gpu(backbone)
     loader = torch.utils.data.DataLoader(_Preprocessed(dataset, indices, backbone.preprocess),
-                                         batch_size=batch_size, num_workers=num_workers, collate_fn=_collate)
+                                         batch_size=batch_size, num_workers=num_workers,
+                                         collate_fn=_Encode(backbone) if in_workers else _collate)
     positions, features = [], []
-    for batch_positions, images, errors in loader:
+    for batch_positions, batch, errors in loader:
         for error in errors:
             warnings.warn(f"{error}; this image is left out", stacklevel=2)
-        if images is not None:
+        if batch is not None:
             positions.append(batch_positions)
-            features.append(backbone.encode_image(images).float().cpu())
+            features.append(batch if in_workers else backbone.encode_image(batch).float().cpu())
         if progress is not None:
             progress.update(len(batch_positions) + len(errors))
     if not features:
@@ -101,10 +119,21 @@ def _as_indices(indices, n):
     return array.astype(np.int64)
 
 
+def _on_gpu(backbone):
+    device = getattr(backbone, "device", None)
+    return device is not None and torch.device(device).type == "cuda"
+
+
 def default_batch_size(backbone):
     """Images per forward pass for ``backbone``: :data:`GPU_BATCH_SIZE` on a GPU, else :data:`CPU_BATCH_SIZE`."""
-    device = getattr(backbone, "device", None)
-    return GPU_BATCH_SIZE if device is not None and torch.device(device).type == "cuda" else CPU_BATCH_SIZE
+    return GPU_BATCH_SIZE if _on_gpu(backbone) else CPU_BATCH_SIZE
+
+
+def default_num_workers(backbone):
+    """Worker processes for ``backbone``'s extraction: on a CPU one per thread torch may use here
+    (``torch.get_num_threads()``, e.g. ``OMP_NUM_THREADS``), each decoding and embedding its
+    batches on one thread; on a GPU one, decoding beside the forward pass."""
+    return 1 if _on_gpu(backbone) else torch.get_num_threads()
 
 
 def extract_features(backbone, dataset, indices=None, batch_size=None, chunk_size=CHUNK_SIZE, num_workers=0,
@@ -124,9 +153,10 @@ def extract_features(backbone, dataset, indices=None, batch_size=None, chunk_siz
     chunk_size : int
         Images per cache part: an interruption loses at most this many, and processes that
         embed the same images at once share them part by part.
-    num_workers : int
-        DataLoader worker processes that decode and preprocess images while this process runs
-        the forward pass (0: all in this process).
+    num_workers : int or None
+        Worker processes (0: all in this process; None: :func:`default_num_workers`). They decode
+        and preprocess the images; on a CPU they also run the forward pass, each on one thread
+        (:func:`encode_images`).
     progress : bool
         Show a progress bar while images are embedded.
 
@@ -152,6 +182,7 @@ def extract_features(backbone, dataset, indices=None, batch_size=None, chunk_siz
     batch_size = default_batch_size(backbone) if batch_size is None else batch_size
     check_integer("batch_size", batch_size, high=MAX_BATCH_SIZE)
     check_integer("chunk_size", chunk_size)
+    num_workers = default_num_workers(backbone) if num_workers is None else num_workers
     check_integer("num_workers", num_workers, low=0)
     folder = image_cache_folder(backbone, dataset)
     cached_indices, cached_features = cached_rows(folder)

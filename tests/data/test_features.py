@@ -1,6 +1,7 @@
 """Encoding images and class texts (llu_core.data.features): the indices and templates it accepts,
 and an image it cannot read, which loses only itself."""
 
+import os
 import re
 
 import numpy as np
@@ -75,3 +76,21 @@ def test_a_truncated_image_loses_only_itself_and_is_named(cache, tmp_path):
     with pytest.warns(UserWarning, match=re.escape(str(damaged))):
         extract_features(backbone, files_dataset(root, paths), progress=False)
     assert backbone.images_seen == 5
+
+
+class ProcessRecordingBackbone(CountingBackbone):
+    """CountingBackbone's features, with the id of the process that computed each row as a last column."""
+
+    def encode_image(self, images):
+        features = super().encode_image(images)
+        return torch.cat([features, torch.full((len(images), 1), float(os.getpid()))], dim=1)
+
+
+def test_on_a_cpu_worker_processes_decode_and_embed_the_same_features(cache):
+    dataset = random_images(n=40)
+    alone, _ = extract_features(ProcessRecordingBackbone("alone"), dataset, progress=False, num_workers=0)
+    shared, _ = extract_features(ProcessRecordingBackbone("workers"), dataset, progress=False, num_workers=2)
+    assert set(alone[:, -1].tolist()) == {float(os.getpid())}
+    workers = set(shared[:, -1].tolist())
+    assert len(workers) == 2 and float(os.getpid()) not in workers  # the forward passes ran in the two workers
+    assert torch.equal(shared[:, :-1], alone[:, :-1])  # the same rows, in the same order
