@@ -1,4 +1,5 @@
-"""The estimators on cached embeddings: LLU with its ablations, the baselines, the prompt learners.
+"""The estimators on cached embeddings: LLU with its ablations, the baselines, the prompt learners,
+LP++ and CLAP.
 
 Every estimator follows one contract, scikit-learn's with the class embeddings as a third
 argument (``fit(X, y, T)``, ``decision_function(X, T)``, ``predict``, ``score``; see
@@ -8,10 +9,13 @@ argument (``fit(X, y, T)``, ``decision_function(X, T)``, ``predict``, ``score``;
 
 from ._base import EmbeddingClassifier, match_classes
 from .baselines import CLIPAdapterClassifier, LinearProbeClassifier, TipAdapterClassifier, ZeroShotClassifier
+from .clap import CLAPClassifier
 from .llu import ABLATIONS, LLUClassifier
+from .lp_plus_plus import LPPlusPlusClassifier
 from .persistence import load_classifier, save_classifier
 from .prompt_learners import CoCoOpClassifier, CoOpClassifier, KgCoOpClassifier, ProGradClassifier
 
 __all__ = ["EmbeddingClassifier", "match_classes", "ABLATIONS", "LLUClassifier", "ZeroShotClassifier",
            "CLIPAdapterClassifier", "TipAdapterClassifier", "LinearProbeClassifier", "CoOpClassifier",
-           "CoCoOpClassifier", "ProGradClassifier", "KgCoOpClassifier", "save_classifier", "load_classifier"]
+           "CoCoOpClassifier", "ProGradClassifier", "KgCoOpClassifier", "LPPlusPlusClassifier", "CLAPClassifier",
+           "save_classifier", "load_classifier"]
