@@ -5,8 +5,8 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from llu_core.estimators import (ABLATIONS, CLIPAdapterClassifier, LinearProbeClassifier, LLUClassifier,
-                                  TipAdapterClassifier, ZeroShotClassifier)
+from llu_core.estimators import (ABLATIONS, CLAPClassifier, CLIPAdapterClassifier, LinearProbeClassifier,
+                                  LLUClassifier, LPPlusPlusClassifier, TipAdapterClassifier, ZeroShotClassifier)
 from llu_core.method.defaults import BETA, GAMMA, LAM, N_CLUSTERS
 from synthetic_embeddings import random_unit, shifted_domain_task
 
@@ -148,7 +148,8 @@ def test_linear_probe_scores_trained_classes_and_refuses_new_ones(task):
 
 
 @pytest.mark.parametrize("estimator", [ZeroShotClassifier(), LLUClassifier(epochs=1), CLIPAdapterClassifier(epochs=1),
-                                       TipAdapterClassifier(), LinearProbeClassifier()])
+                                       TipAdapterClassifier(), LinearProbeClassifier(), LPPlusPlusClassifier(epochs=2),
+                                       CLAPClassifier(epochs=2)])
 def test_common_contract(task, estimator):
     copy = clone(estimator)
     assert copy.fit(task.X_train, torch.from_numpy(task.y_train), torch.from_numpy(task.T[task.base])) is copy
