@@ -18,8 +18,8 @@ Lagrangian variant starts (``outer_step`` updates them); the released CLAP keeps
 
 Everything follows jusiro/CLAP: ``trainers/adapters.py`` (``AdapterMethod.zero_shot_constraint``
 with the ``l2`` constraint, ``init_lagrangian_multipliers``, ``CustomCLIP.forward_lp``),
-``experiments/experiment_CLAP.txt`` (``ZS`` initialisation, ``l2`` constraint; the multipliers
-stay fixed, as jusiro/CLAP issue #2 notes) and ``configs/trainers/SGD_lr1e-1_B256_ep300.yaml``:
+``experiments/experiment_CLAP.txt`` (``ZS`` initialisation, ``l2`` constraint: without the
+``adaptative`` option the multipliers stay fixed) and ``configs/trainers/SGD_lr1e-1_B256_ep300.yaml``:
 SGD with lr 0.1, batch 256, 300 epochs, no weight decay, Dassl's momentum 0.9, one warm-up epoch
 at 1e-5 and a cosine decay, i.e. CoOp's schedule (:func:`~llu_core.method.training.coop_schedule`).
 
