@@ -226,6 +226,7 @@ def test_fetch_data_stops_a_mirror_that_drips_lies_or_never_ends_within_its_dead
     monkeypatch.setattr("llu_core.data.fetch.load_manifest", lambda: manifest)
     monkeypatch.setattr("llu_core.utils.download.DEADLINE_BASE", 1.0)  # the dog file's deadline: 1.2 s
     monkeypatch.setattr("llu_core.utils.download.MIN_RATE", 1_000_000)
+    monkeypatch.setenv("TQDM_DISABLE", "1")  # stderr then holds the messages alone, not the bars before them
     with MirrorServer(tree) as server:
         if fault == "drip":
             server.drip[url] = 0.05
