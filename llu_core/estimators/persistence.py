@@ -39,8 +39,10 @@ import torch
 from ..utils.io import checksum, parse_json, read_tensors, target_path, write_tensors
 from ..utils.validation import check_is_fitted, default_device
 from .baselines import CLIPAdapterClassifier, LinearProbeClassifier, TipAdapterClassifier, ZeroShotClassifier
+from .clap import CLAPClassifier
 from .gda import GDAClassifier
 from .llu import LLUClassifier
+from .lp_plus_plus import LPPlusPlusClassifier
 from .prompt_learners import CoCoOpClassifier, CoOpClassifier, KgCoOpClassifier, ProGradClassifier
 from .proker import ProKeRClassifier
 
@@ -54,7 +56,7 @@ _IMAGE_CENTRE = "image_centre"
 _CLASSES = {cls.__name__: cls for cls in (ZeroShotClassifier, LLUClassifier, CLIPAdapterClassifier,
                                           TipAdapterClassifier, LinearProbeClassifier, CoOpClassifier,
                                           CoCoOpClassifier, ProGradClassifier, KgCoOpClassifier, GDAClassifier,
-                                          ProKeRClassifier)}
+                                          ProKeRClassifier, LPPlusPlusClassifier, CLAPClassifier)}
 
 # Per class: fitted tensors stored as such, and fitted plain values stored in the JSON.
 _FITTED = {
@@ -66,6 +68,10 @@ _FITTED = {
     "LinearProbeClassifier": (("coef_", "intercept_", "class_embeddings_"), ("dim_",)),
     "GDAClassifier": (("coef_", "intercept_", "features_", "class_embeddings_"), ("dim_", "alpha_")),
     "ProKeRClassifier": (("support_", "dual_coef_", "class_embeddings_"), ("dim_", "beta_", "lam_")),
+    "LPPlusPlusClassifier": (("visual_prototypes_", "bias_", "blending_", "class_embeddings_"),
+                             ("dim_", "prototype_step_", "blending_step_", "loss_history_")),
+    "CLAPClassifier": (("prototypes_", "penalty_weights_", "class_embeddings_"),
+                       ("dim_", "loss_history_", "n_epochs_")),
     **{name: (("context_", *modules), ("dim_", "ctx_dim_", "tower_key_", "loss_history_", "n_epochs_"))
        for name, modules in (("CoOpClassifier", ()), ("CoCoOpClassifier", ("meta_net_",)),
                              ("ProGradClassifier", ()), ("KgCoOpClassifier", ()))},
@@ -89,6 +95,10 @@ def _expected_shapes(name, params, d):
         return {"coef_": ("K", d), "intercept_": ("K",), "features_": ("n", d), "class_embeddings_": ("K", d)}
     if name == "ProKeRClassifier":
         return {"support_": ("n", d), "dual_coef_": ("n", "K"), "class_embeddings_": ("K", d)}
+    if name == "LPPlusPlusClassifier":
+        return {"visual_prototypes_": ("K", d), "bias_": ("K",), "blending_": ("K",), "class_embeddings_": ("K", d)}
+    if name == "CLAPClassifier":
+        return {"prototypes_": ("K", d), "penalty_weights_": ("K",), "class_embeddings_": ("K", d)}
     if name in ("CoOpClassifier", "CoCoOpClassifier", "ProGradClassifier", "KgCoOpClassifier"):
         shapes = {"context_": (params["n_ctx"] or "M", "w")}  # w: the tower's word-embedding width
         if name == "CoCoOpClassifier":
@@ -151,6 +161,22 @@ def _description(classnames, templates, backbone):
     return described
 
 
+def fitted_class_count(clf):
+    """The number of classes ``clf`` was fitted on, where it keeps them, else None: a model saved with
+    fewer class names is refused (a class it scores would have none).
+
+    Estimators that score their own classes keep their embeddings (``class_embeddings_``); LLU
+    keeps the class texts themselves as D_text when they were fewer than its clusters.
+    """
+    embeddings = getattr(clf, "class_embeddings_", None)
+    if embeddings is not None:
+        return int(embeddings.shape[0])
+    if isinstance(clf, LLUClassifier) and clf.mask != "global":
+        rows = int(clf.text_centres_.shape[0])
+        return rows if clf.n_clusters is None or rows < clf.n_clusters else None
+    return None
+
+
 def save_classifier(clf, path, image_centre=None, classnames=None, templates=None, backbone=None):
     """Write the fitted classifier ``clf`` to ``path`` (a ``.safetensors`` file), atomically.
 
@@ -176,6 +202,10 @@ def save_classifier(clf, path, image_centre=None, classnames=None, templates=Non
     path = target_path(path)
     check_is_fitted(clf, "dim_")
     clf._check_params()
+    count = fitted_class_count(clf)
+    if classnames is not None and count is not None and len(list(classnames)) < count:
+        raise ValueError(f"classnames has {len(list(classnames))} name(s); the {name} was fitted on {count} classes, "
+                         "each needs its name")
     tensor_names, value_names = _FITTED[name]
     tensors = {key: tensor.detach().to("cpu", torch.float32).contiguous()
                for key, tensor in _fitted_tensors(clf, tensor_names).items()}
@@ -233,6 +263,8 @@ def _check_fitted_values(fitted, path):
               "alpha_": lambda v: is_number(v) and v >= 0,
               "beta_": lambda v: is_number(v) and v >= 0,
               "lam_": lambda v: is_number(v) and v > 0,
+              "prototype_step_": lambda v: is_number(v) and v > 0,
+              "blending_step_": lambda v: is_number(v) and v > 0,
               "loss_history_": lambda v: isinstance(v, list) and all(is_number(item) for item in v),
               "ctx_dim_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
               "tower_key_": lambda v: isinstance(v, str) and bool(v)}

@@ -15,8 +15,9 @@ import torch
 from safetensors import safe_open
 
 from llu_core import check_backbone
-from llu_core.estimators import (ABLATIONS, CLIPAdapterClassifier, GDAClassifier, ProKeRClassifier, LinearProbeClassifier, LLUClassifier,
-                                 TipAdapterClassifier, ZeroShotClassifier)
+from llu_core.estimators import (ABLATIONS, CLAPClassifier, CLIPAdapterClassifier, GDAClassifier, LinearProbeClassifier,
+                                 LLUClassifier, LPPlusPlusClassifier, ProKeRClassifier, TipAdapterClassifier,
+                                 ZeroShotClassifier)
 from llu_core.estimators.persistence import load_classifier, save_classifier
 from llu_core.utils.io import checksum, write_tensors
 from damage import edit_bytes, flip_bit
@@ -43,7 +44,8 @@ def small_task():
 @pytest.mark.parametrize("estimator", [
     ZeroShotClassifier(logit_scale=50.0), LLUClassifier(epochs=3, n_clusters=20),
     LLUClassifier(**ABLATIONS["linear"], epochs=2), CLIPAdapterClassifier(epochs=2),
-    TipAdapterClassifier(finetune=True, epochs=2), LinearProbeClassifier(), GDAClassifier(), ProKeRClassifier()])
+    TipAdapterClassifier(finetune=True, epochs=2), LinearProbeClassifier(), GDAClassifier(), ProKeRClassifier(),
+    LPPlusPlusClassifier(epochs=12), CLAPClassifier(epochs=2)])
 def test_save_then_load_gives_identical_scores(task, estimator, tmp_path):
     estimator.fit(task.X_train, task.y_train, task.T[task.base])
     path = tmp_path / "model.safetensors"
@@ -52,7 +54,8 @@ def test_save_then_load_gives_identical_scores(task, estimator, tmp_path):
     assert type(loaded) is type(estimator) and loaded.get_params() == estimator.get_params()
     T = task.T[task.base] if isinstance(estimator, LinearProbeClassifier) else task.T
     np.testing.assert_array_equal(loaded.decision_function(task.X_test, T), estimator.decision_function(task.X_test, T))
-    for attribute in ("identity_distance_", "loss_history_", "n_epochs_", "alpha_", "beta_", "lam_"):
+    for attribute in ("identity_distance_", "loss_history_", "n_epochs_", "alpha_", "beta_", "lam_",
+                      "prototype_step_"):
         assert getattr(loaded, attribute, None) == getattr(estimator, attribute, None)
     with safe_open(str(path), framework="pt") as handle:
         header = json.loads(handle.metadata()["llu_core"])
@@ -285,3 +288,25 @@ print(model.decision_function(random_unit(8, 6, seed=0), random_unit(3, 6, seed=
 """)
     assert result.returncode == 0, result.stderr[-2000:]  # before: -7, SIGBUS
     assert result.stdout.strip() == "(8, 3)"
+
+
+def test_class_names_must_name_every_class_the_model_keeps(small_task, tmp_path):
+    X, y, T = small_task.X_train, small_task.y_train, small_task.T
+    llu = LLUClassifier(epochs=1).fit(X, y, T)
+    with pytest.raises(ValueError, match=f"classnames has 1 name\\(s\\); the LLUClassifier was fitted on {len(T)} "
+                                         "classes"):
+        save_classifier(llu, tmp_path / "m.safetensors", classnames=["only one"])
+    probe = LinearProbeClassifier().fit(X, y, T)  # fitted on the classes of y, the base classes
+    known = len(np.unique(y))
+    with pytest.raises(ValueError, match=f"the LinearProbeClassifier was fitted on {known} classes, each needs its name"):
+        save_classifier(probe, tmp_path / "m.safetensors", classnames=[f"c{k}" for k in range(known - 1)])
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_class_names_of_any_characters_are_saved_and_loaded_exactly(small_task, tmp_path):
+    X, y, T = small_task.X_train, small_task.y_train, small_task.T
+    names = ["tab\there", "line\nbreak", "-dash", "ctl\x01\x1b", "L" * 300, os.fsdecode(b"caf\xe9"), 'q"u,o'][:len(T)]
+    names += [f"class {k}" for k in range(len(T) - len(names))]
+    save_classifier(LLUClassifier(epochs=1).fit(X, y, T), tmp_path / "m.safetensors", classnames=names,
+                    templates=["a photo of a {}."])
+    assert load_classifier(tmp_path / "m.safetensors").classnames_ == names
