@@ -128,7 +128,9 @@ def test_chapter_4_runs_live_and_reads_like_the_page(lab, tmp_path):
         run_all(browser)
         assert errors(browser) == []
         text = browser.run(f"return {NOTEBOOK}.node.innerText;")
-        browser.screenshot(tmp_path / "lab_top.png")
+        browser.run(f"[...{NOTEBOOK}.node.querySelectorAll('.jp-MarkdownCell')]"
+                    ".find(c => c.innerText.includes('In Fig. 4.1')).scrollIntoView({block: 'center'});")
+        browser.screenshot(tmp_path / "lab_prose.png")
 
         # The prose reads like the page: numbers, citations, figure numbers, no MyST markup.
         assert not RAW_MYST.search(text), RAW_MYST.search(text)
@@ -161,6 +163,8 @@ def test_chapter_4_runs_live_and_reads_like_the_page(lab, tmp_path):
         after_gamma = wait_for(browser, f"""const now = (() => {{ {view} }})();
             return now[0] !== {json.dumps(after_beta[0])} && now;""", 60, "γ's slider did not redraw the figure")
         assert after_gamma[2][1] != before[2][1], after_gamma[2]
+        wait_for(browser, "return window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status "
+                          "=== 'idle';", 60, "the kernel did not finish redrawing")
         browser.screenshot(tmp_path / "lab_sliders.png")
 
         # The static control below them answers the keyboard in JupyterLab as on the page.
