@@ -6,7 +6,8 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from llu_core.estimators import (CLIPAdapterClassifier, GDAClassifier, ProKeRClassifier, LinearProbeClassifier, LLUClassifier, TipAdapterClassifier,
+from llu_core.estimators import (CLAPClassifier, CLIPAdapterClassifier, GDAClassifier, LinearProbeClassifier,
+                                 LLUClassifier, LPPlusPlusClassifier, ProKeRClassifier, TipAdapterClassifier,
                                  ZeroShotClassifier)
 from synthetic import shifted_domain_task
 
@@ -18,7 +19,7 @@ def task():
 
 @pytest.mark.parametrize("estimator", [ZeroShotClassifier(), LLUClassifier(epochs=1), CLIPAdapterClassifier(epochs=1),
                                        TipAdapterClassifier(), LinearProbeClassifier(), GDAClassifier(),
-                                       ProKeRClassifier()])
+                                       ProKeRClassifier(), LPPlusPlusClassifier(epochs=2), CLAPClassifier(epochs=2)])
 def test_common_contract(task, estimator):
     copy = clone(estimator)
     assert copy.fit(task.X_train, torch.from_numpy(task.y_train), torch.from_numpy(task.T[task.base])) is copy

@@ -15,8 +15,9 @@ import torch
 from safetensors import safe_open
 
 from llu_core import check_backbone
-from llu_core.estimators import (ABLATIONS, CLIPAdapterClassifier, GDAClassifier, ProKeRClassifier, LinearProbeClassifier, LLUClassifier,
-                                 TipAdapterClassifier, ZeroShotClassifier)
+from llu_core.estimators import (ABLATIONS, CLAPClassifier, CLIPAdapterClassifier, GDAClassifier, LinearProbeClassifier,
+                                 LLUClassifier, LPPlusPlusClassifier, ProKeRClassifier, TipAdapterClassifier,
+                                 ZeroShotClassifier)
 from llu_core.estimators.persistence import load_classifier, save_classifier
 from llu_core.utils.io import checksum, write_tensors
 from damage import edit_bytes, flip_bit
@@ -43,7 +44,8 @@ def small_task():
 @pytest.mark.parametrize("estimator", [
     ZeroShotClassifier(logit_scale=50.0), LLUClassifier(epochs=3, n_clusters=20),
     LLUClassifier(**ABLATIONS["linear"], epochs=2), CLIPAdapterClassifier(epochs=2),
-    TipAdapterClassifier(finetune=True, epochs=2), LinearProbeClassifier(), GDAClassifier(), ProKeRClassifier()])
+    TipAdapterClassifier(finetune=True, epochs=2), LinearProbeClassifier(), GDAClassifier(), ProKeRClassifier(),
+    LPPlusPlusClassifier(epochs=12), CLAPClassifier(epochs=2)])
 def test_save_then_load_gives_identical_scores(task, estimator, tmp_path):
     estimator.fit(task.X_train, task.y_train, task.T[task.base])
     path = tmp_path / "model.safetensors"
@@ -52,7 +54,8 @@ def test_save_then_load_gives_identical_scores(task, estimator, tmp_path):
     assert type(loaded) is type(estimator) and loaded.get_params() == estimator.get_params()
     T = task.T[task.base] if isinstance(estimator, LinearProbeClassifier) else task.T
     np.testing.assert_array_equal(loaded.decision_function(task.X_test, T), estimator.decision_function(task.X_test, T))
-    for attribute in ("identity_distance_", "loss_history_", "n_epochs_", "alpha_", "beta_", "lam_"):
+    for attribute in ("identity_distance_", "loss_history_", "n_epochs_", "alpha_", "beta_", "lam_",
+                      "prototype_step_"):
         assert getattr(loaded, attribute, None) == getattr(estimator, attribute, None)
     with safe_open(str(path), framework="pt") as handle:
         header = json.loads(handle.metadata()["llu_core"])
