@@ -10,6 +10,8 @@ command, add a :data:`COMMANDS` entry.
 """
 
 import ast
+import csv
+import io
 import os
 import re
 import shutil
@@ -34,7 +36,9 @@ BOOK_MODULES = ("llu_core/report/lab.py", "llu_core/report/lab_prose.py", "llu_c
 #: is held back in ``new/``); each with the text its output must hold.
 COMMANDS = [(["--help"], "fit"),
             (["fit", "photos", "--out", "photos.safetensors", "--shots", "2"], "held-out accuracy: zero-shot"),
-            (["predict", "photos.safetensors", "new/a.png", "new/b.png", "new/c.png"], "new/c.png\t")]
+            (["predict", "photos.safetensors", "new/a.png", "new/b.png", "new/c.png"], '"new/c.png",'),
+            (["predict", "photos.safetensors", "new/a.png", "new/b.png", "new/c.png", "--classes", "frog"],
+             '"new/c.png",')]
 #: How long the installation may take (torch from local disk on a loaded 2-core machine: about 3 minutes).
 INSTALL_LIMIT = 900
 
@@ -113,10 +117,14 @@ def test_the_installed_wheel_runs_fit_and_predict_outside_the_checkout(installed
     location = subprocess.run([str(installed), "-c", "import llu_core; print(llu_core.__file__)"], cwd=work,
                               capture_output=True, text=True, env=environment, timeout=120)
     assert location.stdout.startswith(str(installed.parent.parent)), location.stdout + location.stderr
+    outputs = []
     for arguments, expected in COMMANDS:
         completed = subprocess.run([str(installed), "-m", "llu_core", *arguments], cwd=work, capture_output=True,
                                    text=True, env=environment, timeout=600)
         assert completed.returncode == 0 and expected in completed.stdout, (arguments, completed.stderr[-3000:])
-    predictions = [line.split("\t") for line in completed.stdout.splitlines()]
-    assert [p[0] for p in predictions] == ["new/a.png", "new/b.png", "new/c.png"]
-    assert all(p[1] in "abc" and re.fullmatch(r"[01]\.\d{4}", p[2]) for p in predictions)
+        outputs.append(completed.stdout)
+    for output, classes in ((outputs[-2], {"a", "b", "c"}), (outputs[-1], {"a", "b", "c", "frog"})):
+        header, *predictions = csv.reader(io.StringIO(output, newline=""))
+        assert header == ["path", "class", "probability"]
+        assert [p[0] for p in predictions] == ["new/a.png", "new/b.png", "new/c.png"]
+        assert all(p[1] in classes and re.fullmatch(r"[01](\.\d{1,4})?", p[2]) for p in predictions)
