@@ -35,6 +35,7 @@ _PUBLIC_API = {
     "CoCoOpClassifier": "estimators.prompt_learners",
     "ProGradClassifier": "estimators.prompt_learners",
     "KgCoOpClassifier": "estimators.prompt_learners",
+    "MultiLLUClassifier": "estimators.multi",
     "save_classifier": "estimators.persistence",
     "load_classifier": "estimators.persistence",
     "check_backbone": "estimators.persistence",
@@ -89,6 +90,7 @@ _PUBLIC_API = {
     "decompose_update": "evaluation.diagnostics",
     # Chapter 5's toy vision-language model and its alignment dial.
     "toy_dataset": "data.toy",
+    "toy_family": "data.toy",
     "map_extent": "data.toy",
     "to_map": "data.toy",
     "new_class_margin": "evaluation.alignment",

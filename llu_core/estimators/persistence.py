@@ -40,6 +40,7 @@ from ..utils.io import checksum, parse_json, read_tensors, target_path, write_te
 from ..utils.validation import check_is_fitted, default_device
 from .baselines import CLIPAdapterClassifier, LinearProbeClassifier, TipAdapterClassifier, ZeroShotClassifier
 from .llu import LLUClassifier
+from .multi import MultiLLUClassifier
 from .prompt_learners import CoCoOpClassifier, CoOpClassifier, KgCoOpClassifier, ProGradClassifier
 
 _HEADER_KEY = "llu_core"
@@ -51,13 +52,16 @@ _IMAGE_CENTRE = "image_centre"
 #: The classes a file may ask for: the project's estimators, nothing else.
 _CLASSES = {cls.__name__: cls for cls in (ZeroShotClassifier, LLUClassifier, CLIPAdapterClassifier,
                                           TipAdapterClassifier, LinearProbeClassifier, CoOpClassifier,
-                                          CoCoOpClassifier, ProGradClassifier, KgCoOpClassifier)}
+                                          CoCoOpClassifier, ProGradClassifier, KgCoOpClassifier,
+                                          MultiLLUClassifier)}
 
 # Per class: fitted tensors stored as such, and fitted plain values stored in the JSON.
 _FITTED = {
     "ZeroShotClassifier": ((), ("dim_",)),
     "LLUClassifier": (("image_adapter_", "text_adapter_", "image_centres_", "text_centres_"),
                       ("dim_", "identity_distance_", "loss_history_", "n_epochs_")),
+    # Its updates are LLUClassifier records of their own, under "updates" (see _multi_record).
+    "MultiLLUClassifier": ((), ("dim_",)),
     "CLIPAdapterClassifier": (("adapter_",), ("dim_", "loss_history_", "n_epochs_")),
     "TipAdapterClassifier": (("keys_", "values_", "class_embeddings_"), ("dim_", "loss_history_")),
     "LinearProbeClassifier": (("coef_", "intercept_", "class_embeddings_"), ("dim_",)),
@@ -67,8 +71,13 @@ _FITTED = {
 }
 
 
-def _expected_shapes(name, params, d):
-    """Every stored tensor's shape for a model of dimension ``d``: ints, or letters that must agree."""
+def _expected_shapes(name, params, d, updates=()):
+    """Every stored tensor's shape for a model of dimension ``d``: ints, or letters that must agree
+    (``updates``: the update records of a MultiLLUClassifier, each with its own letters)."""
+    if name == "MultiLLUClassifier":
+        return {f"updates.{i}.{key}": tuple(f"{i}{size}" if isinstance(size, str) else size for size in shape)
+                for i, update in enumerate(updates)
+                for key, shape in {**_expected_shapes("LLUClassifier", update["params"], d), "texts": ("C", d)}.items()}
     if name == "LLUClassifier":
         adapter = {f"{side}_adapter_.linear.{part}": shape for side in ("image", "text")
                    for part, shape in (("weight", (d, d)), ("bias", (d,)))}
@@ -142,8 +151,31 @@ def _description(classnames, templates, backbone):
     return described
 
 
+def _record(clf):
+    """The header entries (class, hyperparameters, fitted values) and the tensors of a fitted estimator."""
+    name = type(clf).__name__
+    check_is_fitted(clf, "dim_")
+    clf._check_params()
+    tensor_names, value_names = _FITTED[name]
+    tensors = _fitted_tensors(clf, tensor_names)
+    record = {"class": name, "params": {key: _plain(value, key) for key, value in clf.get_params().items()},
+              "fitted": {attribute: _plain(getattr(clf, attribute), attribute) for attribute in value_names}}
+    if name == "MultiLLUClassifier":
+        record["updates"] = []
+        for i, (dataset, update) in enumerate(clf.updates_.items()):
+            part, own = _record(update)
+            texts = clf.texts_[dataset]
+            record["updates"].append({**part, "name": dataset, "classnames": list(texts.classnames)})
+            tensors.update({f"updates.{i}.{key}": tensor for key, tensor in own.items()})
+            tensors[f"updates.{i}.texts"] = torch.from_numpy(texts.embeddings)
+    return record, tensors
+
+
 def save_classifier(clf, path, image_centre=None, classnames=None, templates=None, backbone=None):
     """Write the fitted classifier ``clf`` to ``path`` (a ``.safetensors`` file), atomically.
+
+    A :class:`~llu_core.estimators.multi.MultiLLUClassifier` is stored with every update (its
+    LLU's record and tensors, its data set's name, class names and class texts), in order.
 
     Parameters
     ----------
@@ -165,20 +197,14 @@ def save_classifier(clf, path, image_centre=None, classnames=None, templates=Non
     if name not in _CLASSES or type(clf) is not _CLASSES[name]:
         raise ValueError(f"cannot save a {name}; expected one of {sorted(_CLASSES)}")
     path = target_path(path)
-    check_is_fitted(clf, "dim_")
-    clf._check_params()
-    tensor_names, value_names = _FITTED[name]
-    tensors = {key: tensor.detach().to("cpu", torch.float32).contiguous()
-               for key, tensor in _fitted_tensors(clf, tensor_names).items()}
+    record, tensors = _record(clf)
+    tensors = {key: tensor.detach().to("cpu", torch.float32).contiguous() for key, tensor in tensors.items()}
     if image_centre is not None:
         tensors[_IMAGE_CENTRE] = _as_centre(image_centre)
     for key, tensor in tensors.items():
         if not torch.isfinite(tensor).all():
             raise ValueError(f"cannot save this {name}: its {key} has NaN or infinite entries")
-    header = {"format": _FORMAT_VERSION, "class": name,
-              "params": {key: _plain(value, key) for key, value in clf.get_params().items()},
-              "fitted": {attribute: _plain(getattr(clf, attribute), attribute) for attribute in value_names},
-              **_description(classnames, templates, backbone)}
+    header = {"format": _FORMAT_VERSION, **record, **_description(classnames, templates, backbone)}
     text = json.dumps(header, sort_keys=True)
     write_tensors(path, tensors, metadata={_HEADER_KEY: text,
                                            _CHECKSUM_KEY: checksum(text, *(tensors[k] for k in sorted(tensors)))})
@@ -196,12 +222,18 @@ def _read_header(metadata, path):
     name = header.get("class")
     if name not in _CLASSES:
         raise ValueError(f"{path} asks for class {name!r}; only {sorted(_CLASSES)} can be loaded")
-    params, fitted = header.get("params"), header.get("fitted")
-    expected_params = set(_CLASSES[name]._get_param_names())
-    if not isinstance(params, dict) or set(params) != expected_params:
-        raise ValueError(f"{path}: the hyperparameters of a {name} must be exactly {sorted(expected_params)}")
-    if not isinstance(fitted, dict) or set(fitted) != set(_FITTED[name][1]):
-        raise ValueError(f"{path}: the fitted values of a {name} must be exactly {sorted(_FITTED[name][1])}")
+    _check_record(header, path)
+    if name == "MultiLLUClassifier":
+        updates = header.get("updates")
+        if not isinstance(updates, list) or not updates:
+            raise ValueError(f"{path}: a MultiLLUClassifier holds a non-empty list of updates")
+        for update in updates:
+            if not isinstance(update, dict) or update.get("class") != "LLUClassifier" \
+                    or not isinstance(update.get("name"), str) or not isinstance(update.get("classnames"), list):
+                raise ValueError(f"{path}: every update of a MultiLLUClassifier is an LLUClassifier record with its "
+                                 "data set's name and class names")
+            _check_record(update, path)
+            _check_fitted_values(update["fitted"], path)
     try:
         _description(header.get("classnames"), header.get("templates"), None)
     except ValueError as error:
@@ -211,6 +243,16 @@ def _read_header(metadata, path):
                                      and isinstance(backbone.get("description"), str)):
         raise ValueError(f"{path}: the backbone record must hold a cache_key and a description")
     return header, metadata[_HEADER_KEY], metadata.get(_CHECKSUM_KEY)
+
+
+def _check_record(record, path):
+    """The hyperparameters and fitted values of a record are exactly those of its class."""
+    name, params, fitted = record["class"], record.get("params"), record.get("fitted")
+    expected_params = set(_CLASSES[name]._get_param_names())
+    if not isinstance(params, dict) or set(params) != expected_params:
+        raise ValueError(f"{path}: the hyperparameters of a {name} must be exactly {sorted(expected_params)}")
+    if not isinstance(fitted, dict) or set(fitted) != set(_FITTED[name][1]):
+        raise ValueError(f"{path}: the fitted values of a {name} must be exactly {sorted(_FITTED[name][1])}")
 
 
 def _check_fitted_values(fitted, path):
@@ -232,7 +274,7 @@ def _check_fitted_values(fitted, path):
 def _check_shapes(layout, path, header):
     """Compare every stored tensor (``layout``: name -> (dtype, shape)) with the shapes the header implies."""
     name, d = header["class"], header["fitted"]["dim_"]
-    expected = _expected_shapes(name, header["params"], d)
+    expected = _expected_shapes(name, header["params"], d, header.get("updates", ()))
     stored = set(layout) - {_IMAGE_CENTRE}
     if stored != set(expected):
         raise ValueError(f"{path}: a {name} stores the tensors {sorted(expected)}, this file holds {sorted(stored)}")
@@ -247,8 +289,14 @@ def _check_shapes(layout, path, header):
                              f"dimension {d} needs F32 of shape {list(shape)}")
     if name == "LinearProbeClassifier" and sizes["k"] != (1 if sizes["K"] == 2 else sizes["K"]):
         raise ValueError(f"{path}: coef_ has {sizes['k']} row(s) for {sizes['K']} classes")
-    if name == "LLUClassifier" and header["params"]["mask"] != "global" and min(sizes["k"], sizes["m"]) == 0:
-        raise ValueError(f"{path}: the {header['params']['mask']} mask needs image and text centres, one is empty")
+    llus = {"LLUClassifier": [("", header)], "MultiLLUClassifier": list(enumerate(header.get("updates", ())))}
+    for i, update in llus.get(name, []):
+        mask = update["params"]["mask"]
+        if mask != "global" and min(sizes[f"{i}k"], sizes[f"{i}m"]) == 0:
+            raise ValueError(f"{path}: the {mask} mask needs image and text centres, one is empty")
+        if i != "" and sizes[f"{i}C"] != len(update["classnames"]):
+            raise ValueError(f"{path}: update {update['name']!r} has {sizes[f'{i}C']} class texts for "
+                             f"{len(update['classnames'])} class names")
     if _IMAGE_CENTRE in layout:
         dtype, shape = layout[_IMAGE_CENTRE]
         if dtype != "F32" or len(shape) != 1:
@@ -316,10 +364,27 @@ def load_classifier(path, device=None, image_centre=None, backbone=None):
             check_backbone(clf, backbone)
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from None
-    for attribute, value in header["fitted"].items():
+    if name != "MultiLLUClassifier":
+        return _restore(clf, header["fitted"], tensors)
+    for i, update in enumerate(header["updates"]):
+        prefix = f"updates.{i}."
+        own = {key[len(prefix):]: tensor for key, tensor in tensors.items() if key.startswith(prefix)}
+        llu = LLUClassifier(**update["params"])
+        try:  # the checks of fit and of add: a file is trusted no more than a caller
+            llu._check_params()
+            llu.device_ = clf.device_
+            clf.add(_restore(llu, update["fitted"], own), update["name"], own["texts"].numpy(), update["classnames"])
+        except ValueError as error:
+            raise ValueError(f"{path}: update {update['name']!r}: {error}") from None
+    return clf
+
+
+def _restore(clf, fitted, tensors):
+    """``clf`` (built with its hyperparameters, its ``device_`` set) with its fitted values and tensors."""
+    for attribute, value in fitted.items():
         setattr(clf, attribute, value)
     clf._build_modules()
-    for attribute in _FITTED[name][0]:
+    for attribute in _FITTED[type(clf).__name__][0]:
         value = getattr(clf, attribute, None)
         if isinstance(value, torch.nn.Module):
             prefix = f"{attribute}."
