@@ -77,6 +77,10 @@ _PUBLIC_API = {
     "summarise": "evaluation.summary",
     "add_average": "evaluation.summary",
     "measure_training_speed": "evaluation.training_speed",
+    # One model for many data sets (the paper's future work).
+    "run_many_datasets": "evaluation.many_datasets",
+    "summarise_many": "evaluation.many_datasets",
+    "measure_cost": "evaluation.many_datasets",
     "predict_images": "evaluation.image_folders",
     # What the mask sees, and what a fitted update does beyond its training classes.
     "embedding_statistics": "evaluation.geometry",
