@@ -22,7 +22,9 @@ Methods (the records' ``method``):
 - ``"union_llu"``: one LLU fitted on the union of the training sets against the union of their
   classes: refitted on everything whenever a data set arrives.
 - ``"sequential_clip_adapter"``: CLIP-Adapter fine-tuned on A, then B, then C, ... (warm start,
-  each data set against its own classes): sequential fine-tuning, which forgets.
+  each data set against its own classes): sequential fine-tuning, which forgets. What it
+  forgot shows beside ``"sequential_clip_adapter_when_fitted"``: the same training scored on
+  each data set right after its own turn (on A after A, on B after A then B, ...).
 - ``"zero_shot"``.
 
 A record is one score: ``method``, ``dataset``, ``setting`` (``"fitted"`` or ``"unseen"``),
@@ -216,13 +218,15 @@ def run_many_datasets(datasets, unseen=None, shots=16, seeds=(1, 2, 3), llu=None
                 records.append({"method": method, "dataset": data.name, "setting": setting, "classes": classes,
                                 "shots": shots, "seed": seed, "accuracy": 100.0 * model.score(data.test_X, labels, T)})
 
-        for data, own in zip(datasets, own_llu):
+        for position, (data, own) in enumerate(zip(datasets, own_llu)):
             for rule, model in multi.items():
                 score(f"multi_{rule}", model, data, "fitted")
             score("oracle_llu", own, data, "fitted")
             score("union_llu", union_llu["*"], data, "fitted")
             score("sequential_clip_adapter", fit_sequentially(clip_adapter, datasets, shots, seed, sequences), data,
                   "fitted")
+            score("sequential_clip_adapter_when_fitted",
+                  fit_sequentially(clip_adapter, datasets[:position + 1], shots, seed, sequences), data, "fitted")
             score("zero_shot", zero_shot, data, "fitted")
         for data in unseen or datasets:
             scope = scopes[data.name]
@@ -245,19 +249,20 @@ def _mean_maps(maps):
 
 
 def summarise_many(records):
-    """Mean accuracy over seeds per (method, data set, setting, classes), with its standard error.
+    """Mean accuracy over seeds per (method, data set, setting, classes, shots), with its standard error.
 
     Returns :func:`~llu_core.evaluation.summary.summarise`'s rows plus ``accuracy_se``: the
     standard deviation over seeds (``ddof=1``) over √(seeds); NaN for one seed. The average over
-    the data sets of each (method, setting, classes) follows, its standard error from the
+    the data sets of each (method, setting, classes, shots) follows, its standard error from the
     per-seed averages (only for methods scored on every data set of the setting).
     """
     groups, names = {}, {}
     for record in records:
-        groups.setdefault((record["method"], record["setting"], record["classes"], record["seed"]), []).append(record)
+        key = (record["method"], record["setting"], record["classes"], record["shots"], record["seed"])
+        groups.setdefault(key, []).append(record)
         names.setdefault(record["setting"], set()).add(record["dataset"])
     averaged = list(records)
-    for (_, setting, _, _), group in groups.items():
+    for (_, setting, *_), group in groups.items():
         if {record["dataset"] for record in group} == names[setting]:
             averaged.append({**group[0], "dataset": "average",
                              "accuracy": float(np.mean([record["accuracy"] for record in group]))})

@@ -20,7 +20,9 @@ from .tables import format_cell, markdown_table
 MANY_DATASETS_LABELS = {
     "multi_max": "Multi-LLU, max (ours)", "multi_mixture": "Multi-LLU, mixture", "multi_share": "Multi-LLU, share",
     "oracle_llu": "LLU per data set, oracle", "union_llu": "LLU on the union",
-    "sequential_clip_adapter": "CLIP-Adapter, sequential", "zero_shot": method_label("zero_shot"),
+    "sequential_clip_adapter": "CLIP-Adapter, sequential",
+    "sequential_clip_adapter_when_fitted": "CLIP-Adapter, sequential, just after its turn",
+    "zero_shot": method_label("zero_shot"),
 }
 _COLUMNS = (("fitted", "own"), ("fitted", "union"), ("unseen", "own"), ("unseen", "union"))
 

@@ -35,11 +35,14 @@ def test_every_method_is_scored_on_every_data_set_against_both_label_spaces(list
     records = listed["records"]
     fitted = {(r["method"], r["dataset"], r["classes"]) for r in records if r["setting"] == "fitted"}
     methods = {"multi_max", "multi_mixture", "multi_share", "oracle_llu", "union_llu", "sequential_clip_adapter",
-               "zero_shot"}
+               "sequential_clip_adapter_when_fitted", "zero_shot"}
     assert fitted == {(m, f"toy_{k}", c) for m in methods for k in (1, 2, 3) for c in ("own", "union")}
     unseen = {(r["method"], r["dataset"]) for r in records if r["setting"] == "unseen"}
-    assert unseen == {(m, "toy_4") for m in methods - {"oracle_llu"}}  # no oracle for a data set never fitted
-    assert len(records) == 2 * (7 * 3 * 2 + 6 * 2)
+    # No oracle for a data set never fitted, and no turn of its own.
+    assert unseen == {(m, "toy_4") for m in methods - {"oracle_llu", "sequential_clip_adapter_when_fitted"}}
+    assert len(records) == 2 * (8 * 3 * 2 + 6 * 2)
+    last = scores(listed, method="sequential_clip_adapter", dataset="toy_3")
+    assert last == scores(listed, method="sequential_clip_adapter_when_fitted", dataset="toy_3")  # the same model
     assert len(listed["union_classes"]) == 4 * 6 and all(0.0 <= r["accuracy"] <= 100.0 for r in records)
 
 
