@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-import torch
 
 from llu_core import (ClassTexts, LLUClassifier, MultiLLUClassifier, few_shot_indices, load_classifier, save_classifier,
                       toy_family)
 from llu_core.estimators.multi import union_classes
-from llu_core.method.combination import COMBINATIONS, combination_weights, combine_updates
+from llu_core.method.combination import COMBINATIONS
 
 SHOTS = 8
 
@@ -134,18 +133,3 @@ def test_union_merges_shared_classes_and_tells_same_names_apart():
     np.testing.assert_array_equal(where["pets"], [0, 1])
     np.testing.assert_array_equal(where["zoo"], [1, 2, 3])
 
-
-def test_combination_rules():
-    alpha = torch.tensor([[0.5, 0.5, 0.0, 0.3], [0.1, 0.5, 0.0, 0.0]])
-    maximum, mixture, share = (combination_weights(alpha, rule) for rule in COMBINATIONS)
-    torch.testing.assert_close(maximum, torch.tensor([[0.5, 0.5, 0.0, 0.3], [0.0, 0.0, 0.0, 0.0]]))
-    torch.testing.assert_close(mixture, alpha)  # sums at most 1: the weights as they are
-    torch.testing.assert_close(combination_weights(alpha * 2, "mixture")[:, 1], torch.tensor([0.5, 0.5]))
-    torch.testing.assert_close(share[:, 0], torch.tensor([0.25 / 0.6, 0.01 / 0.6]))
-    assert share[:, 2].sum() == 0 and (share.sum(0) <= alpha.max(0).values + 1e-7).all()
-    X = torch.nn.functional.normalize(torch.randn(4, 3), dim=1)
-    adapters = [lambda E: E + 1.0, lambda E: -E]
-    moved = combine_updates(X, adapters, torch.zeros(2, 4))
-    torch.testing.assert_close(moved, X)  # no weight: zero-shot
-    with pytest.raises(ValueError, match="rule must be one of"):
-        combination_weights(alpha, "sum")
