@@ -121,6 +121,7 @@ _PUBLIC_API = {
     "format_speed_table": "report.tables",
     "format_many_datasets_table": "report.many_datasets",
     "format_cost_table": "report.many_datasets",
+    "format_per_dataset_table": "report.many_datasets",
     "format_statistics_table": "report.tables",
     "summary_cell": "report.tables",
     "spread": "report.tables",

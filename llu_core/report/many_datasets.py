@@ -1,7 +1,8 @@
 """The tables and the figure of the chapter "One model, many data sets".
 
-:func:`format_many_datasets_table` lays out :func:`~llu_core.evaluation.many_datasets.summarise_many`'s
-rows (fitted and unseen data sets, against their own classes and the union's, mean ± standard
+The tables :func:`format_many_datasets_table` (the average over the data sets) and
+:func:`format_per_dataset_table` (one column per data set) lay out
+:func:`~llu_core.evaluation.many_datasets.summarise_many`'s rows (fitted and unseen data sets, against their own classes and the union's, mean ± standard
 error over seeds), :func:`format_cost_table` what each added data set costs
 (:func:`~llu_core.evaluation.many_datasets.measure_cost`), and :func:`plot_interference` the mean
 α of every data set under every data set's update
@@ -65,20 +66,58 @@ def format_many_datasets_table(summary, dataset="average", default="multi_max", 
                                    for method in methods])
 
 
+def format_per_dataset_table(summary, methods, setting="fitted", classes="own", digits=1):
+    """One row per method, one column per data set (then their average): mean accuracy in percent.
+
+    Parameters
+    ----------
+    summary : list of dict
+        :func:`~llu_core.evaluation.many_datasets.summarise_many`'s rows.
+    methods : sequence of str
+        The methods shown, in this order (keys of :data:`MANY_DATASETS_LABELS`).
+    setting : {"fitted", "unseen"}
+    classes : {"own", "union"}
+    digits : int
+
+    Returns
+    -------
+    str: a Markdown table; "–" where a method has no score on a data set.
+    """
+    rows = {(row["method"], row["dataset"]): row for row in summary
+            if row["setting"] == setting and row["classes"] == classes}
+    if not rows:
+        raise ValueError(f"the summary has no rows for setting={setting!r}, classes={classes!r}")
+    datasets = list(dict.fromkeys(name for _, name in rows if name != "average"))
+    columns = datasets + (["average"] if any(name == "average" for _, name in rows) else [])
+
+    def cell(method, dataset):
+        row = rows.get((method, dataset))
+        return "–" if row is None else f"{row['accuracy_mean']:.{digits}f}"
+
+    header = [f"{setting}, {classes} classes", *(dataset_label(name) for name in columns)]
+    return markdown_table(header, [[MANY_DATASETS_LABELS.get(method, method).replace(" (ours)", ""),
+                                    *(cell(method, name) for name in columns)] for method in methods])
+
+
 def format_cost_table(cost, rules=("max", "mixture")):
     """What each added data set costs: one row per model size K (:func:`~llu_core.evaluation.many_datasets.measure_cost`).
 
     Times are given as ratios to the first row's (the model of one data set), since wall-clock
-    seconds depend on the machine; the memory of the update added is given in MB of float32.
+    seconds depend on the machine; scoring time is per test image (the K data sets' test sets
+    are scored together, so their number grows with K), as a ratio to the first row's under
+    ``rules[0]``. The memory of the update added is given in MB of float32.
     """
     first = cost[0]
+
+    def per_image(row, rule):
+        return row[f"score_{rule}_s"] / row["n_test"]
+
     header = ["data sets K", "update added (MB)", "fit of the added LLU", "refit of one LLU on all K",
-              *(f"scoring, {rule} rule" for rule in rules)]
+              *(f"scoring per image, {rule} rule" for rule in rules)]
     rows = [[row["n_datasets"], f"{4 * row['update_floats'] / 1e6:.2f}",
              f"{row['fit_added_s'] / first['fit_added_s']:.1f}×", f"{row['fit_union_s'] / first['fit_added_s']:.1f}×",
-             *(f"{row[f'score_{rule}_s'] / first[f'score_{rules[0]}_s']:.1f}×" for rule in rules)] for row in cost]
+             *(f"{per_image(row, rule) / per_image(first, rules[0]):.1f}×" for rule in rules)] for row in cost]
     return markdown_table(header, rows)
-
 
 def _short(value):
     """A weight in a few characters: two decimals from 0.01 up, else one significant digit (8e-4)."""

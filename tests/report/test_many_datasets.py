@@ -2,7 +2,7 @@
 
 import pytest
 
-from llu_core import format_cost_table, format_many_datasets_table
+from llu_core import format_cost_table, format_many_datasets_table, format_per_dataset_table
 
 
 def summary_row(method, setting, classes, mean, se, dataset="average"):
@@ -28,8 +28,20 @@ def test_the_table_has_a_row_per_method_and_a_dash_where_a_method_has_no_score()
 
 
 def test_the_cost_table_gives_megabytes_and_ratios_to_one_data_set():
-    cost = [{"n_datasets": k, "update_floats": 250_000, "fit_added_s": 2.0, "fit_union_s": 2.0 * k,
-             "score_max_s": 0.5 * k, "score_mixture_s": 1.0 * k} for k in (1, 2, 3)]
+    cost = [{"n_datasets": k, "update_floats": 250_000, "fit_added_s": 2.0, "fit_union_s": 2.0 * k, "n_test": 100 * k,
+             "score_max_s": 0.5 * k, "score_mixture_s": 1.0 * k * k} for k in (1, 2, 3)]
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in format_cost_table(cost).splitlines()[2:]]
     assert rows[0] == ["1", "1.00", "1.0×", "1.0×", "1.0×", "2.0×"]
-    assert rows[2] == ["3", "1.00", "1.0×", "3.0×", "3.0×", "6.0×"]
+    assert rows[2] == ["3", "1.00", "1.0×", "3.0×", "1.0×", "6.0×"]  # scoring per test image
+
+
+def test_the_per_data_set_table_has_a_column_per_data_set_and_the_average():
+    summary = [summary_row("multi_max", "fitted", "own", value, 0.1, dataset=name)
+               for name, value in (("dtd", 40.0), ("cifar10", 80.0), ("average", 60.0))]
+    summary.append(summary_row("multi_max", "fitted", "union", 1.0, 0.1, dataset="dtd"))  # another column: not shown
+    lines = format_per_dataset_table(summary, ["multi_max", "zero_shot"]).splitlines()
+    assert [cell.strip() for cell in lines[0].split("|")[1:-1]] == ["fitted, own classes", "DTD", "CIFAR-10", "Average"]
+    assert [cell.strip() for cell in lines[2].split("|")[1:-1]] == ["Multi-LLU, max", "40.0", "80.0", "60.0"]
+    assert [cell.strip() for cell in lines[3].split("|")[1:-1]] == ["Zero-shot", "–", "–", "–"]
+    with pytest.raises(ValueError, match="no rows for setting='unseen', classes='own'"):
+        format_per_dataset_table(summary, ["multi_max"], setting="unseen")
