@@ -31,13 +31,13 @@ from ..method.combination import COMBINATIONS, combination_weights, combine_upda
 from ..method.locality import local_weight
 from ..utils.class_texts import ClassTexts, name_key
 from ..utils.validation import as_embeddings, check_choice, check_is_fitted, default_device
-from ._base import EmbeddingClassifier, check_logit_scale, match_classes, store_params
+from ._base import EmbeddingClassifier, MovedEmbeddings, check_logit_scale, match_classes, store_params
 from .llu import LLUClassifier
 
 _MODALITIES = ("image", "text")
 
 
-class MultiLLUClassifier(EmbeddingClassifier):
+class MultiLLUClassifier(MovedEmbeddings, EmbeddingClassifier):
     """K fitted LLU updates, one per data set, each acting where its own data lie.
 
     An embedding x (image or class text) gets the weight α_k(x) = α(x, D_k) of Eq. 5 under every
@@ -181,20 +181,6 @@ class MultiLLUClassifier(EmbeddingClassifier):
         E = as_embeddings(E, "E", dim=self.dim_).to(self.device_)
         with torch.no_grad():
             return self._alphas(E, modality).T.cpu().numpy()
-
-    def transform_images(self, X):
-        """Moved unit-norm image embeddings, numpy float32 (n, d)."""
-        return self._transform_numpy(X, "image")
-
-    def transform_texts(self, T):
-        """Moved unit-norm class text embeddings, numpy float32 (C, d)."""
-        return self._transform_numpy(T, "text")
-
-    def _transform_numpy(self, E, modality):
-        check_is_fitted(self, "dim_")
-        E = as_embeddings(E, "embeddings", dim=self.dim_).to(self.device_)
-        with torch.no_grad():
-            return self._transform(E, modality).cpu().numpy()
 
 
 def _class_texts(texts, classnames, dim, name):
