@@ -41,6 +41,7 @@ from ..utils.validation import check_is_fitted, default_device
 from .baselines import CLIPAdapterClassifier, LinearProbeClassifier, TipAdapterClassifier, ZeroShotClassifier
 from .clap import CLAPClassifier
 from .gda import GDAClassifier
+from .layouts import FITTED, expected_shapes
 from .llu import LLUClassifier
 from .lp_plus_plus import LPPlusPlusClassifier
 from .multi import MultiLLUClassifier
@@ -59,64 +60,6 @@ _CLASSES = {cls.__name__: cls for cls in (ZeroShotClassifier, LLUClassifier, CLI
                                           CoCoOpClassifier, ProGradClassifier, KgCoOpClassifier, GDAClassifier,
                                           ProKeRClassifier, LPPlusPlusClassifier, CLAPClassifier,
                                           MultiLLUClassifier)}
-
-# Per class: fitted tensors stored as such, and fitted plain values stored in the JSON.
-_FITTED = {
-    "ZeroShotClassifier": ((), ("dim_",)),
-    "LLUClassifier": (("image_adapter_", "text_adapter_", "image_centres_", "text_centres_"),
-                      ("dim_", "identity_distance_", "loss_history_", "n_epochs_")),
-    # Its updates are LLUClassifier records of their own, under "updates" (see _multi_record).
-    "MultiLLUClassifier": ((), ("dim_",)),
-    "CLIPAdapterClassifier": (("adapter_",), ("dim_", "loss_history_", "n_epochs_")),
-    "TipAdapterClassifier": (("keys_", "values_", "class_embeddings_"), ("dim_", "loss_history_")),
-    "LinearProbeClassifier": (("coef_", "intercept_", "class_embeddings_"), ("dim_",)),
-    "GDAClassifier": (("coef_", "intercept_", "features_", "class_embeddings_"), ("dim_", "alpha_")),
-    "ProKeRClassifier": (("support_", "dual_coef_", "class_embeddings_"), ("dim_", "beta_", "lam_")),
-    "LPPlusPlusClassifier": (("visual_prototypes_", "bias_", "blending_", "class_embeddings_"),
-                             ("dim_", "prototype_step_", "blending_step_", "loss_history_")),
-    "CLAPClassifier": (("prototypes_", "penalty_weights_", "class_embeddings_"),
-                       ("dim_", "loss_history_", "n_epochs_")),
-    **{name: (("context_", *modules), ("dim_", "ctx_dim_", "tower_key_", "loss_history_", "n_epochs_"))
-       for name, modules in (("CoOpClassifier", ()), ("CoCoOpClassifier", ("meta_net_",)),
-                             ("ProGradClassifier", ()), ("KgCoOpClassifier", ()))},
-}
-
-
-def _expected_shapes(name, params, d, updates=()):
-    """Every stored tensor's shape for a model of dimension ``d``: ints, or letters that must agree
-    (``updates``: the update records of a MultiLLUClassifier, each with its own letters)."""
-    if name == "MultiLLUClassifier":
-        return {f"updates.{i}.{key}": tuple(f"{i}{size}" if isinstance(size, str) else size for size in shape)
-                for i, update in enumerate(updates)
-                for key, shape in {**_expected_shapes("LLUClassifier", update["params"], d), "texts": ("C", d)}.items()}
-    if name == "LLUClassifier":
-        adapter = {f"{side}_adapter_.linear.{part}": shape for side in ("image", "text")
-                   for part, shape in (("weight", (d, d)), ("bias", (d,)))}
-        return {**adapter, "image_centres_": ("k", d), "text_centres_": ("m", d)}
-    if name == "CLIPAdapterClassifier":
-        hidden = max(1, d // params["reduction"])
-        return {"adapter_.down.weight": (hidden, d), "adapter_.up.weight": (d, hidden)}
-    if name == "TipAdapterClassifier":
-        return {"keys_": ("n", d), "values_": ("n", "K"), "class_embeddings_": ("K", d)}
-    if name == "LinearProbeClassifier":
-        return {"coef_": ("k", d), "intercept_": ("k",), "class_embeddings_": ("K", d)}
-    if name == "GDAClassifier":
-        return {"coef_": ("K", d), "intercept_": ("K",), "features_": ("n", d), "class_embeddings_": ("K", d)}
-    if name == "ProKeRClassifier":
-        return {"support_": ("n", d), "dual_coef_": ("n", "K"), "class_embeddings_": ("K", d)}
-    if name == "LPPlusPlusClassifier":
-        return {"visual_prototypes_": ("K", d), "bias_": ("K",), "blending_": ("K",), "class_embeddings_": ("K", d)}
-    if name == "CLAPClassifier":
-        return {"prototypes_": ("K", d), "penalty_weights_": ("K",), "class_embeddings_": ("K", d)}
-    if name in ("CoOpClassifier", "CoCoOpClassifier", "ProGradClassifier", "KgCoOpClassifier"):
-        shapes = {"context_": (params["n_ctx"] or "M", "w")}  # w: the tower's word-embedding width
-        if name == "CoCoOpClassifier":
-            hidden = max(1, d // 16)
-            shapes.update({"meta_net_.0.weight": (hidden, d), "meta_net_.0.bias": (hidden,),
-                           "meta_net_.2.weight": ("w", hidden), "meta_net_.2.bias": ("w",)})
-        return shapes
-    return {}
-
 
 def _plain(value, name):
     """``value`` as JSON data: numpy scalars become Python numbers, a torch device its string."""
@@ -175,7 +118,7 @@ def _record(clf):
     name = type(clf).__name__
     check_is_fitted(clf, "dim_")
     clf._check_params()
-    tensor_names, value_names = _FITTED[name]
+    tensor_names, value_names = FITTED[name]
     tensors = _fitted_tensors(clf, tensor_names)
     record = {"class": name, "params": {key: _plain(value, key) for key, value in clf.get_params().items()},
               "fitted": {attribute: _plain(getattr(clf, attribute), attribute) for attribute in value_names}}
@@ -188,6 +131,22 @@ def _record(clf):
             tensors.update({f"updates.{i}.{key}": tensor for key, tensor in own.items()})
             tensors[f"updates.{i}.texts"] = torch.from_numpy(texts.embeddings)
     return record, tensors
+
+
+def fitted_class_count(clf):
+    """The number of classes ``clf`` was fitted on, where it keeps them, else None: a model saved with
+    fewer class names is refused (a class it scores would have none).
+
+    Estimators that score their own classes keep their embeddings (``class_embeddings_``); LLU
+    keeps the class texts themselves as D_text when they were fewer than its clusters.
+    """
+    embeddings = getattr(clf, "class_embeddings_", None)
+    if embeddings is not None:
+        return int(embeddings.shape[0])
+    if isinstance(clf, LLUClassifier) and clf.mask != "global":
+        rows = int(clf.text_centres_.shape[0])
+        return rows if clf.n_clusters is None or rows < clf.n_clusters else None
+    return None
 
 
 def save_classifier(clf, path, image_centre=None, classnames=None, templates=None, backbone=None):
@@ -217,6 +176,10 @@ def save_classifier(clf, path, image_centre=None, classnames=None, templates=Non
         raise ValueError(f"cannot save a {name}; expected one of {sorted(_CLASSES)}")
     path = target_path(path)
     record, tensors = _record(clf)
+    count = fitted_class_count(clf)
+    if classnames is not None and count is not None and len(list(classnames)) < count:
+        raise ValueError(f"classnames has {len(list(classnames))} name(s); the {name} was fitted on {count} classes, "
+                         "each needs its name")
     tensors = {key: tensor.detach().to("cpu", torch.float32).contiguous() for key, tensor in tensors.items()}
     if image_centre is not None:
         tensors[_IMAGE_CENTRE] = _as_centre(image_centre)
@@ -270,8 +233,8 @@ def _check_record(record, path):
     expected_params = set(_CLASSES[name]._get_param_names())
     if not isinstance(params, dict) or set(params) != expected_params:
         raise ValueError(f"{path}: the hyperparameters of a {name} must be exactly {sorted(expected_params)}")
-    if not isinstance(fitted, dict) or set(fitted) != set(_FITTED[name][1]):
-        raise ValueError(f"{path}: the fitted values of a {name} must be exactly {sorted(_FITTED[name][1])}")
+    if not isinstance(fitted, dict) or set(fitted) != set(FITTED[name][1]):
+        raise ValueError(f"{path}: the fitted values of a {name} must be exactly {sorted(FITTED[name][1])}")
 
 
 def _check_fitted_values(fitted, path):
@@ -298,7 +261,7 @@ def _check_fitted_values(fitted, path):
 def _check_shapes(layout, path, header):
     """Compare every stored tensor (``layout``: name -> (dtype, shape)) with the shapes the header implies."""
     name, d = header["class"], header["fitted"]["dim_"]
-    expected = _expected_shapes(name, header["params"], d, header.get("updates", ()))
+    expected = expected_shapes(name, header["params"], d, header.get("updates", ()))
     stored = set(layout) - {_IMAGE_CENTRE}
     if stored != set(expected):
         raise ValueError(f"{path}: a {name} stores the tensors {sorted(expected)}, this file holds {sorted(stored)}")
@@ -408,7 +371,7 @@ def _restore(clf, fitted, tensors):
     for attribute, value in fitted.items():
         setattr(clf, attribute, value)
     clf._build_modules()
-    for attribute in _FITTED[type(clf).__name__][0]:
+    for attribute in FITTED[type(clf).__name__][0]:
         value = getattr(clf, attribute, None)
         if isinstance(value, torch.nn.Module):
             prefix = f"{attribute}."
