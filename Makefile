@@ -34,8 +34,12 @@ book: setup data
 lab: setup data
 	$(BIN)/python -m llu_core.report.lab $(ARGS)
 
+# The tests in one process per CPU (pytest-xdist), torch on one thread in each: the book build that
+# tests/book/test_book.py starts (first) executes its chapters two at a time in one of them, while
+# the others run the rest, so both cores stay busy and none is oversubscribed.
+JOBS ?= $(shell nproc)
 test: setup data
-	$(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
 benchmark: setup
 	$(BIN)/python benchmarks/bench_grids.py --reproduce

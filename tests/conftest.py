@@ -48,3 +48,10 @@ def vit_b32():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return OpenCLIPBackbone("ViT-B-32", pretrained=None, device="cpu")
+
+
+def pytest_collection_modifyitems(items):
+    """The tests of the built book first: the build they share (every chapter executed) is the longest
+    piece of a run, so it starts at once, beside the other tests when they run in several processes
+    (``make test``: pytest-xdist keeps the book's tests, one ``xdist_group``, in one process)."""
+    items.sort(key=lambda item: "built" not in item.fixturenames)

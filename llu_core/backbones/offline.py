@@ -74,6 +74,7 @@ from importlib.metadata import version
 
 import numpy as np
 import torch
+from filelock import FileLock
 from sklearn.linear_model import Ridge
 from torchvision import transforms
 
@@ -270,26 +271,47 @@ def load_alignment(path=None):
 
     The file is read once and its checksum verified on the tensors built from what was read;
     one whose checksum does not match (damaged on disk) is reported with a warning and rebuilt,
-    like a feature cache file. When the rebuilt alignment cannot be written, it is used from
-    memory (:func:`llu_core.utils.locations.write_cache_file` warns).
+    like a feature cache file. Processes that need it at once build it once: the builder holds a
+    file lock beside it (``alignment.lock``), the others wait for it and read what it wrote. When
+    the rebuilt alignment cannot be written, it is used from memory
+    (:func:`llu_core.utils.locations.write_cache_file` warns).
     """
     path = path or alignment_path()
+    stored = _read_current_alignment(path, warn=True)
+    if stored is not None:
+        return stored
+    with contextlib.ExitStack() as held:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            held.enter_context(FileLock(path.with_suffix(".lock")))
+        except OSError:  # a cache that cannot be written: nothing to share, the alignment lives in memory
+            pass
+        stored = _read_current_alignment(path, warn=False)  # another process may have built it meanwhile
+        if stored is None:
+            stored = compute_alignment()
+            write_cache_file(path, *stored)
+    return stored
+
+
+def _read_current_alignment(path, warn):
+    """The alignment stored in ``path`` as (tensors, metadata), or None where it is missing, stale,
+    unreadable or damaged (with a warning for the last if ``warn``)."""
     try:
         stored = read_tensors(path, "alignment file")
         metadata = stored.metadata
         current = metadata.get("recipe") == RECIPE and parse_json(metadata.get("packages", "{}"), str(path)) == {
             name: version(name) for name in PACKAGES}
-        if current:
-            tensors = stored.tensors()
-            if metadata.get("checksum") == checksum(*(tensors[name] for name in sorted(tensors))):
-                return tensors, metadata
-            warnings.warn(f"alignment file {path} is not used and will be rebuilt: its checksum does not match",
-                          stacklevel=2)
+        if not current:
+            return None
+        tensors = stored.tensors()
     except (OSError, ValueError):
-        pass
-    tensors, metadata = compute_alignment()
-    write_cache_file(path, tensors, metadata)
-    return tensors, metadata
+        return None
+    if metadata.get("checksum") == checksum(*(tensors[name] for name in sorted(tensors))):
+        return tensors, metadata
+    if warn:
+        warnings.warn(f"alignment file {path} is not used and will be rebuilt: its checksum does not match",
+                      stacklevel=3)
+    return None
 
 
 def modality_offsets():

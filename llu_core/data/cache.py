@@ -17,7 +17,12 @@ Inside a folder, features are stored in *parts*: each a safetensors file holding
   warning, deleted and recomputed, never used;
 - a cache that cannot be written (a folder that cannot be created, read-only, full, a file-size
   limit) is reported with one warning (:func:`llu_core.utils.locations.write_cache_file`): the
-  features are then computed in memory and returned all the same.
+  features are then computed in memory and returned all the same;
+- processes that embed the same images at the same time (two chapters executed at once) share
+  the work instead of doing it twice: a process computes a part only while it holds that part's
+  lock (:func:`claim_part`, a file lock beside the part), and reads the parts that another
+  process holds once their locks are free. Merging parts holds the folder's lock, and a part
+  that vanishes while it is read (merged by another process) is skipped without a warning.
 
 Text embeddings of class prompts are cached the same way, one file per backbone, class list
 and template list, whose name is its key digest. What is cached is computed by
@@ -28,8 +33,10 @@ import hashlib
 import json
 import re
 import warnings
+from contextlib import contextmanager
 
 import torch
+from filelock import FileLock, Timeout
 
 from ..utils.io import checksum, read_tensors
 from ..utils.locations import cache_dir, write_cache_file
@@ -82,6 +89,8 @@ def _read_verified(path, digest, names):
     ``names`` in that order, is verified on the tensors built from those bytes, which are the
     ones returned.
     """
+    if not path.exists():
+        return None  # merged into another part by another process since the folder was listed
     if not path.is_file():
         warnings.warn(f"cache path {path} is not a file and is ignored", stacklevel=3)
         return None
@@ -92,6 +101,8 @@ def _read_verified(path, digest, names):
                    f"it does not hold the tensors {list(names)}" if set(tensors) != set(names) else
                    "its checksum does not match"
                    if stored.metadata.get("checksum") != checksum(*(tensors[name] for name in names)) else None)
+    except FileNotFoundError:
+        return None  # merged away between the check above and the read
     except (OSError, ValueError) as error:
         problem = f"it cannot be read ({error})"
     if problem is None:
@@ -123,11 +134,55 @@ def write_cached_text(path, text):
     write_cache_file(path, {"text": text}, {"key": path.stem, "checksum": checksum(text)})
 
 
+def _part_file(folder, indices):
+    """The part file of ``folder`` that holds ``indices`` (k,), int64: named by their digest."""
+    digest = hashlib.sha256(torch.as_tensor(indices, dtype=torch.int64).contiguous().numpy().tobytes()).hexdigest()
+    return folder / f"part-{digest[:16]}.safetensors"
+
+
+@contextmanager
+def _file_lock(path, wait):
+    """Hold the file lock ``path``: yields True while held; False when another process holds it
+    and ``wait`` is False. Where no lock file can be made (a cache that cannot be written), yields
+    True without a lock: nothing can be shared there, and the caller computes alone."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(path, blocking=wait)
+        lock.acquire()
+    except Timeout:
+        yield False
+        return
+    except OSError:
+        yield True
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
+def claim_part(folder, indices, wait=False):
+    """Claim the computing of the part of ``folder`` that holds ``indices``, against other processes.
+
+    A context manager: yields True while this process holds the part's lock (it computes and
+    writes the part), False when another process holds it and ``wait`` is False (that process
+    is computing it). With ``wait`` it blocks until the lock is free: the other process has
+    written the part, or stopped. The lock (``part-<digest>.lock``) is released when the
+    process ends, however it ends.
+    """
+    return _file_lock(_part_file(folder, indices).with_suffix(".lock"), wait)
+
+
+def has_part(folder, indices):
+    """Whether ``folder`` holds the part file of exactly ``indices`` (written by any process)."""
+    return _part_file(folder, indices).is_file()
+
+
 def write_part(folder, indices, features):
     """Write one part file of the image cache folder ``folder``: ``indices`` (k,) and their
     ``features`` (k, d). Returns its path, or None when the cache cannot be written."""
     indices, features = indices.contiguous(), features.contiguous()
-    path = folder / f"part-{hashlib.sha256(indices.numpy().tobytes()).hexdigest()[:16]}.safetensors"
+    path = _part_file(folder, indices)
     written = write_cache_file(path, {"indices": indices, "features": features},
                                {"key": folder.name, "checksum": checksum(indices, features)})
     return path if written else None
@@ -149,15 +204,18 @@ def cached_rows(folder):
 
 def merge_parts(folder):
     """Replace the part files of ``folder`` by one holding the same rows when there are more than
-    :data:`MAX_PARTS`."""
-    parts = sorted(folder.glob("part-*.safetensors"))
-    if len(parts) <= MAX_PARTS:
+    :data:`MAX_PARTS` (holding the folder's lock, so that two processes never merge at once)."""
+    if len(list(folder.glob("part-*.safetensors"))) <= MAX_PARTS:
         return
-    indices, features = cached_rows(folder)
-    order = torch.argsort(indices)
-    merged = write_part(folder, indices[order], features[order])
-    if merged is None:
-        return
-    for part in parts:
-        if part != merged and part.is_file():
-            _remove(part)
+    with _file_lock(folder / "merge.lock", wait=True):
+        parts = sorted(folder.glob("part-*.safetensors"))
+        if len(parts) <= MAX_PARTS:
+            return
+        indices, features = cached_rows(folder)
+        order = torch.argsort(indices)
+        merged = write_part(folder, indices[order], features[order])
+        if merged is None:
+            return
+        for part in parts:
+            if part != merged and part.is_file():
+                _remove(part)

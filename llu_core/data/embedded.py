@@ -65,7 +65,7 @@ def _shared_backbone(name, pretrained, device):
 
 
 def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, root=None, device=None,
-                  pretrained=None, centre=None, batch_size=32, num_workers=1, progress=True, classes_file=None):
+                  pretrained=None, centre=None, batch_size=None, num_workers=None, progress=True, classes_file=None):
     """Embed the train and test splits of data set ``name`` and its class prompts.
 
     Parameters
@@ -93,9 +93,9 @@ def embed_dataset(backbone, name, train_per_class=None, test_per_class=None, roo
         instead of the pool's mean: another data set's ``image_centre``, for a model fitted
         there (see :func:`embed_target`).
     batch_size, num_workers, progress :
-        Passed to :func:`extract_features`. One worker process decodes and preprocesses images
-        beside the forward pass: in one process, torch runs those small operations on all its
-        threads, which on a loaded 2-core machine made preprocessing slower than the forward pass.
+        Passed to :func:`extract_features` (None: its defaults for the backbone's device; on a
+        CPU, one worker process per torch thread decodes, preprocesses and embeds its batches on
+        one thread).
     classes_file : str or Path, optional
         For an image folder: the class names put in the prompts
         (:func:`llu_core.data.folders.load_image_folder`; default ``classnames.txt`` in the folder).
@@ -145,7 +145,7 @@ def _as_centre(centre, dim):
 
 
 def embed_target(backbone, name, centre, test_per_class=None, root=None, device=None, pretrained=None,
-                 batch_size=32, num_workers=1, progress=True):
+                 batch_size=None, num_workers=None, progress=True):
     """Embed the test split of data set ``name`` as a transfer target of a model fitted elsewhere.
 
     A model fitted on a source data set assumes the source's embedding: with the offline

@@ -5,7 +5,8 @@ does not hold yet, chunk by chunk, and returns the raw features of the items ask
 :func:`encode_images` is the same without any cache. :func:`extract_text_features` embeds class
 names under prompt templates (checked by :func:`check_templates`), cached likewise. An image that
 cannot be decoded (a truncated or damaged file) is left out with a warning naming its file; the
-other images of its chunk are embedded and cached.
+other images of its chunk are embedded and cached. Processes that embed the same images at the
+same time share the chunks (:func:`llu_core.data.cache.claim_part`): each image is embedded once.
 """
 
 import warnings
@@ -16,9 +17,18 @@ import torch
 
 from ..utils.progress import progress_bar
 from ..utils.validation import MAX_BATCH_SIZE, check_integer
-from .cache import (cached_rows, image_cache_folder, merge_parts, read_cached_text, text_cache_file,
-                    write_cached_text, write_part)
+from .cache import (cached_rows, claim_part, has_part, image_cache_folder, merge_parts, read_cached_text,
+                    text_cache_file, write_cached_text, write_part)
 from .images import UnreadableImageError
+
+
+#: Images per forward pass on a CPU: the activations of a few images stay in the CPU's caches, those
+#: of 32 do not (the offline image tower on one thread: 1.7x less CPU time per image at 4 than at
+#: 32, benchmarks/bench_extraction.py). On a GPU, :data:`GPU_BATCH_SIZE`.
+CPU_BATCH_SIZE = 4
+GPU_BATCH_SIZE = 128
+#: Images per cache part: small enough for two processes embedding the same images to share them.
+CHUNK_SIZE = 256
 
 
 def _collate(batch):
@@ -27,6 +37,18 @@ def _collate(batch):
     errors = [error for _, image, error in batch if image is None]
     images = torch.stack([image for _, image in decoded]) if decoded else None
     return torch.tensor([position for position, _ in decoded], dtype=torch.int64), images, errors
+
+
+class _Encode:
+    """The collate function of worker processes that also run the forward pass (on a CPU): a batch's
+    positions, features (None when no image of it could be decoded) and errors."""
+
+    def __init__(self, backbone):
+        self.backbone = backbone
+
+    def __call__(self, batch):
+        positions, images, errors = _collate(batch)
+        return positions, None if images is None else self.backbone.encode_image(images).float().cpu(), errors
 
 
 class _Preprocessed(torch.utils.data.Dataset):
@@ -47,10 +69,14 @@ class _Preprocessed(torch.utils.data.Dataset):
         return i, self.preprocess(image), None
 
 
-def encode_images(backbone, dataset, indices, batch_size=32, num_workers=0, progress=None):
+def encode_images(backbone, dataset, indices, batch_size=CPU_BATCH_SIZE, num_workers=0, progress=None):
     """Image features of ``dataset[indices]``, computed without any cache.
 
-    An image that cannot be decoded is left out, with a warning naming its file.
+    With ``num_workers`` > 0 the images are decoded and preprocessed in that many worker
+    processes; on a CPU the workers also run the forward pass, each on one thread, a batch at a
+    time (small batches on one thread each use the cores better than one process's threads on
+    a batch: benchmarks/bench_extraction.py). An image that cannot be decoded is left out, with
+    a warning naming its file.
 
     Returns
     -------
@@ -60,15 +86,17 @@ def encode_images(backbone, dataset, indices, batch_size=32, num_workers=0, prog
     features : torch.Tensor, float32, shape (k, d), or None when k = 0
     """
     indices = np.asarray(indices, dtype=np.int64)
+    in_workers = num_workers > 0 and not _on_gpu(backbone)
     loader = torch.utils.data.DataLoader(_Preprocessed(dataset, indices, backbone.preprocess),
-                                         batch_size=batch_size, num_workers=num_workers, collate_fn=_collate)
+                                         batch_size=batch_size, num_workers=num_workers,
+                                         collate_fn=_Encode(backbone) if in_workers else _collate)
     positions, features = [], []
-    for batch_positions, images, errors in loader:
+    for batch_positions, batch, errors in loader:
         for error in errors:
             warnings.warn(f"{error}; this image is left out", stacklevel=2)
-        if images is not None:
+        if batch is not None:
             positions.append(batch_positions)
-            features.append(backbone.encode_image(images).float().cpu())
+            features.append(batch if in_workers else backbone.encode_image(batch).float().cpu())
         if progress is not None:
             progress.update(len(batch_positions) + len(errors))
     if not features:
@@ -91,7 +119,24 @@ def _as_indices(indices, n):
     return array.astype(np.int64)
 
 
-def extract_features(backbone, dataset, indices=None, batch_size=32, chunk_size=1024, num_workers=0,
+def _on_gpu(backbone):
+    device = getattr(backbone, "device", None)
+    return device is not None and torch.device(device).type == "cuda"
+
+
+def default_batch_size(backbone):
+    """Images per forward pass for ``backbone``: :data:`GPU_BATCH_SIZE` on a GPU, else :data:`CPU_BATCH_SIZE`."""
+    return GPU_BATCH_SIZE if _on_gpu(backbone) else CPU_BATCH_SIZE
+
+
+def default_num_workers(backbone):
+    """Worker processes for ``backbone``'s extraction: on a CPU one per thread torch may use here
+    (``torch.get_num_threads()``, e.g. ``OMP_NUM_THREADS``), each decoding and embedding its
+    batches on one thread; on a GPU one, decoding beside the forward pass."""
+    return 1 if _on_gpu(backbone) else torch.get_num_threads()
+
+
+def extract_features(backbone, dataset, indices=None, batch_size=None, chunk_size=CHUNK_SIZE, num_workers=0,
                      progress=True):
     """Image features of ``dataset`` by ``backbone``, from the cache where it holds them.
 
@@ -103,15 +148,15 @@ def extract_features(backbone, dataset, indices=None, batch_size=32, chunk_size=
         One split of a data set, from :func:`llu_core.load_dataset`.
     indices : array-like of int, optional
         Which items to embed (default: all), in the order the rows are returned.
-    batch_size : int
-        Images per forward pass. On a CPU a small batch keeps the activations in the caches
-        (32 took a third less CPU time per image than 64 for the offline model); on a GPU a
-        larger one may pay.
+    batch_size : int, optional
+        Images per forward pass; default :func:`default_batch_size` (4 on a CPU, 128 on a GPU).
     chunk_size : int
-        Images per cache part: an interruption loses at most this many.
-    num_workers : int
-        DataLoader worker processes that decode and preprocess images while this process runs
-        the forward pass (0: all in this process).
+        Images per cache part: an interruption loses at most this many, and processes that
+        embed the same images at once share them part by part.
+    num_workers : int or None
+        Worker processes (0: all in this process; None: :func:`default_num_workers`). They decode
+        and preprocess the images; on a CPU they also run the forward pass, each on one thread
+        (:func:`encode_images`).
     progress : bool
         Show a progress bar while images are embedded.
 
@@ -134,8 +179,10 @@ def extract_features(backbone, dataset, indices=None, batch_size=32, chunk_size=
         indices = _as_indices(indices, len(dataset))
     except ValueError as error:
         raise ValueError(f"{error} for {dataset!r}") from None
+    batch_size = default_batch_size(backbone) if batch_size is None else batch_size
     check_integer("batch_size", batch_size, high=MAX_BATCH_SIZE)
     check_integer("chunk_size", chunk_size)
+    num_workers = default_num_workers(backbone) if num_workers is None else num_workers
     check_integer("num_workers", num_workers, low=0)
     folder = image_cache_folder(backbone, dataset)
     cached_indices, cached_features = cached_rows(folder)
@@ -143,18 +190,16 @@ def extract_features(backbone, dataset, indices=None, batch_size=32, chunk_size=
     if missing.size:
         bar = progress_bar(total=missing.size, show=progress, desc=f"embedding {dataset.name}/{dataset.split}",
                            unit="img")
-        writable = True
-        for start in range(0, missing.size, chunk_size):
-            decoded, features = encode_images(backbone, dataset, missing[start:start + chunk_size], batch_size,
-                                              num_workers, bar)
-            if features is None:
-                continue
-            chunk = torch.from_numpy(decoded)
-            writable = writable and write_part(folder, chunk, features) is not None
-            cached_indices = torch.cat([cached_indices, chunk])
-            cached_features = features if cached_features is None else torch.cat([cached_features, features])
+        embedded = _embed_chunks(backbone, dataset, folder, missing, batch_size, chunk_size, num_workers, bar)
+        if embedded.deferred:  # chunks that other processes were embedding: read them, compute what they lack
+            cached_indices, cached_features = embedded.join(*cached_rows(folder))
+            still = np.setdiff1d(indices, cached_indices.numpy())
+            if still.size:
+                embedded = _embed_chunks(backbone, dataset, folder, still, batch_size, chunk_size, num_workers, bar,
+                                         share=False)
+        cached_indices, cached_features = embedded.join(cached_indices, cached_features)
         bar.close()
-        if writable:
+        if embedded.writable:
             merge_parts(folder)
     row_of = torch.full((len(dataset),), -1, dtype=torch.int64)
     row_of[cached_indices] = torch.arange(len(cached_indices))
@@ -163,6 +208,48 @@ def extract_features(backbone, dataset, indices=None, batch_size=32, chunk_size=
     if not kept.any():
         raise ValueError(f"none of the {indices.size} requested images of {dataset!r} could be decoded")
     return cached_features[rows[kept]], torch.from_numpy(dataset.labels[indices[kept.numpy()]])
+
+
+class _Embedded:
+    """The rows one pass of :func:`_embed_chunks` computed, the chunks it left to other processes,
+    and whether every part it wrote reached the cache."""
+
+    def __init__(self):
+        self.indices, self.features, self.deferred, self.writable = [], [], [], True
+
+    def join(self, indices, features):
+        """``indices`` (k,) and ``features`` (k, d) or None, with the rows computed here appended."""
+        indices = torch.cat([indices, *self.indices])
+        parts = ([] if features is None else [features]) + self.features
+        return indices, torch.cat(parts) if parts else None
+
+
+def _embed_chunks(backbone, dataset, folder, missing, batch_size, chunk_size, num_workers, bar, share=True):
+    """Embed the images ``missing`` in chunks of ``chunk_size``, each written as one cache part.
+
+    With ``share``, a chunk is embedded only while this process holds its claim
+    (:func:`llu_core.data.cache.claim_part`); a chunk claimed by another process, or written by one
+    since the cache was read, is left to it and waited for once every other chunk is done
+    (``deferred``: its rows are then in the cache).
+    """
+    embedded = _Embedded()
+    for start in range(0, missing.size, chunk_size):
+        chunk = missing[start:start + chunk_size]
+        with claim_part(folder, chunk, wait=not share) as claimed:
+            if not claimed or (share and has_part(folder, chunk)):  # being embedded, or just written, elsewhere
+                embedded.deferred.append(chunk)
+                continue
+            decoded, features = encode_images(backbone, dataset, chunk, batch_size, num_workers, bar)
+            if features is None:
+                continue
+            rows = torch.from_numpy(decoded)
+            embedded.writable = embedded.writable and write_part(folder, rows, features) is not None
+            embedded.indices.append(rows)
+            embedded.features.append(features)
+    for chunk in embedded.deferred:
+        with claim_part(folder, chunk, wait=True):
+            bar.update(len(chunk))
+    return embedded
 
 
 def extract_text_features(backbone, classnames, templates):

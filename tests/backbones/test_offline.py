@@ -1,6 +1,9 @@
 """The offline model (llu_core.backbones.offline): it aligns unseen class names, sees real images,
 puts images and texts in cones, and verifies its alignment file."""
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import numpy as np
@@ -92,6 +95,24 @@ def test_damaged_alignment_file_is_detected_and_rebuilt(tmp_path, stand_in_tower
         rebuilt, _ = offline_model.load_alignment(path)
     assert torch.equal(rebuilt["basis"], original["basis"])
     assert torch.equal(offline_model.load_alignment(path)[0]["basis"], original["basis"])
+
+
+def test_processes_that_need_the_alignment_at_once_build_it_once(tmp_path, monkeypatch, stand_in_towers):
+    # Two builders at once (threads here, each with its own lock file handle, as two processes):
+    # the second waits for the first's lock and reads the file it wrote.
+    builds, compute = [], offline_model.compute_alignment
+
+    def slow_compute():
+        builds.append(threading.get_ident())
+        time.sleep(0.5)
+        return compute()
+
+    monkeypatch.setattr(offline_model, "compute_alignment", slow_compute)
+    path = tmp_path / "alignment.safetensors"
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        loaded = list(pool.map(lambda _: offline_model.load_alignment(path), range(2)))
+    assert len(builds) == 1
+    assert torch.equal(loaded[0][0]["basis"], loaded[1][0]["basis"])
 
 
 def test_an_alignment_that_cannot_be_written_is_used_from_memory(tmp_path, monkeypatch, stand_in_towers):

@@ -1,8 +1,13 @@
-"""Build the book as `make book` does, then open the built pages in headless Chromium.
+"""Build the book as `make book` does, check every chapter's claims on what it computed, then open
+the built pages in headless Chromium.
 
-The build executes every chapter at its defaults (jupyter-cache reuses executions whose code
-did not change) with warnings as errors, so a failing cell, a broken reference or a missing
-citation fails here. Each chapter page is then loaded in Debian's Chromium, and its DOM is
+This is where the chapters are executed, once per run, on their defaults: the build executes every
+chapter of _toc.yml whose code the jupyter-cache in _build/.jupyter_cache does not hold yet, two
+at a time on two cores (book/_ext/parallel_execution.py), and reuses the others, so `make book`
+and the tests pay for each execution once between them. It runs with warnings as errors, so a
+failing cell, a broken reference or a missing citation fails here. Every chapter's check of
+tests/helpers/chapter_claims.py then reads the results its execution wrote (results/book/), at the
+book's scale (``strict``). Each chapter page is loaded in Debian's Chromium, and its DOM is
 checked for figures (img elements whose files exist and are not empty) and for error output.
 Every page is checked for what a reader offline must not meet: a script or stylesheet from
 another host, a progress-bar widget, a link to the placeholder repository or a launch
@@ -29,26 +34,26 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from book_toc import toc_chapters
 from browser import ARROW_RIGHT, HOME, Browser
-from chapter_claims import (check_ablations, check_affine_adapter, check_base_to_new, check_clustering,
-                            check_default_is_base_to_new_llu, check_from_scratch, check_local_mask,
-                            check_many_datasets, check_own_images, check_prompt_learning, check_toy_model, check_transfer,
-                            check_zero_shot)
+from chapter_claims import CHECKS, check_default_is_base_to_new_llu
 from llu_core.report.style import MIN_FONT_SIZE
 from llu_core.utils.io import read_json
+
+#: One process runs every test of the built book (``make test`` runs pytest-xdist with ``--dist loadgroup``).
+pytestmark = pytest.mark.xdist_group("book")
 
 REPO = Path(__file__).resolve().parents[2]
 HTML = REPO / "_build" / "html"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--virtual-time-budget=5000"]
-CHAPTERS = ["01_zero_shot", "02_from_scratch", "03_affine_adapter", "04_local_mask", "05_toy_model", "06_clustering",
-            "07_base_to_new", "08_ablations", "09_prompt_learning", "10_transfer", "11_many_datasets",
-            "13_your_own_images"]
+CHAPTERS = toc_chapters()
 #: Pages whose every image is a figure of the book.
 FIGURE_PAGES = ["book/method", *(f"notebooks/{name}" for name in CHAPTERS)]
 #: The smallest figure text a 420 px wide screen may show, in CSS pixels.
 MIN_CSS_PX = 9.0
+#: The figures each page shows at least: one for every chapter, more where named.
 FIGURES = {"book/method": 1, **{f"notebooks/{name}": 1 for name in CHAPTERS}, "notebooks/01_zero_shot": 2,
            "notebooks/09_prompt_learning": 3, "notebooks/10_transfer": 2,
            "notebooks/05_toy_model": 6}
@@ -89,17 +94,14 @@ def test_page_renders_with_figures_and_without_errors(built, page, n_figures):
     assert not re.search(r'class="[^"]*\boutput (stderr|error|traceback)\b', rendered)
 
 
-#: Every chapter's prose, checked against the results the build itself computed.
-CLAIMS = {"01_zero_shot": check_zero_shot, "02_from_scratch": check_from_scratch,
-          "03_affine_adapter": check_affine_adapter, "04_local_mask": check_local_mask, "05_toy_model": check_toy_model,
-          "06_clustering": check_clustering, "07_base_to_new": check_base_to_new, "08_ablations": check_ablations,
-          "09_prompt_learning": check_prompt_learning, "10_transfer": check_transfer,
-          "11_many_datasets": check_many_datasets, "13_your_own_images": check_own_images}
-
-
-@pytest.mark.parametrize("chapter", sorted(CLAIMS))
+@pytest.mark.parametrize("chapter", CHAPTERS)
 def test_built_chapter_numbers_back_its_prose(built, chapter):
-    CLAIMS[chapter](read_json(REPO / "results" / "book" / f"{chapter}.json"))
+    # Every chapter's prose, checked against the results the build itself computed.
+    assert chapter in CHECKS, f"{chapter} has no check: add one to CHECKS in tests/helpers/chapter_claims.py"
+    results = REPO / "results" / "book" / f"{chapter}.json"
+    assert results.is_file(), (f"{results} is missing although the jupyter-cache holds the chapter's execution: "
+                               "`make clean` (or delete _build/.jupyter_cache) executes it again")
+    CHECKS[chapter](read_json(results))
 
 
 def test_built_ablations_default_is_chapter_7s_llu(built):

@@ -176,6 +176,74 @@ def test_many_parts_are_merged(cache):
     assert torch.equal(extract_features(again, dataset, progress=False)[0], features) and again.images_seen == 0
 
 
+# --- Processes that embed the same images at once share the work ----------------------------------
+
+#: Run in two fresh processes at once: 40 images in chunks of 4, a slow stand-in backbone; prints
+#: how many images this process encoded and a checksum of the features it returned.
+SHARED_EMBEDDING = """
+import os, sys, time
+from pathlib import Path
+import torch
+from llu_core.data.features import extract_features
+from image_sets import random_images
+from stand_in_backbones import CountingBackbone
+
+class Slow(CountingBackbone):
+    def encode_image(self, images):
+        time.sleep(0.2)
+        return super().encode_image(images)
+
+ready = Path(sys.argv[1])
+ready.touch()
+while len(list(ready.parent.glob("ready-*"))) < 2:
+    time.sleep(0.01)
+backbone = Slow()
+features, _ = extract_features(backbone, random_images(), chunk_size=4, batch_size=2, progress=False)
+print(backbone.images_seen, float(features.sum()))
+"""
+
+
+def test_two_processes_embedding_the_same_images_embed_each_image_once(cache, tmp_path):
+    import subprocess
+    import sys
+
+    environment = dict(os.environ, LLU_CACHE_DIR=str(cache),
+                       PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1] / "helpers"), *sys.path]))
+    runs = [subprocess.Popen([sys.executable, "-c", SHARED_EMBEDDING, str(tmp_path / f"ready-{i}")], text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment) for i in range(2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    seen, sums = zip(*[map(float, out.split()) for out, _ in outputs])
+    reference, _ = extract_features(CountingBackbone(), random_images(), progress=False)  # now from the cache
+    assert sum(seen) == 40 and min(seen) > 0  # every image once, by one process or the other
+    assert sums[0] == sums[1] == pytest.approx(float(reference.sum()))
+
+
+def test_a_chunk_whose_claim_is_released_without_a_part_is_embedded_by_the_waiting_process(cache):
+    import threading
+
+    from llu_core.data.cache import claim_part
+
+    backbone, dataset = CountingBackbone(), random_images(n=8)
+    folder = image_cache_folder(backbone, dataset)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():  # another holder of the first chunk, that stops without writing it
+        with claim_part(folder, np.arange(4)) as claimed:
+            assert claimed
+            held.set()
+            release.wait(timeout=60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(timeout=60)
+    threading.Timer(1.0, release.set).start()
+    features, _ = extract_features(backbone, dataset, chunk_size=4, progress=False)
+    holder.join()
+    assert features.shape == (8, 8) and backbone.images_seen == 8  # the second chunk, then the first
+    assert torch.equal(features, extract_features(CountingBackbone(), dataset, progress=False)[0])
+
+
 # --- A file that cannot be trusted is computed again, never used ----------------------------------
 
 

@@ -92,3 +92,21 @@ def test_a_class_name_that_is_not_utf_8_reaches_the_text_tower_readable(cache):
     for bad in ("one string", [None], ["fine", " "]):
         with pytest.raises(ValueError, match="classnames must be"):
             extract_text_features(Recording("recording-v1"), bad, ["a photo of a {}."])
+
+
+class ProcessRecordingBackbone(CountingBackbone):
+    """CountingBackbone's features, with the id of the process that computed each row as a last column."""
+
+    def encode_image(self, images):
+        features = super().encode_image(images)
+        return torch.cat([features, torch.full((len(images), 1), float(os.getpid()))], dim=1)
+
+
+def test_on_a_cpu_worker_processes_decode_and_embed_the_same_features(cache):
+    dataset = random_images(n=40)
+    alone, _ = extract_features(ProcessRecordingBackbone("alone"), dataset, progress=False, num_workers=0)
+    shared, _ = extract_features(ProcessRecordingBackbone("workers"), dataset, progress=False, num_workers=2)
+    assert set(alone[:, -1].tolist()) == {float(os.getpid())}
+    workers = set(shared[:, -1].tolist())
+    assert len(workers) == 2 and float(os.getpid()) not in workers  # the forward passes ran in the two workers
+    assert torch.equal(shared[:, :-1], alone[:, :-1])  # the same rows, in the same order
