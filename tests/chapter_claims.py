@@ -275,7 +275,7 @@ def check_prompt_learning(result, strict=True):
     assert n_test == {"base": 5 * result["test_per_class"], "new": 5 * result["test_per_class"]}
     assert set(result["schedule_fractions"]) == {"prograd", "cocoop"}
     assert all(0.0 < fraction < 1.0 for fraction in result["schedule_fractions"].values())
-    from llu_core.evaluation.protocols import standard_errors_apart
+    from llu_core.evaluation.noise import standard_errors_apart
 
     def apart(name, metric, reference="zero_shot"):
         return standard_errors_apart(rows[name][f"{metric}_mean"], rows[reference][f"{metric}_mean"], n_test[metric])

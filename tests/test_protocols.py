@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from llu_core.estimators import LinearProbeClassifier, LLUClassifier, ZeroShotClassifier
-from llu_core.evaluation.protocols import (base_new_split, binomial_standard_error, evaluate_base_to_new,
-                                           few_shot_indices, harmonic_mean, standard_errors_apart, validation_shots)
+from llu_core.evaluation.protocols import (base_new_split, evaluate_base_to_new, few_shot_indices, harmonic_mean,
+                                           validation_shots)
 from synthetic_embeddings import shifted_domain_task
 
 
@@ -73,23 +73,3 @@ def test_linear_probe_has_no_new_class_score(pool):
     result = evaluate_base_to_new(LinearProbeClassifier(C=10.0), *pool, shots=4, seed=1)
     assert result["base"] > 80.0
     assert math.isnan(result["new"]) and math.isnan(result["hm"])
-
-
-def test_binomial_standard_error_of_an_accuracy():
-    assert binomial_standard_error(70.0, 100) == pytest.approx(100 * math.sqrt(0.7 * 0.3 / 100))  # 4.58 points
-    assert binomial_standard_error(70.0, 400) == pytest.approx(binomial_standard_error(70.0, 100) / 2)
-    assert binomial_standard_error(100.0, 50) == 0.0 and math.isnan(binomial_standard_error(math.nan, 50))
-    # The formula is the spread of accuracies measured on independent samples of n images.
-    rng = np.random.default_rng(0)
-    measured = 100 * rng.binomial(500, 0.66, size=20000) / 500
-    assert measured.std() == pytest.approx(binomial_standard_error(66.0, 500), rel=0.03)
-    for accuracy, n in ((101.0, 10), (50.0, 0), (50.0, 2.5)):
-        with pytest.raises(ValueError):
-            binomial_standard_error(accuracy, n)
-
-
-def test_standard_errors_apart():
-    spread = math.hypot(binomial_standard_error(70.0, 500), binomial_standard_error(65.0, 500))
-    assert standard_errors_apart(70.0, 65.0, 500) == pytest.approx(5.0 / spread)
-    assert standard_errors_apart(65.0, 70.0, 500) == pytest.approx(-5.0 / spread)
-    assert standard_errors_apart(100.0, 100.0, 20) == 0.0 and standard_errors_apart(100.0, 0.0, 20) == math.inf
