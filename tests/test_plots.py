@@ -244,3 +244,32 @@ def test_toy_sweep_draws_the_mean_and_spread_over_seeds():
         assert np.allclose(line.get_ydata(), [52.5 + offset, 57.5 + offset])  # seeds 1 and 4: 2.5 above 50 + 10 a
         spans = [float(segment[1, 1] - segment[0, 1]) for segment in errors.get_segments()]
         assert np.allclose(spans, 3.0)  # ± 1.5, the standard deviation over the two seeds
+
+
+def test_zero_shot_is_a_band_under_the_curves_it_could_hide():
+    rows = summary_rows(["a"], ["zero_shot", "tip_adapter"])
+    for row in rows:  # Tip-Adapter on new classes is zero-shot exactly
+        row["new_mean"] = 40.0
+    ax = plots.plot_accuracy_vs_shots(rows).axes[0]
+    lines = {(line.get_color(), line.get_linestyle()): line for line in ax.lines if len(line.get_xdata()) == 3}
+    band, on_top = lines[style.METHOD_COLOURS["zero_shot"], "--"], lines[style.METHOD_COLOURS["tip_adapter"], "--"]
+    assert np.allclose(np.asarray(band.get_ydata(), float), np.asarray(on_top.get_ydata(), float))
+    assert band.get_linewidth() > 3 * on_top.get_linewidth() and band.get_zorder() < on_top.get_zorder()
+
+
+def test_error_bars_are_standard_errors_given_the_test_images():
+    from llu_core.evaluation.noise import summary_standard_error
+
+    rows = summary_rows(["a"], ["llu"])
+    ax = plots.plot_accuracy_vs_shots(rows, n_test={"a": {"base": 500, "new": 400}}).axes[0]
+    spans = sorted(float(segment[1, 1] - segment[0, 1]) for container in ax.containers
+                   for segment in container.lines[2][0].get_segments())
+    expected = sorted(2 * summary_standard_error(row, metric, n) for row in rows
+                      for metric, n in (("base", 500), ("new", 400)))
+    assert np.allclose(spans, expected)
+    records = [{"method": "llu", "misalignment": a, "seed": s, "new": 50.0 + s, "new_margin": 0.1 * (1 - a)}
+               for a in (0.0, 0.5) for s in (1, 2, 3)]
+    (container,) = toy_plots.plot_toy_sweep(records, n_test=300).axes[0].containers
+    row = {"new_mean": 52.0, "new_std": float(np.std([51.0, 52.0, 53.0])), "n_seeds": 3}
+    spans = [float(segment[1, 1] - segment[0, 1]) for segment in container.lines[2][0].get_segments()]
+    assert np.allclose(spans, 2 * summary_standard_error(row, "new", 300))

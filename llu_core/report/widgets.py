@@ -31,7 +31,13 @@ from ..utils.validation import check_in_range
 from .controls import StaticControl, palette_png, static_control
 from .labels import method_label
 from .plots import plot_mask_2d
+from .style import MAX_WIDTH
 from .toy_plots import plot_toy_updates
+
+
+#: The width of a control's frames, in inches: at 80 dpi 368 px, which a 420 px screen shows
+#: unshrunk, so their 12-point text stays 13 CSS px there.
+CONTROL_WIDTH = 4.6
 
 
 @dataclass
@@ -106,8 +112,9 @@ def mask_numbers(explorer, beta=BETA, gamma=GAMMA):
     return _with_mask(explorer, beta, gamma)[1]
 
 
-def mask_view(explorer, beta=BETA, gamma=GAMMA):
-    """The slider callback: α over the 2-D view beside :func:`mask_numbers` for β and γ.
+def mask_view(explorer, beta=BETA, gamma=GAMMA, width=MAX_WIDTH):
+    """The slider callback: α over the 2-D view beside :func:`mask_numbers` for β and γ
+    (``width``: of the figure, in inches).
 
     Returns
     -------
@@ -119,13 +126,13 @@ def mask_view(explorer, beta=BETA, gamma=GAMMA):
     centres = model.image_centres_.cpu().numpy()
     figure = plot_mask_2d(explorer.projection.transform(explorer.test_X), alpha, is_base,
                           explorer.projection.transform(centres) if len(centres) else np.empty((0, 2)),
-                          beta, gamma, result)
+                          beta, gamma, result, width=width)
     return figure, result
 
 
 def mask_frame(explorer, beta, gamma, dpi=80):
-    """:func:`mask_view` as PNG bytes (:func:`palette_png`): ``(png, result)``."""
-    figure, result = mask_view(explorer, beta, gamma)
+    """:func:`mask_view` as PNG bytes (:func:`palette_png`), :data:`CONTROL_WIDTH` wide: ``(png, result)``."""
+    figure, result = mask_view(explorer, beta, gamma, width=CONTROL_WIDTH)
     return palette_png(figure, dpi), result
 
 
