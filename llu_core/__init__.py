@@ -64,6 +64,7 @@ _PUBLIC_API = {
     "harmonic_mean": "evaluation.protocols",
     "binomial_standard_error": "evaluation.noise",
     "standard_errors_apart": "evaluation.noise",
+    "mean_standard_error": "evaluation.noise",
     "summary_standard_error": "evaluation.noise",
     "summary_rows_apart": "evaluation.noise",
     "paired_difference": "evaluation.noise",
@@ -92,6 +93,7 @@ _PUBLIC_API = {
     "training_weights": "evaluation.diagnostics",
     "mean_test_weights": "evaluation.diagnostics",
     "adapter_side_accuracies": "evaluation.diagnostics",
+    "adapter_side_correct": "evaluation.diagnostics",
     "decompose_update": "evaluation.diagnostics",
     # Chapter 5's toy vision-language model and its alignment dial.
     "toy_dataset": "data.toy",
@@ -133,6 +135,7 @@ _PUBLIC_API = {
     "plot_base_new": "report.plots",
     "plot_loss_curves": "report.plots",
     "plot_cluster_sweep": "report.plots",
+    "plot_gamma_sweep": "report.plots",
     "plot_clusters": "report.plots",
     "plot_accuracy_vs_shots": "report.plots",
     "plot_ablations": "report.plots",
@@ -146,6 +149,7 @@ _PUBLIC_API = {
     # The explorers: chapter 4's mask and chapter 5's dial, live and static.
     "build_mask_explorer": "report.widgets",
     "mask_numbers": "report.widgets",
+    "gamma_sweep": "report.widgets",
     "mask_view": "report.widgets",
     "mask_sliders": "report.widgets",
     "static_mask_control": "report.widgets",

@@ -68,6 +68,9 @@ def drawings():
         "plot_mask_2d": lambda: plots.plot_mask_2d(rng.normal(size=(20, 2)), rng.random(20), rng.random(20) < 0.5,
                                                    rng.normal(size=(3, 2)), 0.5, 20.0, {"base": 70.0, "new": 60.0}),
         "plot_cluster_sweep": lambda: plots.plot_cluster_sweep(rows),
+        "plot_gamma_sweep": lambda: plots.plot_gamma_sweep(
+            [{"gamma": g, "base": 60.0 + i, "new": 70.0 - i, "base_error": 1.0, "new_error": 2.0}
+             for i, g in enumerate((None, 0.0, 2.0, 20.0, 1000.0))]),
         "plot_clusters": lambda: plots.plot_clusters(rng.normal(size=(20, 2)), rng.integers(0, 3, 20),
                                                      rng.normal(size=(3, 2))),
         "plot_accuracy_vs_shots": lambda: plots.plot_accuracy_vs_shots(summary_rows(["a", "b", "c"],

@@ -6,8 +6,8 @@ draw (a seed). The book reads every number by the same rule (stated on its metho
 - **One accuracy** p (percent) on n test images carries the test sample's noise, its binomial
   standard error √(p (100 − p) / n) (:func:`binomial_standard_error`).
 - **A mean over k seeds** carries, besides, the spread of the seeds: √(SE² + s² / k), with s
-  the standard deviation over the seeds (:func:`summary_standard_error`, for the rows of
-  :func:`~llu_core.evaluation.summary.summarise`).
+  the standard deviation over the seeds (:func:`mean_standard_error`; :func:`summary_standard_error`
+  for the rows of :func:`~llu_core.evaluation.summary.summarise`).
 - **A difference** is read as one only when it is at least two standard errors of the
   difference. Two models scored on the *same* test images are compared image by image
   (:func:`paired_difference`): the standard error comes from the images on which they
@@ -65,12 +65,24 @@ def standard_errors_apart(accuracy, reference, n):
     return _ratio(accuracy - reference, spread)
 
 
-def summary_standard_error(row, metric, n_test):
-    """The standard error of a summary row's mean over seeds: test sample and seeds together.
+def mean_standard_error(accuracies, n_test):
+    """The standard error of a mean over seeds of accuracies (percent) each measured on ``n_test`` images.
 
-    √(SE_binomial(mean, n)² + s² / k) with s the standard deviation over the k seeds (ddof 1;
-    the row holds summarise's ddof-0 spread σ, and s² / k = σ² / (k − 1)). One seed: the
-    binomial standard error alone.
+    √(SE_binomial(mean, n)² + s² / k), s the standard deviation over the k seeds (ddof 1): the
+    test sample's noise, which the seeds share (the same test images), and the spread of the
+    training draws. One seed: the binomial standard error alone.
+    """
+    values = np.asarray(accuracies, dtype=float).ravel()
+    if values.size == 0:
+        raise ValueError("accuracies is empty; expected one accuracy per seed")
+    seeds = values.var(ddof=1) / values.size if values.size > 1 else 0.0
+    return math.sqrt(binomial_standard_error(float(values.mean()), n_test) ** 2 + seeds)
+
+
+def summary_standard_error(row, metric, n_test):
+    """:func:`mean_standard_error` of a summary row's mean over seeds.
+
+    The row holds summarise's ddof-0 spread σ over its k seeds, and s² / k = σ² / (k − 1).
 
     Parameters
     ----------

@@ -171,6 +171,37 @@ def plot_mask_2d(coords, alpha, is_base, centre_coords, beta, gamma, accuracies=
 
 
 @styled
+def plot_gamma_sweep(rows, title=None):
+    """Base- and new-class accuracy of one fitted LLU model read at every γ (chapter 4).
+
+    ``rows``: :func:`llu_core.report.widgets.gamma_sweep`, the zero-shot row (``"gamma"`` None)
+    first: drawn as two pale bands, its accuracy ± one standard error; every other row at its γ
+    (a symmetric-log axis, which shows γ = 0), base classes solid with circles, new classes
+    dashed with crosses, ± one standard error.
+    """
+    zero_shot, rows = rows[0], rows[1:]
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 3.9), layout="constrained")
+    gammas = [row["gamma"] for row in rows]
+    for metric, marker, style in (("base", "o", "-"), ("new", "x", "--")):
+        low, high = (zero_shot[metric] + sign * zero_shot[f"{metric}_error"] for sign in (-1, 1))
+        ax.axhspan(low, high, color=METHOD_COLOURS["zero_shot"], alpha=0.25, lw=0)
+        ax.axhline(zero_shot[metric], color=METHOD_COLOURS["zero_shot"], linestyle=style, lw=1.2,
+                   label=f"zero-shot, {metric} classes")
+        ax.errorbar(gammas, [row[metric] for row in rows], yerr=[row[f"{metric}_error"] for row in rows],
+                    color=METHOD_COLOURS["llu"], marker=marker, linestyle=style, capsize=3,
+                    label=f"LLU, {metric} classes")
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xticks(gammas, [f"{g:g}" for g in gammas])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(r"$\gamma$ (the mask's reach: 0 is no mask)")
+    ax.set_ylabel("accuracy (%)")
+    if title:
+        ax.set_title(title)
+    legend_below(fig, ncol=2)
+    return fig
+
+
+@styled
 def plot_cluster_sweep(rows):
     """Accuracy against the number of stored centres, with the memory they take (chapter 6).
 
