@@ -68,6 +68,8 @@ _PUBLIC_API = {
     "summary_standard_error": "evaluation.noise",
     "summary_rows_apart": "evaluation.noise",
     "paired_difference": "evaluation.noise",
+    "average_difference": "evaluation.noise",
+    "describe_difference": "evaluation.noise",
     "base_new_counts": "evaluation.noise",
     "APART": "evaluation.noise",
     "validation_shots": "evaluation.protocols",

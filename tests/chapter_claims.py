@@ -368,8 +368,9 @@ def check_own_images(result, strict=True):
     assert [[path, name, f"{probability:.4f}"] for path, name, probability in result["predictions"]] == cli["predictions"]
 
 
-def check_from_scratch(result):
-    """Chapter 2: the forty lines are LLUClassifier."""
+def check_from_scratch(result, strict=True):
+    """Chapter 2: the sixty lines are LLUClassifier; one adapter at a time. ``strict``: the
+    default build (16 shots, five seeds), whose reading of the sides is checked."""
     # "the largest difference ... the size of float32 rounding, and no test image is classified differently".
     assert result["largest_cosine_difference"] < 1e-4
     assert result["differing_predictions"] == {"base": 0, "new": 0}
@@ -379,9 +380,24 @@ def check_from_scratch(result):
     assert result["identity_distance"]["scratch"] == pytest.approx(result["identity_distance"]["library"], rel=1e-3)
     # "the loss falls".
     assert result["loss_last"] < result["loss_first"]
-    # "all far below β".
+    # "all far below β"; "a tenth or less of β".
     alpha = result["alpha"]
     assert max(alpha["test_base"], alpha["test_new"], alpha["new_texts"]) < alpha["beta"] / 4
+    assert alpha["test_base"] <= alpha["beta"] / 10
+    # One adapter at a time: g_T only, g_I only and both beside zero-shot, with their paired errors.
+    sides, changes = result["sides"], result["side_changes"]
+    for half in ("base", "new"):
+        for side in ("image", "text", "both"):
+            assert changes[half][side]["difference"] == pytest.approx(sides[half][side] - sides[half]["neither"])
+    if strict:
+        base = changes["base"]
+        # "LLU's base-class gain is mostly the text adapter's": beyond the noise, larger than the
+        # image adapter's alone, and more than half of both together.
+        assert base["text"]["apart"] >= 2.0 and base["both"]["apart"] >= 2.0
+        assert base["text"]["difference"] > base["image"]["difference"]
+        assert base["text"]["difference"] > 0.5 * base["both"]["difference"]
+        # "On the new classes neither adapter moves the accuracy beyond the noise."
+        assert all(abs(change["apart"]) < 2.0 for change in changes["new"].values())
 
 
 def check_toy_model(result, strict=True):

@@ -109,3 +109,18 @@ def test_correct_base_to_new_is_what_the_accuracies_count():
         text, test_y = T, y_test
 
     assert base_new_counts(Embedded) == {"base": len(correct["base"]), "new": len(correct["new"])}
+
+
+def test_an_average_of_independent_differences_and_how_the_prose_quotes_one():
+    from llu_core.evaluation.noise import average_difference, describe_difference
+
+    parts = [{"difference": 3.0, "standard_error": 1.0, "apart": 3.0},
+             {"difference": -1.0, "standard_error": 2.0, "apart": -0.5}]
+    mean = average_difference(parts)
+    assert mean["difference"] == pytest.approx(1.0) and mean["standard_error"] == pytest.approx(math.sqrt(5) / 2)
+    assert mean["apart"] == pytest.approx(1.0 / (math.sqrt(5) / 2))
+    assert describe_difference(parts[0]) == "+3.0 ± 1.0 points, beyond the noise"
+    assert describe_difference(parts[1]) == "-1.0 ± 2.0 points, within the noise"
+    assert describe_difference({"difference": -0.04, "standard_error": 0.1, "apart": -0.4}).startswith("+0.0 ±")
+    with pytest.raises(ValueError):
+        average_difference([])

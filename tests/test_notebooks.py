@@ -51,9 +51,21 @@ def test_zero_shot(tmp_path):
 
 
 def test_from_scratch(tmp_path):
-    result = execute(tmp_path, "02_from_scratch.ipynb", shots=2)
+    result = execute(tmp_path, "02_from_scratch.ipynb", shots=2, seeds=[1, 2])
     assert result["epochs"] == 100 and result["shots"] == 2  # CoOp's epochs for 2 shots
-    check_from_scratch(result)
+    check_from_scratch(result, strict=False)
+
+
+def test_from_scratch_is_about_sixty_lines():
+    # The introduction and chapter 2 say "about sixty lines" of plain torch: the cells tagged
+    # from-scratch, without blank lines and comments.
+    import nbformat
+
+    notebook = nbformat.read(NOTEBOOKS / "02_from_scratch.ipynb", as_version=4)
+    cells = [cell for cell in notebook.cells if "from-scratch" in cell.metadata.get("tags", [])]
+    lines = [line for cell in cells for line in cell.source.splitlines()
+             if line.strip() and not line.strip().startswith("#")]
+    assert len(cells) == 6 and 55 <= len(lines) <= 65, len(lines)
 
 
 def test_affine_adapter(tmp_path):

@@ -148,6 +148,36 @@ def paired_difference(correct, reference):
     return {"difference": difference, "standard_error": error, "apart": _ratio(difference, error)}
 
 
+def average_difference(differences):
+    """The mean of several :func:`paired_difference` results (e.g. one per data set), with its standard error.
+
+    The data sets' test samples and fits are independent, so the standard error of the mean
+    of D differences is √(Σ SE_d²) / D.
+
+    Parameters
+    ----------
+    differences : list of dict
+        :func:`paired_difference` results.
+
+    Returns
+    -------
+    dict
+        ``"difference"``, ``"standard_error"``, ``"apart"``, as :func:`paired_difference`.
+    """
+    if not differences:
+        raise ValueError("average_difference needs at least one difference")
+    difference = float(np.mean([d["difference"] for d in differences]))
+    error = math.sqrt(sum(d["standard_error"] ** 2 for d in differences)) / len(differences)
+    return {"difference": difference, "standard_error": error, "apart": _ratio(difference, error)}
+
+
+def describe_difference(difference, unit="points"):
+    """A difference as the prose quotes it: "+1.2 ± 0.8 points, within the noise" (or "beyond the noise")."""
+    where = "beyond" if abs(difference["apart"]) >= APART else "within"
+    value = round(difference["difference"], 1) + 0.0  # + 0.0: no "−0.0"
+    return f"{value:+.1f} ± {difference['standard_error']:.1f} {unit}, {where} the noise"
+
+
 def base_new_counts(data):
     """How many test images of base and of new classes an embedded data set has: ``{"base": n, "new": n}``."""
     base, new = base_new_split(np.arange(len(data.text)))
