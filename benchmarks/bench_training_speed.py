@@ -11,7 +11,7 @@ Times LLU, CLIP-Adapter, CoOp, CoCoOp (batch 1 only, as in the paper), ProGrad a
   learners), the same measurement without the encoder.
 
 The class texts are the prompts "a photo of a {class}." through the tower itself, which equals
-``encode_text`` (tests/test_prompt_learners.py). Training rows are random unit embeddings.
+``encode_text`` (tests/backbones/test_prompt_towers.py). Training rows are random unit embeddings.
 Writes ``training_speed.json`` (every record), ``training_speed.md`` (the tables, each method's
 ms per step and its ratio to CLIP-Adapter's, and the paper's two claims checked) and
 ``training_speed.png`` (the figure) to ``--output``.

@@ -6,9 +6,9 @@ Everything the book computes lives here, in layers whose imports only point down
   explorers and the static control, ``reproduce``;
 - ``evaluation``: the protocols, grids and their summaries, geometry, diagnostics, the toy's
   dial, training speed;
-- ``estimators`` (LLU, its ablations, the baselines, the prompt learners, persistence) and,
-  beside them, ``data`` (data sets, the embedding cache) over ``backbones`` (open_clip, the
-  offline model);
+- ``estimators`` (LLU, its ablations, the baselines, the prompt learners, LP++ and CLAP,
+  persistence) and, beside them, ``data`` (data sets, the embedding cache) over ``backbones``
+  (open_clip, the offline model);
 - ``method``: adapters, the local mask (Eq. 4-5), clustering, training, the paper's defaults;
 - ``utils``: validation, atomic files, progress bars, ``ClassTexts``.
 
@@ -31,10 +31,14 @@ _PUBLIC_API = {
     "CLIPAdapterClassifier": "estimators.baselines",
     "TipAdapterClassifier": "estimators.baselines",
     "LinearProbeClassifier": "estimators.baselines",
+    "GDAClassifier": "estimators.gda",
+    "ProKeRClassifier": "estimators.proker",
     "CoOpClassifier": "estimators.prompt_learners",
     "CoCoOpClassifier": "estimators.prompt_learners",
     "ProGradClassifier": "estimators.prompt_learners",
     "KgCoOpClassifier": "estimators.prompt_learners",
+    "LPPlusPlusClassifier": "estimators.lp_plus_plus",
+    "CLAPClassifier": "estimators.clap",
     "save_classifier": "estimators.persistence",
     "load_classifier": "estimators.persistence",
     "check_backbone": "estimators.persistence",

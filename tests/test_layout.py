@@ -1,6 +1,13 @@
 """The package's layout: one folder per layer, imports that only point down, no import cycle, no
-private name crossing a module boundary, no module over :data:`MAX_LINES` lines, and the public
-names of ``llu_core`` all importable."""
+private name crossing a module boundary, no module over :data:`MAX_LINES` lines, the public
+names of ``llu_core`` all importable, and the tests of every module where its name says.
+
+The tests mirror the package: the tests of ``llu_core/<layer>/<module>.py`` are in
+``tests/<layer>/test_<module>.py``, a private module's without its underscore
+(``estimators/_base.py``: ``tests/estimators/test_base.py``, the contract every estimator shares),
+and the command line's (``llu_core/__main__.py``) in ``tests/cli/test_main.py``. Tests of more
+than the package sit beside them: ``tests/book/`` (the chapters through papermill, the built book),
+``tests/scripts/`` (``scripts/``), and this file."""
 
 import ast
 import graphlib
@@ -12,6 +19,7 @@ import pytest
 import llu_core
 
 PACKAGE = Path(llu_core.__file__).resolve().parent
+TESTS = Path(__file__).resolve().parent
 
 #: What each layer may import of ours (besides itself), as the README's layout table says.
 ALLOWED = {
@@ -125,6 +133,25 @@ def private_imports(root):
     return problems
 
 
+def expected_test_file(module, root, tests):
+    """Where the tests of the module file ``module`` of the package folder ``root`` live, below ``tests``."""
+    relative = module.relative_to(root)
+    folder = relative.parts[0] if len(relative.parts) > 1 else "cli"  # the top: the command line
+    return tests / folder / f"test_{module.stem.strip('_')}.py"
+
+
+def modules_without_tests(root, tests):
+    """Every module of the package (``__init__`` aside) whose test file is missing or holds no test."""
+    problems = []
+    for module in sorted(root.rglob("*.py")):
+        if module.name == "__init__.py":
+            continue
+        test_file = expected_test_file(module, root, tests)
+        if not test_file.is_file() or not re.search(r"^def test_", test_file.read_text(), re.MULTILINE):
+            problems.append(f"{module.relative_to(root.parent)}: no tests in {test_file.relative_to(tests.parent)}")
+    return problems
+
+
 def test_the_package_has_no_module_outside_a_layer():
     top = sorted(path.name for path in PACKAGE.glob("*.py"))
     assert set(top) <= {"__init__.py", "__main__.py"}, top
@@ -182,6 +209,25 @@ def test_the_cycle_check_sees_an_import_inside_a_function(tmp_path):
     (root / "data" / "images.py").write_text("def load():\n    from . import registry\n")
     cycle = import_cycle(root)
     assert cycle[0] == cycle[-1] and set(cycle) == {"llu_core.data.registry", "llu_core.data.images"}
+
+
+def test_every_module_has_its_tests_where_its_name_says():
+    assert modules_without_tests(PACKAGE, TESTS) == []
+
+
+def test_the_test_file_check_sees_a_module_without_tests(tmp_path):
+    root, tests = tmp_path / "llu_core", tmp_path / "tests"
+    for path in (root / "__init__.py", root / "__main__.py", root / "data" / "__init__.py", root / "data" / "cache.py",
+                 root / "estimators" / "_base.py", tests / "data" / "test_cache.py", tests / "cli" / "test_main.py",
+                 tests / "estimators" / "test_base.py"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("def test_it():\n    pass\n" if path.parent.parent == tests else "")
+    assert modules_without_tests(root, tests) == []
+    (tests / "estimators" / "test_base.py").write_text("def helper():\n    pass\n")  # a file without a test
+    (tests / "cli" / "test_main.py").unlink()
+    assert modules_without_tests(root, tests) == [
+        "llu_core/__main__.py: no tests in tests/cli/test_main.py",
+        "llu_core/estimators/_base.py: no tests in tests/estimators/test_base.py"]
 
 
 @pytest.mark.parametrize("name", llu_core.__all__)

@@ -10,7 +10,7 @@ SHA-256 of that document and every tensor. It is written atomically
 
 Loading reads the file's bytes once (:func:`llu_core.utils.io.read_tensors`) and trusts
 nothing in them: it verifies the format version and the checksum of what was read, builds
-only the project's nine estimators, re-runs the hyperparameter checks of ``fit``, compares
+only the project's estimators, re-runs the hyperparameter checks of ``fit``, compares
 every tensor's name, dtype and shape with what the header's ``dim_`` implies *before*
 building any tensor, and refuses non-finite values. The loaded model's tensors are its own
 memory: copying another model over the file, or truncating it, changes nothing in a model
@@ -39,8 +39,12 @@ import torch
 from ..utils.io import checksum, parse_json, read_tensors, target_path, write_tensors
 from ..utils.validation import check_is_fitted, default_device
 from .baselines import CLIPAdapterClassifier, LinearProbeClassifier, TipAdapterClassifier, ZeroShotClassifier
+from .clap import CLAPClassifier
+from .gda import GDAClassifier
 from .llu import LLUClassifier
+from .lp_plus_plus import LPPlusPlusClassifier
 from .prompt_learners import CoCoOpClassifier, CoOpClassifier, KgCoOpClassifier, ProGradClassifier
+from .proker import ProKeRClassifier
 
 _HEADER_KEY = "llu_core"
 _CHECKSUM_KEY = "checksum"
@@ -51,7 +55,8 @@ _IMAGE_CENTRE = "image_centre"
 #: The classes a file may ask for: the project's estimators, nothing else.
 _CLASSES = {cls.__name__: cls for cls in (ZeroShotClassifier, LLUClassifier, CLIPAdapterClassifier,
                                           TipAdapterClassifier, LinearProbeClassifier, CoOpClassifier,
-                                          CoCoOpClassifier, ProGradClassifier, KgCoOpClassifier)}
+                                          CoCoOpClassifier, ProGradClassifier, KgCoOpClassifier, GDAClassifier,
+                                          ProKeRClassifier, LPPlusPlusClassifier, CLAPClassifier)}
 
 # Per class: fitted tensors stored as such, and fitted plain values stored in the JSON.
 _FITTED = {
@@ -61,6 +66,12 @@ _FITTED = {
     "CLIPAdapterClassifier": (("adapter_",), ("dim_", "loss_history_", "n_epochs_")),
     "TipAdapterClassifier": (("keys_", "values_", "class_embeddings_"), ("dim_", "loss_history_")),
     "LinearProbeClassifier": (("coef_", "intercept_", "class_embeddings_"), ("dim_",)),
+    "GDAClassifier": (("coef_", "intercept_", "features_", "class_embeddings_"), ("dim_", "alpha_")),
+    "ProKeRClassifier": (("support_", "dual_coef_", "class_embeddings_"), ("dim_", "beta_", "lam_")),
+    "LPPlusPlusClassifier": (("visual_prototypes_", "bias_", "blending_", "class_embeddings_"),
+                             ("dim_", "prototype_step_", "blending_step_", "loss_history_")),
+    "CLAPClassifier": (("prototypes_", "penalty_weights_", "class_embeddings_"),
+                       ("dim_", "loss_history_", "n_epochs_")),
     **{name: (("context_", *modules), ("dim_", "ctx_dim_", "tower_key_", "loss_history_", "n_epochs_"))
        for name, modules in (("CoOpClassifier", ()), ("CoCoOpClassifier", ("meta_net_",)),
                              ("ProGradClassifier", ()), ("KgCoOpClassifier", ()))},
@@ -80,6 +91,14 @@ def _expected_shapes(name, params, d):
         return {"keys_": ("n", d), "values_": ("n", "K"), "class_embeddings_": ("K", d)}
     if name == "LinearProbeClassifier":
         return {"coef_": ("k", d), "intercept_": ("k",), "class_embeddings_": ("K", d)}
+    if name == "GDAClassifier":
+        return {"coef_": ("K", d), "intercept_": ("K",), "features_": ("n", d), "class_embeddings_": ("K", d)}
+    if name == "ProKeRClassifier":
+        return {"support_": ("n", d), "dual_coef_": ("n", "K"), "class_embeddings_": ("K", d)}
+    if name == "LPPlusPlusClassifier":
+        return {"visual_prototypes_": ("K", d), "bias_": ("K",), "blending_": ("K",), "class_embeddings_": ("K", d)}
+    if name == "CLAPClassifier":
+        return {"prototypes_": ("K", d), "penalty_weights_": ("K",), "class_embeddings_": ("K", d)}
     if name in ("CoOpClassifier", "CoCoOpClassifier", "ProGradClassifier", "KgCoOpClassifier"):
         shapes = {"context_": (params["n_ctx"] or "M", "w")}  # w: the tower's word-embedding width
         if name == "CoCoOpClassifier":
@@ -221,6 +240,11 @@ def _check_fitted_values(fitted, path):
     checks = {"dim_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
               "n_epochs_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
               "identity_distance_": lambda v: is_number(v) and v >= 0,
+              "alpha_": lambda v: is_number(v) and v >= 0,
+              "beta_": lambda v: is_number(v) and v >= 0,
+              "lam_": lambda v: is_number(v) and v > 0,
+              "prototype_step_": lambda v: is_number(v) and v > 0,
+              "blending_step_": lambda v: is_number(v) and v > 0,
               "loss_history_": lambda v: isinstance(v, list) and all(is_number(item) for item in v),
               "ctx_dim_": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
               "tower_key_": lambda v: isinstance(v, str) and bool(v)}

@@ -37,7 +37,7 @@ The models are sorted by their number of steps, longest first, so the models sti
 at step s are a prefix ``[:K_s]`` of the stack, and a step works on views, never on copies.
 
 **Why each model equals its fit alone** (scores within float rounding, see
-``tests/test_batched.py``): the loss of model k depends only on model k's slice of the stack, so
+``tests/method/test_batched.py``): the loss of model k depends only on model k's slice of the stack, so
 the gradient of the summed loss with respect to that slice is model k's own gradient; its
 batches are drawn from its own generator, seeded with its seed, exactly as
 :func:`~llu_core.method.training.minimise` draws them; its learning rate follows CoOp's schedule

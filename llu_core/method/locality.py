@@ -1,4 +1,4 @@
-"""Where the adapter acts: the local weight α of Eq. 5 and the local interpolation of Eq. 4.
+"""Where the adapter acts: the local weight α of Eq. 5, its kernel, and the local interpolation of Eq. 4.
 
 α is computed per sample: every row x gets its own weight from its nearest point of D (the
 training embeddings, or their cluster centres), never one weight per batch.
@@ -31,6 +31,29 @@ def nearest_distance(X, centres):
     """
     best = [(chunk @ centres.T).amax(dim=1) for chunk in X.split(_CHUNK_ROWS)]
     return (1.0 - torch.cat(best)).clamp_(min=0.0)
+
+
+def kernel(X, S, gamma):
+    """The kernel of Eq. 5, exp(−γ(1 − xᵀs)), between every row of ``X`` and every row of ``S``.
+
+    Eq. 5's mask α(x, D) is β times its largest value over D; Tip-Adapter's affinities and
+    ProKeR's kernel (Bendou et al., CVPR 2025) are the same function with γ called β.
+
+    Parameters
+    ----------
+    X : torch.Tensor, shape (n, d)
+        Unit-norm embeddings.
+    S : torch.Tensor, shape (m, d)
+        Unit-norm embeddings.
+    gamma : float
+        γ ≥ 0, the concentration.
+
+    Returns
+    -------
+    torch.Tensor, shape (n, m), in (0, 1], the dtype of ``X``; 1 − xᵀs is clamped at 0, so
+    rounding that makes xᵀs exceed 1 never gives a value above 1.
+    """
+    return torch.exp(-gamma * (1.0 - X @ S.T).clamp_(min=0.0))
 
 
 def local_weight(X, centres, beta, gamma, mask="local", dirac_threshold=DIRAC_THRESHOLD):

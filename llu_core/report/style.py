@@ -7,8 +7,8 @@ inline and a test can inspect or close it. Figures are drawn for the column they
 most ``MAX_WIDTH`` inches wide at ``DPI`` (the book's text column on a wide screen shows them
 at full size) and no text smaller than ``MIN_FONT_SIZE`` points, so that a phone 420 px wide,
 which shrinks a figure to its ~380 px column, still shows every letter at 9 CSS pixels or more
-(``tests/test_book.py`` measures it on the built pages). Legends sit beside or below the data,
-never on it (:func:`legend_below`); labels never overlap each other (``tests/test_plots.py``);
+(``tests/book/test_book.py`` measures it on the built pages). Legends sit beside or below the data,
+never on it (:func:`legend_below`); labels never overlap each other (``tests/report/test_plots.py``);
 colour scales span the data; spreads over seeds are error bars. Colours follow the paper's
 figures where it has them: zero-shot CLIP blue and LLU red in its Figure 2
 (:data:`METHOD_COLOURS`). Data sets and methods appear by their display names

@@ -92,11 +92,12 @@ def read_file(path, what="file", max_bytes=None):
         raise PermissionError(f"{what} {path} cannot be read: permission denied") from None
     except OSError as error:
         raise _os_error(f"{what} {path} cannot be opened", error) from None
+    status = os.fstat(descriptor)
+    if not stat.S_ISREG(status.st_mode):  # before open(): it refuses a folder with its own error
+        os.close(descriptor)
+        kind = next((kind for test, kind in _FILE_KINDS if test(status.st_mode)), "not a regular file")
+        raise ValueError(f"{what} {path} is {kind}; expected a regular file")
     with open(descriptor, "rb") as handle:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode):
-            kind = next((kind for test, kind in _FILE_KINDS if test(status.st_mode)), "not a regular file")
-            raise ValueError(f"{what} {path} is {kind}; expected a regular file")
         if max_bytes is not None and status.st_size > max_bytes:
             raise ValueError(f"{what} {path} has {status.st_size} bytes, more than the {max_bytes} accepted")
         try:
