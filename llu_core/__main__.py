@@ -68,16 +68,9 @@ def _fit(arguments):
 
 def read_class_list(path):
     """The class names of a file, one per line; blank lines and lines starting with ``#`` are skipped."""
-    from .utils.io import read_file
+    from .utils.io import read_text_lines
 
-    data = read_file(path, "classes file", max_bytes=1 << 20)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"classes file {path} is not UTF-8 text (byte {error.start})") from None
-    if "\x00" in text:
-        raise ValueError(f"classes file {path} holds a NUL byte; expected one class name per line")
-    names = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    names = [line for _, line in read_text_lines(path, "classes file", "one class name per line")]
     if not names:
         raise ValueError(f"classes file {path} names no class; expected one class name per line")
     return names

@@ -25,7 +25,7 @@ keyed by the folder and every file's size and modification time. The registry
 
 from pathlib import Path
 
-from ..utils.io import read_file
+from ..utils.io import read_text_lines
 from .labelled import DEFAULT_TEMPLATE, SPLITS, ImageFiles
 
 #: The file in an image folder that names its classes.
@@ -63,22 +63,13 @@ def read_classnames(path, folders):
     """``{folder: class name}`` from a classnames file: one line ``<folder> <class name>`` per class.
 
     Blank lines and lines starting with ``#`` are skipped. The file must be a regular file of
-    UTF-8 text (:func:`llu_core.utils.io.read_file`: a FIFO or a folder is refused, never waited
+    UTF-8 text (:func:`llu_core.utils.io.read_text_lines`: a FIFO or a folder is refused, never waited
     on). Raises ``ValueError`` naming the file and line for a line without a name or a folder that
     is not a class of the image folder, and naming the file for text that is not UTF-8.
     """
-    data = read_file(path, "classes file", max_bytes=1 << 20)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"classes file {path} is not UTF-8 text (byte {error.start})") from None
-    if "\x00" in text:
-        raise ValueError(f"classes file {path} holds a NUL byte; expected lines '<folder> <class name>'")
     names = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        folder, _, name = line.strip().partition(" ")
+    for number, line in read_text_lines(path, "classes file", "lines '<folder> <class name>'"):
+        folder, _, name = line.partition(" ")
         if not name.strip():
             raise ValueError(f"{path}, line {number}: {line!r} is not '<folder> <class name>'")
         if folder not in folders:

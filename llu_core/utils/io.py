@@ -133,6 +133,24 @@ def read_file(path, what="file", max_bytes=None):
             raise _os_error(f"{what} {path} cannot be read", error) from None
 
 
+def read_text_lines(path, what, expected, max_bytes=1 << 20):
+    """The lines of the UTF-8 text file ``path`` that say something, stripped, with their numbers.
+
+    Blank lines and lines starting with ``#`` are skipped. The file is read by :func:`read_file`
+    (a FIFO or a folder is refused, never waited on). Raises ``ValueError`` naming the file for
+    text that is not UTF-8 or holds a NUL byte; ``expected`` says what its lines should be.
+    """
+    data = read_file(path, what, max_bytes=max_bytes)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{what} {path} is not UTF-8 text (byte {error.start})") from None
+    if "\x00" in text:
+        raise ValueError(f"{what} {path} holds a NUL byte; expected {expected}")
+    return [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
 def _os_error(message, error):
     """An ``OSError`` of the same errno whose message is ``message`` and the system's reason."""
     return OSError(error.errno, f"{message}: {error.strerror or error}")

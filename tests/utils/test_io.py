@@ -10,8 +10,8 @@ import torch
 from llu_core import ZeroShotClassifier, load_backbone
 from llu_core.data.coop import read_split_file
 from llu_core.estimators.persistence import load_classifier, save_classifier
-from llu_core.utils.io import (atomic_path, checksum, read_file, read_json, read_tensors, target_path, write_bytes,
-                               write_json, write_tensors)
+from llu_core.utils.io import (atomic_path, checksum, read_file, read_json, read_tensors, read_text_lines, target_path,
+                               write_bytes, write_json, write_tensors)
 from synthetic import small_problem
 
 X, y, T = small_problem()
@@ -163,3 +163,15 @@ def test_an_output_path_is_checked_before_any_work(tmp_path):
             check_writable(path, "out")
     with pytest.raises(ValueError, match="path is empty"):
         target_path("")
+
+
+def test_read_text_lines_gives_numbered_stripped_lines_and_names_bad_text(tmp_path):
+    path = tmp_path / "classes.txt"
+    path.write_text("# a comment\n  frog \n\n\ttruck\n", encoding="utf-8")
+    assert read_text_lines(path, "classes file", "one class per line") == [(2, "frog"), (4, "truck")]
+    path.write_bytes(b"frog\n\xff\n")
+    with pytest.raises(ValueError, match=r"classes file .* is not UTF-8 text \(byte 5\)"):
+        read_text_lines(path, "classes file", "one class per line")
+    path.write_bytes(b"frog\x00\n")
+    with pytest.raises(ValueError, match="holds a NUL byte; expected one class per line"):
+        read_text_lines(path, "classes file", "one class per line")
