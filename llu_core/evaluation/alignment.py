@@ -14,7 +14,7 @@ import torch
 from ..data.toy import from_map, to_map, toy_dataset
 from ..utils.progress import progress_bar
 from .geometry import image_text_margin
-from .protocols import base_new_split, fit_on_base, score_base_to_new
+from .protocols import base_new_split, correct_base_to_new, fit_on_base, score_base_to_new
 
 #: The dial's useful range: beyond 0.8 the squeeze (to a fifth along v and less) is more than
 #: CoOp's schedule can undo on the base classes, and every method falls to chance.
@@ -175,11 +175,9 @@ def toy_view(model, data):
     texts_after = model.transform_texts(texts) if hasattr(model, "transform_texts") else texts
     base, new = base_new_split(np.arange(len(texts)))
     correct, accuracy = np.zeros(len(data.test_y), dtype=bool), {}
-    for name, classes in (("base", base), ("new", new)):
-        rows = np.flatnonzero(np.isin(data.test_y, classes))
-        predicted = model.predict(data.test_X[rows], texts[classes])
-        correct[rows] = classes[predicted] == data.test_y[rows]
-        accuracy[name] = 100.0 * float(correct[rows].mean())
+    for name, right in correct_base_to_new(model, data.test_X, data.test_y, texts).items():
+        correct[np.isin(data.test_y, base if name == "base" else new)] = right
+        accuracy[name] = 100.0 * float(right.mean())
     return {"images_before": to_map(data.frame, data.test_X), "images_after": to_map(data.frame, images_after),
             "texts_before": to_map(data.frame, texts), "texts_after": to_map(data.frame, texts_after),
             "labels": np.asarray(data.test_y), "correct": correct, "accuracy": accuracy}

@@ -10,8 +10,9 @@ measure which of the two a fitted :class:`~llu_core.estimators.LLUClassifier` le
 
 - :func:`~llu_core.evaluation.geometry.image_text_margin`: how well aligned zero-shot is (own class
   text against the others);
-- :func:`adapter_side_accuracies`: the accuracy with only g_I, only g_T, both or neither applied,
-  which splits a gain (or a loss) into its image-side and text-side parts;
+- :func:`adapter_side_accuracies` (:func:`adapter_side_correct` image by image): the accuracy
+  with only g_I, only g_T, both or neither applied, which splits a gain (or a loss) into its
+  image-side and text-side parts;
 - :func:`shift_shares`: how much of the shift the update gives the embeddings is one shift
   common to all of them, how much differs from class to class, and how much is left;
 - :func:`common_shift_accuracies`: the accuracy when the update is replaced by its common part,
@@ -51,18 +52,30 @@ def _adapted_texts(model, T):
     return model.transform_texts(T) if hasattr(model, "transform_texts") else T
 
 
+def _correct(X, y, T):
+    """Whether each row of ``X`` has its label's row of ``T`` as its most similar one."""
+    return (X @ T.T).argmax(axis=1) == y
+
+
 def _accuracy(X, y, T):
     """Percent of rows of ``X`` whose most similar row of ``T`` is their label."""
-    return 100.0 * float(np.mean((X @ T.T).argmax(axis=1) == y))
+    return 100.0 * float(np.mean(_correct(X, y, T)))
 
 
-def adapter_side_accuracies(model, X, y, T):
-    """Accuracy (percent) of a fitted LLU model with each adapter switched on alone.
+def adapter_side_correct(model, X, y, T):
+    """Which test images a fitted LLU model gets right with each adapter switched on alone.
 
     Eq. 4 adapts the image embeddings through g_I and the class texts through g_T; the scores
-    are their cosines. Applying one side and leaving the other frozen splits a change of
-    accuracy into the part each adapter carries (the two need not add up: each side's update
-    is learned together with the other).
+    are their cosines. With X' = ``model.transform_images(X)`` and T' =
+    ``model.transform_texts(T)``, an image x with label y is right when its most similar class
+    text is y's, scored four ways:
+
+        neither: argmax_k xᵀt_k,   image: argmax_k x'ᵀt_k,   text: argmax_k xᵀt'_k,   both: argmax_k x'ᵀt'_k.
+
+    Applying one side and leaving the other frozen splits a change of accuracy into the part
+    each adapter carries (the two need not add up: each side's update is learned together with
+    the other). Image by image, two sides can be compared on the same images
+    (:func:`llu_core.evaluation.noise.paired_difference`).
 
     Parameters
     ----------
@@ -80,12 +93,26 @@ def adapter_side_accuracies(model, X, y, T):
     -------
     dict
         ``"neither"`` (zero-shot), ``"image"`` (g_I only), ``"text"`` (g_T only) and ``"both"``
-        (the model itself), accuracies in percent.
+        (the model itself): boolean arrays, one entry per row of ``X``.
     """
     X, y, T = _checked(X, y, T)
     X_adapted, T_adapted = model.transform_images(X), _adapted_texts(model, T)
-    return {"neither": _accuracy(X, y, T), "image": _accuracy(X_adapted, y, T), "text": _accuracy(X, y, T_adapted),
-            "both": _accuracy(X_adapted, y, T_adapted)}
+    return {"neither": _correct(X, y, T), "image": _correct(X_adapted, y, T), "text": _correct(X, y, T_adapted),
+            "both": _correct(X_adapted, y, T_adapted)}
+
+
+def adapter_side_accuracies(model, X, y, T):
+    """Accuracy (percent) of a fitted LLU model with each adapter switched on alone.
+
+    The share right of :func:`adapter_side_correct`, whose parameters it takes.
+
+    Returns
+    -------
+    dict
+        ``"neither"`` (zero-shot), ``"image"`` (g_I only), ``"text"`` (g_T only) and ``"both"``
+        (the model itself), accuracies in percent.
+    """
+    return {side: 100.0 * float(np.mean(right)) for side, right in adapter_side_correct(model, X, y, T).items()}
 
 
 def shift_shares(E, adapted, labels):

@@ -15,7 +15,7 @@ from .protocols import base_training_job, score_base_to_new, shots_and_seeds
 METRICS = ("base", "new", "hm")
 
 
-def run_grid(methods, datasets, shots, seeds, progress=True):
+def run_grid(methods, datasets, shots, seeds, progress=True, return_models=False):
     """Evaluate every method on every data set, shot count and seed (base-to-new protocol).
 
     The fits of one data set run together (:func:`llu_core.estimators.together.fit_together`):
@@ -37,14 +37,18 @@ def run_grid(methods, datasets, shots, seeds, progress=True):
         Seeds of the few-shot samples and of the training (distinct integers ≥ 0).
     progress : bool
         Show progress bars over the training steps and the runs.
+    return_models : bool
+        Also return the fitted models (as scikit-learn's ``cross_validate(return_estimator=True)``
+        does), to take one apart or compare two image by image without fitting them again.
 
     Returns
     -------
-    list of dict
+    list of dict, or (list of dict, dict)
         One record per run, data set by data set, then shots, seed and method in the order
         given: ``method``, ``dataset``, ``shots``, ``seed``, ``base``, ``new``, ``hm`` (percent;
         NaN where a method cannot score new classes) and, for LLU models,
         ``identity_distance`` (the fitted adapters' distance to the identity, Table 4's last row).
+        With ``return_models``, also ``{(dataset name, method, shots, seed): fitted model}``.
     """
     datasets, (shots, seeds) = list(datasets), shots_and_seeds(shots, seeds)
     if not methods or not datasets:
@@ -57,7 +61,7 @@ def run_grid(methods, datasets, shots, seeds, progress=True):
         if lacking:
             raise ValueError(f"datasets[{index}] is a {type(data).__name__} without {', '.join(lacking)}; expected an "
                              "embedded data set (llu_core.embed_dataset)")
-    records = []
+    records, models = [], {}
     for data in datasets:
         runs = [(shot, seed, name) for shot in shots for seed in seeds for name in methods]
         fitted = fit_together([base_training_job(methods[name], data.train_X, data.train_y, data.text, shot, seed)
@@ -69,4 +73,6 @@ def run_grid(methods, datasets, shots, seeds, progress=True):
             if isinstance(model, LLUClassifier):  # Table 4's last row
                 record["identity_distance"] = float(model.identity_distance_)
             records.append(record)
-    return records
+            if return_models:
+                models[data.name, name, shot, seed] = model
+    return (records, models) if return_models else records

@@ -1,5 +1,4 @@
-"""The evaluation protocol of CoOp/CoCoOp: base/new split, few-shot sampling, harmonic mean,
-and how far an accuracy measured on a finite test set can be trusted.
+"""The evaluation protocol of CoOp/CoCoOp: base/new split, few-shot sampling, harmonic mean.
 
 Base-to-new generalisation (CoCoOp, Sec. 4.1 of the paper): the classes are split in half,
 a classifier is fitted on few shots of the base classes and evaluated on the base classes'
@@ -168,37 +167,6 @@ def harmonic_mean(base, new):
     return 2.0 * base * new / (base + new)
 
 
-def binomial_standard_error(accuracy, n):
-    """The standard error, in points, of an accuracy of ``accuracy`` percent measured on ``n`` test images.
-
-    Each test image counts as right with probability p = ``accuracy`` / 100, independently of
-    the others (the binomial model), so the measured accuracy scatters around p with standard
-    deviation √(p (1 − p) / n): at 70 %, ± 4.6 points on 100 images, ± 2.0 on 500. It is the
-    noise of the test sample alone, not the spread over training seeds. NaN stays NaN.
-    """
-    check_integer("n", n)
-    if math.isnan(accuracy):
-        return math.nan
-    if not 0.0 <= accuracy <= 100.0:
-        raise ValueError(f"accuracy must be a percentage in [0, 100], got {accuracy!r}")
-    p = accuracy / 100.0
-    return 100.0 * math.sqrt(p * (1.0 - p) / n)
-
-
-def standard_errors_apart(accuracy, reference, n):
-    """How many standard errors of their difference two accuracies (percent, each on ``n`` test images) lie apart.
-
-    (``accuracy`` − ``reference``) / √(SE² + SE_ref²), with the binomial standard errors of
-    :func:`binomial_standard_error`. The two treated as independent samples, the bound is
-    conservative when both were measured on the same images; beyond about 2 the difference is
-    unlikely (≈ 5 %) to be the test sample's noise alone. 0 when both are exactly 0 or 100 %.
-    """
-    spread = math.hypot(binomial_standard_error(accuracy, n), binomial_standard_error(reference, n))
-    if spread == 0.0:
-        return 0.0 if accuracy == reference else math.copysign(math.inf, accuracy - reference)
-    return (accuracy - reference) / spread
-
-
 def base_training_indices(y_train, n_classes, shots, seed):
     """The training pool rows that base-to-new training uses: ``shots`` of every base class.
 
@@ -303,14 +271,19 @@ def fit_all_on_base(classifiers, X_train, y_train, T, shots, seed, progress=True
     return dict(zip(classifiers, fit_together(jobs, progress=progress)))
 
 
-def score_base_to_new(model, X_test, y_test, T):
-    """Score a model fitted by :func:`fit_on_base`: the base classes' test rows against
-    ``T[base]``, the new classes' test rows against ``T[new]``, and the harmonic mean.
+def correct_base_to_new(model, X_test, y_test, T):
+    """Which test images a model fitted by :func:`fit_on_base` gets right, base to new.
+
+    The base classes' test rows are scored against ``T[base]``, the new classes' against
+    ``T[new]``, as :func:`score_base_to_new` does; image by image, two models can then be
+    compared on the same images (:func:`llu_core.evaluation.noise.paired_difference`).
 
     Returns
     -------
-    dict with "base", "new", "hm": accuracies in percent. A classifier that cannot score
-    unseen classes (the linear probe) gets NaN for "new" and "hm".
+    dict
+        ``"base"``, ``"new"``: boolean arrays over the base and the new classes' test rows, in
+        their order in ``y_test``; ``"new"`` is None for a classifier that cannot score unseen
+        classes (the linear probe).
     """
     X_test, y_test, T = labelled_rows(X_test, y_test, T, "y_test")
     base, new = base_new_split(np.arange(T.shape[0]))
@@ -318,14 +291,27 @@ def score_base_to_new(model, X_test, y_test, T):
         raise ValueError(f"T has {T.shape[0]} class(es): a base-to-new evaluation needs at least two, "
                          "so that the new half is not empty")
 
-    def accuracy(classes):
+    def correct(classes):
         rows = np.flatnonzero(np.isin(y_test, classes))
         if rows.size == 0:
             raise ValueError(f"y_test has no rows of classes {classes.tolist()[:5]}...; cannot evaluate")
-        return 100.0 * model.score(X_test[rows], np.searchsorted(classes, y_test[rows]), T[classes])
+        return model.predict(X_test[rows], T[classes]) == np.searchsorted(classes, y_test[rows])
 
-    result = {"base": accuracy(base)}
-    result["new"] = accuracy(new) if model.scores_unseen_classes else float("nan")
+    return {"base": correct(base), "new": correct(new) if model.scores_unseen_classes else None}
+
+
+def score_base_to_new(model, X_test, y_test, T):
+    """Score a model fitted by :func:`fit_on_base`: the base classes' test rows against
+    ``T[base]``, the new classes' test rows against ``T[new]``, and the harmonic mean.
+
+    Returns
+    -------
+    dict with "base", "new", "hm": accuracies in percent (:func:`correct_base_to_new`'s share
+    right). A classifier that cannot score unseen classes (the linear probe) gets NaN for
+    "new" and "hm".
+    """
+    correct = correct_base_to_new(model, X_test, y_test, T)
+    result = {name: float("nan") if right is None else 100.0 * float(np.mean(right)) for name, right in correct.items()}
     result["hm"] = harmonic_mean(result["base"], result["new"])
     return result
 

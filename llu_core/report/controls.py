@@ -22,17 +22,18 @@ from PIL import Image
 
 
 def palette_png(figure, dpi=80):
-    """``figure`` as PNG bytes with a palette of 64 colours (the figure is closed).
+    """``figure`` as PNG bytes with a palette of 256 colours (the figure is closed).
 
     A palette keeps a figure of flat colours and one colour map at about a third of the bytes:
-    pages that inline many frames stay small. It keeps its resolution
+    pages that inline many frames stay small. 256 colours keep a colour map without bands and
+    every class colour of a figure distinct (64 merged two of the toy's). It keeps its resolution
     (``dpi``), from which the page's text size can be told.
     """
     rendered = io.BytesIO()
     figure.savefig(rendered, format="png", dpi=dpi)
     plt.close(figure)
     palette = io.BytesIO()
-    Image.open(rendered).convert("RGB").quantize(colors=64).save(palette, format="PNG", optimize=True, dpi=(dpi, dpi))
+    Image.open(rendered).convert("RGB").quantize(colors=256).save(palette, format="PNG", optimize=True, dpi=(dpi, dpi))
     return palette.getvalue()
 
 

@@ -14,9 +14,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
+from ..evaluation.noise import summary_standard_error
 from .labels import VARIANT_LABELS, dataset_label, in_paper_order, method_label
 from .quoting import significant
-from .style import MAX_WIDTH, METHOD_COLOURS, METHOD_MARKERS, MIN_FONT_SIZE, legend_below, marker_entry, styled
+from .style import (MAX_WIDTH, METHOD_COLOURS, METHOD_MARKERS, MIN_FONT_SIZE, legend_below, marker_entry,
+                    reference_style, styled)
 from .tables import spread
 
 
@@ -123,7 +125,7 @@ def plot_loss_curves(histories, title="Training loss (cross-entropy + regularise
 
 
 @styled
-def plot_mask_2d(coords, alpha, is_base, centre_coords, beta, gamma, accuracies=None):
+def plot_mask_2d(coords, alpha, is_base, centre_coords, beta, gamma, accuracies=None, width=MAX_WIDTH):
     """α(x, D) over a 2-D view of the image embeddings (chapter 4).
 
     Parameters
@@ -141,8 +143,11 @@ def plot_mask_2d(coords, alpha, is_base, centre_coords, beta, gamma, accuracies=
         value Eq. 5 can give (0 to 1 when β = 0, where every α is 0).
     accuracies : dict, optional
         ``{"base": ..., "new": ...}`` in percent, shown in the title.
+    width : float
+        The figure's width in inches (its height follows): narrower than the page for a control
+        whose frames should not be shrunk on a narrow screen.
     """
-    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 6.0), layout="constrained")
+    fig, ax = plt.subplots(figsize=(width, 0.94 * width), layout="constrained")
     is_base = np.asarray(is_base, dtype=bool)
     top = beta if beta > 0 else 1.0
     scatter = None
@@ -155,7 +160,7 @@ def plot_mask_2d(coords, alpha, is_base, centre_coords, beta, gamma, accuracies=
     fig.colorbar(scatter, ax=ax, label=rf"$\alpha(x, D_{{image}})$, 0 to $\beta$")
     title = rf"$\beta = {significant(beta):g}$, $\gamma = {significant(gamma):g}$"  # as the sliders show them
     if accuracies is not None:
-        title += f":  base {accuracies['base']:.1f} %, new {accuracies['new']:.1f} %"
+        title += ("\n" if width < MAX_WIDTH else ":  ") + f"base {accuracies['base']:.1f} %, new {accuracies['new']:.1f} %"
     ax.set_title(title)
     ax.set_xlabel("principal component 1")
     ax.set_ylabel("principal component 2")
@@ -163,6 +168,37 @@ def plot_mask_2d(coords, alpha, is_base, centre_coords, beta, gamma, accuracies=
                marker_entry("x", "test image, new class", color="0.35", markersize=7),
                marker_entry("*", "$D_{image}$", markerfacecolor="none", markeredgecolor="red", markersize=12)]
     legend_below(fig, entries, [entry.get_label() for entry in entries])
+    return fig
+
+
+@styled
+def plot_gamma_sweep(rows, title=None):
+    """Base- and new-class accuracy of one fitted LLU model read at every γ (chapter 4).
+
+    ``rows``: :func:`llu_core.report.widgets.gamma_sweep`, the zero-shot row (``"gamma"`` None)
+    first: drawn as two pale bands, its accuracy ± one standard error; every other row at its γ
+    (a symmetric-log axis, which shows γ = 0), base classes solid with circles, new classes
+    dashed with crosses, ± one standard error.
+    """
+    zero_shot, rows = rows[0], rows[1:]
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 3.9), layout="constrained")
+    gammas = [row["gamma"] for row in rows]
+    for metric, marker, style in (("base", "o", "-"), ("new", "x", "--")):
+        low, high = (zero_shot[metric] + sign * zero_shot[f"{metric}_error"] for sign in (-1, 1))
+        ax.axhspan(low, high, color=METHOD_COLOURS["zero_shot"], alpha=0.25, lw=0)
+        ax.axhline(zero_shot[metric], color=METHOD_COLOURS["zero_shot"], linestyle=style, lw=1.2,
+                   label=f"zero-shot, {metric} classes")
+        ax.errorbar(gammas, [row[metric] for row in rows], yerr=[row[f"{metric}_error"] for row in rows],
+                    color=METHOD_COLOURS["llu"], marker=marker, linestyle=style, capsize=3,
+                    label=f"LLU, {metric} classes")
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xticks(gammas, [f"{g:g}" for g in gammas])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(r"$\gamma$ (the mask's reach: 0 is no mask)")
+    ax.set_ylabel("accuracy (%)")
+    if title:
+        ax.set_title(title)
+    legend_below(fig, ncol=2)
     return fig
 
 
@@ -217,10 +253,14 @@ def plot_clusters(coords, labels, centre_coords):
 
 
 @styled
-def plot_accuracy_vs_shots(summary, datasets=None, methods=None):
+def plot_accuracy_vs_shots(summary, datasets=None, methods=None, n_test=None):
     """Base (circles) and new (crosses) accuracy against shots, one panel per data set (in the
-    paper's order), laid out like the paper's Figure 2; error bars: standard deviation over
-    seeds. ``summary``: rows of :func:`llu_core.evaluation.summary.summarise`."""
+    paper's order), laid out like the paper's Figure 2. ``summary``: rows of
+    :func:`llu_core.evaluation.summary.summarise`. Error bars: with ``n_test`` (data set ->
+    ``{"base": n, "new": n}`` test images) the standard error of each mean
+    (:func:`~llu_core.evaluation.noise.summary_standard_error`), else the standard deviation
+    over seeds. Zero-shot is a broad pale band under the other methods, so that a method that
+    coincides with it (Tip-Adapter on new classes) stays visible."""
     datasets = datasets or in_paper_order(row["dataset"] for row in summary)
     methods = methods or list(dict.fromkeys(row["method"] for row in summary))
     ncols = min(2, len(datasets))
@@ -242,8 +282,12 @@ def plot_accuracy_vs_shots(summary, datasets=None, methods=None):
                 values = [r[f"{metric}_mean"] for r in rows]
                 if all(np.isnan(values)):
                     continue
-                ax.errorbar(shots, values, yerr=[r[f"{metric}_std"] for r in rows], color=colour, marker=marker,
-                            linestyle=style, capsize=2, label=method_label(method) if metric == "base" else None)
+                errors = [r[f"{metric}_std"] if n_test is None else summary_standard_error(r, metric,
+                                                                                           n_test[dataset][metric])
+                          for r in rows]
+                ax.errorbar(shots, values, yerr=errors, color=colour, linestyle=style, capsize=2,
+                            label=method_label(method) if metric == "base" else None,
+                            **reference_style(method, marker))
         ax.set_xscale("log", base=2)
         ax.set_xticks(shot_counts, [str(s) for s in shot_counts])
         ax.xaxis.set_minor_formatter(NullFormatter())

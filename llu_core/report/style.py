@@ -43,6 +43,19 @@ METHOD_MARKERS = {"zero_shot": "o", "llu": "D", "clip_adapter": "s", "tip_adapte
                   "linear_probe": "P", "coop": "<", "cocoop": ">", "prograd": "X", "no_mask": "o", "kgcoop": "h"}
 
 
+#: The method every curve is read against, drawn as a broad pale band under the others.
+REFERENCE_METHOD = "zero_shot"
+
+
+def reference_style(method, marker=None):
+    """Line keywords for ``method``'s curve: the reference (zero-shot) as a broad pale band under
+    every other curve, which keeps a method that coincides with it visible; any other method
+    thin, on top, with its own marker (or ``marker``)."""
+    if method == REFERENCE_METHOD:
+        return {"linewidth": 7.0, "alpha": 0.35, "marker": marker or "o", "markersize": 9, "zorder": 1}
+    return {"linewidth": 1.6, "marker": marker or METHOD_MARKERS.get(method, "o"), "markersize": 5, "zorder": 3}
+
+
 def styled(draw):
     """Decorate a plotting function so that it draws with the book's fonts and resolution (``STYLE``)."""
 

@@ -20,7 +20,7 @@ appear by their display names, data sets in the paper's order (:mod:`llu_core.re
 import math
 
 from ..evaluation.geometry import CLIP_VIT_B32
-from ..evaluation.protocols import binomial_standard_error, standard_errors_apart
+from ..evaluation.noise import binomial_standard_error, standard_errors_apart
 from ..utils.io import write_bytes
 from ..utils.records import as_bytes, csv_text
 from .labels import VARIANT_LABELS, dataset_label, in_paper_order, method_label
@@ -133,9 +133,9 @@ def format_binomial_table(summary, n_test, reference="zero_shot", digits=1):
     -------
     str
         Markdown: methods as rows; Base and New as accuracy ± its binomial standard error
-        (:func:`~llu_core.evaluation.protocols.binomial_standard_error`), H, and each accuracy's
+        (:func:`~llu_core.evaluation.noise.binomial_standard_error`), H, and each accuracy's
         difference from ``reference`` in points with, in brackets, that difference in standard
-        errors (:func:`~llu_core.evaluation.protocols.standard_errors_apart`).
+        errors (:func:`~llu_core.evaluation.noise.standard_errors_apart`).
     """
     rows = {row["method"]: row for row in summary}
     if len(rows) != len(summary) or len({(r["dataset"], r["shots"]) for r in summary}) != 1:

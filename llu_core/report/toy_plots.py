@@ -13,16 +13,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.lines import Line2D
+from matplotlib.patches import FancyArrowPatch
 
+from ..evaluation.noise import summary_standard_error
 from ..evaluation.summary import summarise
 from .labels import method_label
-from .style import METHOD_COLOURS, legend_below, styled
+from .style import METHOD_COLOURS, legend_below, reference_style, styled
 
 #: The toy's maps (chapter 5) are drawn for a narrow column: this wide, in inches.
 TOY_WIDTH = 4.5
-#: α's colour scale on the toy's maps: white at α = 0 to a mid grey at α = β, light enough
-#: for the coloured points drawn on it.
-ALPHA_COLOURS = LinearSegmentedColormap.from_list("alpha", ["white", "#707070"])
+#: α's colour scale on the toy's maps: white at α = 0 to a light grey at α = β, light enough
+#: for the coloured points and arrows drawn on it.
+ALPHA_COLOURS = LinearSegmentedColormap.from_list("alpha", ["white", "#a0a0a0"])
+#: The height of one map of :func:`plot_toy_updates`, in inches: with the toy's extent, about
+#: as wide as :data:`TOY_WIDTH` leaves beside the axis labels.
+MAP_HEIGHT = 4.0
 #: One colour per toy class, base classes first.
 TOY_CLASS_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:cyan", "tab:olive",
                      "tab:pink")
@@ -34,10 +39,10 @@ def _toy_colour(k):
 
 def _draw_toy_texts(ax, text_map, n_base, moved_from=None):
     """Class texts as stars in their class's colour (filled: base class, open: new class); with
-    ``moved_from``, a thin grey line from where each text was before the update."""
+    ``moved_from``, a black line from where each text was before the update."""
     for k, (u, v) in enumerate(text_map):
         if moved_from is not None:
-            ax.plot([moved_from[k, 0], u], [moved_from[k, 1], v], color="0.35", lw=0.8, zorder=3)
+            ax.plot([moved_from[k, 0], u], [moved_from[k, 1], v], color="black", lw=1.5, zorder=3)
         ax.scatter([u], [v], marker="*", s=190, zorder=4, linewidths=1.4 if k >= n_base else 0.8,
                    edgecolor="black" if k < n_base else _toy_colour(k),
                    facecolor=_toy_colour(k) if k < n_base else "white")
@@ -96,9 +101,9 @@ def plot_toy_alpha(alpha, extent, beta, text_map, train_map, classnames, n_base)
 def plot_toy_updates(panels, extent, beta, classnames, n_base, per_class=12):
     """What an update does to the toy's test images and texts: one map per model (chapter 5).
 
-    Each test image shown is a dot where the model puts it, joined by a line to where the frozen
-    model had it; a cross marks an image that base-to-new scoring gets wrong. Stars are the class
-    texts after the update, with a grey line from before. The grey shading is the weight α with
+    Each test image shown is a dot where the model puts it, at the head of an arrow from where the
+    frozen model had it; a cross marks an image that base-to-new scoring gets wrong. Stars are the
+    class texts after the update, with a black line from before. The grey shading is the weight α with
     which the update acts there (0 to ``beta``).
 
     Parameters
@@ -115,7 +120,7 @@ def plot_toy_updates(panels, extent, beta, classnames, n_base, per_class=12):
     per_class : int
         Test images drawn per class (the first ones).
     """
-    fig, axes = plt.subplots(len(panels), 1, figsize=(TOY_WIDTH, 3.1 * len(panels) + 1.0), squeeze=False,
+    fig, axes = plt.subplots(len(panels), 1, figsize=(TOY_WIDTH, MAP_HEIGHT * len(panels) + 1.6), squeeze=False,
                              layout="constrained")
     shading = None
     for ax, panel in zip(axes[:, 0], panels):
@@ -128,10 +133,12 @@ def plot_toy_updates(panels, extent, beta, classnames, n_base, per_class=12):
         before, after, correct = view["images_before"][shown], view["images_after"][shown], view["correct"][shown]
         colours = [_toy_colour(k) for k in labels[shown]]
         for start, end, colour in zip(before, after, colours):
-            ax.plot([start[0], end[0]], [start[1], end[1]], color=colour, lw=0.7, alpha=0.8)
-        ax.scatter(after[correct, 0], after[correct, 1], s=12, c=[c for c, ok in zip(colours, correct) if ok])
-        ax.scatter(after[~correct, 0], after[~correct, 1], s=30, marker="x", linewidths=1.2,
-                   c=[c for c, ok in zip(colours, correct) if not ok])
+            ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", color=colour, lw=1.3, mutation_scale=9,
+                                         shrinkA=0, shrinkB=0))
+        ax.scatter(after[correct, 0], after[correct, 1], s=16, c=[c for c, ok in zip(colours, correct) if ok],
+                   zorder=2)
+        ax.scatter(after[~correct, 0], after[~correct, 1], s=40, marker="x", linewidths=1.5,
+                   c=[c for c, ok in zip(colours, correct) if not ok], zorder=2)
         _draw_toy_texts(ax, view["texts_after"], n_base, moved_from=view["texts_before"])
         _toy_axes(ax, extent)
         ax.set_title(panel["title"])
@@ -144,20 +151,26 @@ def plot_toy_updates(panels, extent, beta, classnames, n_base, per_class=12):
 
 
 @styled
-def plot_toy_sweep(records, metric="new"):
-    """Accuracy on the toy against its dial, one line per method, mean ± std over seeds (chapter 5).
+def plot_toy_sweep(records, metric="new", n_test=None):
+    """Accuracy on the toy against its dial, one line per method, mean over seeds (chapter 5).
 
     ``records``: rows of :func:`llu_core.evaluation.alignment.sweep_misalignment`, summarised
-    over seeds by :func:`llu_core.evaluation.summary.summarise`. The top axis reads the dial as
-    what it controls, the new classes' image-text margin.
+    over seeds by :func:`llu_core.evaluation.summary.summarise`. Error bars: with ``n_test``
+    (the test images each accuracy is measured on) the standard error of the mean
+    (:func:`~llu_core.evaluation.noise.summary_standard_error`), else the standard deviation
+    over the seeds. Zero-shot is a broad pale band under the others, so that a method on top of
+    it stays visible. The top axis reads the dial as what it controls, the new classes'
+    image-text margin.
     """
     summary = summarise(records)
     fig, ax = plt.subplots(figsize=(TOY_WIDTH, 3.8), layout="constrained")
     for method in dict.fromkeys(row["method"] for row in summary):
         rows = sorted((row for row in summary if row["method"] == method), key=lambda row: row["misalignment"])
-        ax.errorbar([row["misalignment"] for row in rows], [row[f"{metric}_mean"] for row in rows],
-                    yerr=[row[f"{metric}_std"] for row in rows], marker="o", markersize=4, capsize=3,
-                    color=METHOD_COLOURS.get(method), label=method_label(method))
+        errors = [row[f"{metric}_std"] if n_test is None else summary_standard_error(row, metric, n_test)
+                  for row in rows]
+        ax.errorbar([row["misalignment"] for row in rows], [row[f"{metric}_mean"] for row in rows], yerr=errors,
+                    capsize=3, color=METHOD_COLOURS.get(method), label=method_label(method),
+                    **reference_style(method))
     margins = sorted({(row["misalignment"], row["new_margin"]) for row in records})
     dials, margin_values = (np.array(values) for values in zip(*margins))
     if len(dials) > 1:
@@ -182,7 +195,8 @@ def plot_margin_effect(toy, references):
         update without mask minus LLU's, in points) and ``spread`` (its std over seeds).
     references : list of dict
         Models measured elsewhere: ``label``, ``margin``, ``effect`` and optionally
-        ``margin_range`` (low, high) where the margin is known only as a range.
+        ``effect_error`` (its standard error, an error bar) and ``margin_range`` (low, high) where
+        the margin is known only as a range.
     """
     fig, ax = plt.subplots(figsize=(TOY_WIDTH, 3.8), layout="constrained")
     ax.axhline(0.0, color="black", lw=0.8)
@@ -192,7 +206,7 @@ def plot_margin_effect(toy, references):
     markers = itertools.cycle(("s", "^", "D", "v", "P"))
     for reference, marker in zip(references, markers):
         low, high = reference.get("margin_range", (reference["margin"], reference["margin"]))
-        ax.errorbar([reference["margin"]], [reference["effect"]],
+        ax.errorbar([reference["margin"]], [reference["effect"]], yerr=reference.get("effect_error"),
                     xerr=[[reference["margin"] - low], [high - reference["margin"]]], marker=marker, markersize=7,
                     capsize=3, linestyle="none", label=reference["label"])
     ax.set_xlabel("new-class image-text margin")

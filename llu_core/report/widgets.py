@@ -3,8 +3,9 @@
 :func:`build_mask_explorer` fits LLU once on the few-shot base classes of a data set (the
 base-to-new protocol); :func:`mask_numbers` then scores it, for any β and γ, as the protocol
 does (:func:`~llu_core.evaluation.protocols.score_base_to_new`) with the mean local weight
-α(x, D_image) of Eq. 5 over the base- and new-class test images, and :func:`mask_view` draws α
-over a 2-D (PCA) view of the embeddings beside those numbers. The adapters g_I, g_T stay those
+α(x, D_image) of Eq. 5 over the base- and new-class test images; :func:`gamma_sweep` does so
+over γ for one explorer per seed, with the book's standard errors; and :func:`mask_view` draws
+α over a 2-D (PCA) view of the embeddings beside those numbers. The adapters g_I, g_T stay those
 trained at the explorer's β and γ: the sliders change where and how strongly the trained update
 is applied, which is what Eq. 4-5 control at prediction time. :func:`mask_sliders` puts two
 sliders on :func:`mask_view` for a live notebook (the callback is a plain function, the
@@ -25,14 +26,21 @@ from sklearn.decomposition import PCA
 from ..estimators import LLUClassifier
 from ..evaluation.alignment import toy_view, weight_on_map
 from ..evaluation.diagnostics import mean_test_weights
-from ..evaluation.protocols import base_new_split, fit_on_base, score_base_to_new
+from ..evaluation.noise import mean_standard_error, paired_difference
+from ..evaluation.protocols import base_new_split, correct_base_to_new, fit_on_base, score_base_to_new
 from ..method.defaults import BETA, GAMMA
 from ..utils.validation import check_in_range
 from .controls import StaticControl, palette_png, static_control
 from .labels import method_label
 from .plots import plot_mask_2d
 from .quoting import rounded, significant
+from .style import MAX_WIDTH
 from .toy_plots import plot_toy_updates
+
+
+#: The width of a control's frames, in inches: at 80 dpi 368 px, which a 420 px screen shows
+#: unshrunk, so their 12-point text stays 13 CSS px there.
+CONTROL_WIDTH = 4.6
 
 
 @dataclass
@@ -107,8 +115,63 @@ def mask_numbers(explorer, beta=BETA, gamma=GAMMA):
     return _with_mask(explorer, beta, gamma)[1]
 
 
-def mask_view(explorer, beta=BETA, gamma=GAMMA):
-    """The slider callback: α over the 2-D view beside :func:`mask_numbers` for β and γ.
+def gamma_sweep(explorers, gammas, beta=BETA):
+    """:func:`mask_numbers` over γ, the mean over one or more explorers (seeds), with standard errors.
+
+    Each explorer's model is read at β = 0 (no update anywhere: zero-shot) and at ``beta`` with
+    every γ of ``gammas``; its test images are scored image by image
+    (:func:`~llu_core.evaluation.protocols.correct_base_to_new`), so every setting is compared
+    with zero-shot on the same images (:func:`~llu_core.evaluation.noise.paired_difference`).
+
+    Parameters
+    ----------
+    explorers : list of MaskExplorer
+        One per seed, on the same test images.
+    gammas : sequence of float
+    beta : float
+
+    Returns
+    -------
+    list of dict
+        The zero-shot row (``"gamma"`` None, β = 0) first, then one per γ: ``"gamma"``;
+        ``"base"``, ``"new"`` (mean accuracies over the explorers, percent) with ``"base_error"``,
+        ``"new_error"`` (:func:`~llu_core.evaluation.noise.mean_standard_error`);
+        ``"mean_alpha_base"``, ``"mean_alpha_new"`` (means); and, against zero-shot,
+        ``"<metric>_change"``, ``"<metric>_change_error"``, ``"<metric>_change_apart"`` for base and new.
+    """
+    if not explorers:
+        raise ValueError("gamma_sweep needs at least one explorer")
+    settings = [(0.0, GAMMA, None)] + [(float(beta), float(g), float(g)) for g in gammas]
+    rows = []
+    for b, g, shown in settings:
+        correct = {"base": [], "new": []}
+        weights = {"mean_alpha_base": [], "mean_alpha_new": []}
+        for explorer in explorers:
+            model = _with_mask(explorer, b, g)[0]
+            for metric, right in correct_base_to_new(model, explorer.test_X, explorer.test_y, explorer.text).items():
+                correct[metric].append(right)
+            for key, value in mean_test_weights(model, explorer.test_X, explorer.test_y, explorer.base).items():
+                weights[key].append(value)
+        row = {"gamma": shown, **{key: float(np.mean(values)) for key, values in weights.items()}}
+        for metric, right in correct.items():
+            right = np.stack(right)
+            row[metric] = 100.0 * float(right.mean())
+            row[f"{metric}_error"] = mean_standard_error(100.0 * right.mean(axis=1), right.shape[1])
+            row[f"{metric}_correct"] = right
+        rows.append(row)
+    for row in rows:
+        for metric in ("base", "new"):
+            change = paired_difference(row[f"{metric}_correct"], rows[0][f"{metric}_correct"])
+            row.update({f"{metric}_change": change["difference"], f"{metric}_change_error": change["standard_error"],
+                        f"{metric}_change_apart": change["apart"]})
+    for row in rows:
+        del row["base_correct"], row["new_correct"]
+    return rows
+
+
+def mask_view(explorer, beta=BETA, gamma=GAMMA, width=MAX_WIDTH):
+    """The slider callback: α over the 2-D view beside :func:`mask_numbers` for β and γ
+    (``width``: of the figure, in inches).
 
     Returns
     -------
@@ -120,13 +183,13 @@ def mask_view(explorer, beta=BETA, gamma=GAMMA):
     centres = model.image_centres_.cpu().numpy()
     figure = plot_mask_2d(explorer.projection.transform(explorer.test_X), alpha, is_base,
                           explorer.projection.transform(centres) if len(centres) else np.empty((0, 2)),
-                          beta, gamma, result)
+                          beta, gamma, result, width=width)
     return figure, result
 
 
 def mask_frame(explorer, beta, gamma, dpi=80):
-    """:func:`mask_view` as PNG bytes (:func:`palette_png`): ``(png, result)``."""
-    figure, result = mask_view(explorer, beta, gamma)
+    """:func:`mask_view` as PNG bytes (:func:`palette_png`), :data:`CONTROL_WIDTH` wide: ``(png, result)``."""
+    figure, result = mask_view(explorer, beta, gamma, width=CONTROL_WIDTH)
     return palette_png(figure, dpi), result
 
 

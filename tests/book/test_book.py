@@ -18,7 +18,8 @@ image of a chapter (and of the method page) sits in a numbered, captioned figure
 within its chapter; at 420 px no figure text is smaller than ``MIN_CSS_PX`` (computed from the
 book's smallest figure font, ``llu_core.report.style.MIN_FONT_SIZE``, which tests/report/test_plots.py
 holds every figure to, the PNG's resolution and pixel width, and the width it is drawn at);
-at 1280 px no table cell breaks a number over two lines and no output line is cut off.
+at 1280 px no table cell breaks a number over two lines, and at 1280 and 420 px no line of code
+or output is cut off.
 """
 
 import base64
@@ -195,9 +196,9 @@ for (const cell of document.querySelectorAll('main article td, main article th')
 return wrapped;
 """
 
-#: Output blocks whose lines are wider than the block (cut off, to be scrolled sideways).
-CUT_OUTPUTS_JS = """
-return Array.from(document.querySelectorAll('main article .cell_output pre'))
+#: Code and output blocks whose lines are wider than the block (cut off, to be scrolled sideways).
+CUT_BLOCKS_JS = """
+return Array.from(document.querySelectorAll('main article .cell_input pre, main article .cell_output pre'))
   .filter(pre => pre.scrollWidth > pre.clientWidth + 1).map(pre => pre.textContent.slice(0, 80));
 """
 
@@ -257,9 +258,10 @@ def test_figure_text_is_legible_at_420_px(built):
     assert not any(small.values()), small
 
 
-def test_tables_keep_numbers_on_one_line_and_outputs_are_not_cut_at_1280_px(built):
+def test_tables_keep_numbers_on_one_line_and_code_and_outputs_are_not_cut(built):
     pages = [*FIGURE_PAGES, "book/offline_model"]
     wrapped = {page: found for page, found in read_pages(built, pages, 1280, WRAPPED_NUMBERS_JS).items() if found}
     assert not wrapped, wrapped
-    cut = {page: found for page, found in read_pages(built, pages, 1280, CUT_OUTPUTS_JS).items() if found}
-    assert not cut, cut
+    for width in (1280, 420):
+        cut = {page: found for page, found in read_pages(built, pages, width, CUT_BLOCKS_JS).items() if found}
+        assert not cut, (width, cut)

@@ -52,6 +52,28 @@ def test_chapter_is_stored_without_outputs_and_with_parameters(name):
     assert "results_path" in papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
 
 
+def test_code_cells_fit_the_text_column():
+    # A wide screen's text column shows 77 characters of code (14 px monospace in 684 px); the
+    # lines a reader sees stay within it, so no code is cut off at 1280 px (the book's CSS wraps
+    # them on narrower screens).
+    for name in CHAPTERS:
+        notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        shown = [cell for cell in notebook.cells
+                 if cell.cell_type == "code" and "remove-cell" not in cell.metadata.get("tags", [])]
+        long = [line for cell in shown for line in cell.source.splitlines() if len(line) > 76]
+        assert not long, f"{name}: {long}"
+
+
+def test_from_scratch_is_about_sixty_lines():
+    # The introduction and chapter 2 say "about sixty lines" of plain torch: the cells tagged
+    # from-scratch, without blank lines and comments.
+    notebook = nbformat.read(NOTEBOOKS / "02_from_scratch.ipynb", as_version=4)
+    cells = [cell for cell in notebook.cells if "from-scratch" in cell.metadata.get("tags", [])]
+    lines = [line for cell in cells for line in cell.source.splitlines()
+             if line.strip() and not line.strip().startswith("#")]
+    assert len(cells) == 6 and 55 <= len(lines) <= 65, len(lines)
+
+
 def test_your_own_images(tmp_path):
     # A folder of 3 classes x 6 images in tmp_path (not the book's folder), 2 shots: seconds.
     result = execute(tmp_path, "13_your_own_images.ipynb", folder=str(tmp_path / "photos"),

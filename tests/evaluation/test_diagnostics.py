@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from llu_core import ABLATIONS, LLUClassifier
-from llu_core.evaluation.diagnostics import (adapter_side_accuracies, common_shift_accuracies, image_text_margin,
-                                             mean_test_weights, shift_shares)
+from llu_core.evaluation.diagnostics import (adapter_side_accuracies, adapter_side_correct, common_shift_accuracies,
+                                             image_text_margin, mean_test_weights, shift_shares)
 from synthetic import random_unit, shifted_domain_task, unit_rows
 
 
@@ -52,6 +52,11 @@ def test_each_side_alone_is_the_model_with_the_other_adapter_reset(task, no_mask
             getattr(reset, frozen).linear.weight.copy_(torch.eye(X.shape[1]))
             getattr(reset, frozen).linear.bias.zero_()
         assert sides[side] == pytest.approx(100.0 * reset.score(X, y, T)), side
+    # Image by image: the same images, and the share right is the accuracy.
+    correct = adapter_side_correct(no_mask, X, y, T)
+    assert all(right.shape == (len(y),) and right.dtype == bool for right in correct.values())
+    assert {side: 100.0 * right.mean() for side, right in correct.items()} == pytest.approx(sides)
+    assert np.array_equal(correct["both"], no_mask.predict(X, T) == y)
 
 
 def test_shift_shares_find_a_common_a_class_and_a_within_class_shift():

@@ -54,6 +54,18 @@ def test_grid_is_deterministic(datasets, records):
     assert again == expected
 
 
+def test_grid_returns_the_models_it_scored(datasets, records):
+    data = datasets[0]
+    again, models = run_grid(METHODS, [data], shots=[2], seeds=[1], progress=False, return_models=True)
+    assert set(models) == {("toy_a", name, 2, 1) for name in METHODS}
+    base, _ = base_new_split(np.arange(len(data.text)))
+    rows = np.isin(data.test_y, base)
+    for record in again:
+        model = models[record["dataset"], record["method"], record["shots"], record["seed"]]
+        accuracy = model.score(data.test_X[rows], np.searchsorted(base, data.test_y[rows]), data.text[base])
+        assert 100.0 * accuracy == pytest.approx(record["base"])
+
+
 def test_fit_on_base_is_the_model_the_protocol_scores(datasets, records):
     data = datasets[0]
     model = fit_on_base(LLUClassifier(epochs=5), data.train_X, data.train_y, data.text, 2, 1)

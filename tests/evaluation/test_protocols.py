@@ -8,9 +8,8 @@ import pytest
 
 from llu_core.data.datasets import load_dataset
 from llu_core.estimators import LinearProbeClassifier, LLUClassifier, ZeroShotClassifier
-from llu_core.evaluation.protocols import (base_new_split, binomial_standard_error, evaluate_base_to_new,
-                                           few_shot_indices, harmonic_mean, hold_out_shots, standard_errors_apart,
-                                           validation_shots)
+from llu_core.evaluation.protocols import (base_new_split, evaluate_base_to_new, few_shot_indices, harmonic_mean,
+                                           hold_out_shots, validation_shots)
 from coop_files import class_names, split_file
 from our_errors import assert_raises_ours, our_error_cases
 from synthetic import embedded_dataset, embedded_pool, shifted_domain_task, small_problem
@@ -45,26 +44,6 @@ def test_harmonic_mean_and_validation_shots():
     assert harmonic_mean(0.0, 0.0) == 0.0
     assert harmonic_mean(83.48, 74.47) == pytest.approx(78.72, abs=0.01)
     assert [validation_shots(s) for s in (1, 2, 4, 8, 16)] == [1, 2, 4, 4, 4]
-
-
-def test_binomial_standard_error_of_an_accuracy():
-    assert binomial_standard_error(70.0, 100) == pytest.approx(100 * math.sqrt(0.7 * 0.3 / 100))  # 4.58 points
-    assert binomial_standard_error(70.0, 400) == pytest.approx(binomial_standard_error(70.0, 100) / 2)
-    assert binomial_standard_error(100.0, 50) == 0.0 and math.isnan(binomial_standard_error(math.nan, 50))
-    # The formula is the spread of accuracies measured on independent samples of n images.
-    rng = np.random.default_rng(0)
-    measured = 100 * rng.binomial(500, 0.66, size=20000) / 500
-    assert measured.std() == pytest.approx(binomial_standard_error(66.0, 500), rel=0.03)
-    for accuracy, n in ((101.0, 10), (50.0, 0), (50.0, 2.5)):
-        with pytest.raises(ValueError):
-            binomial_standard_error(accuracy, n)
-
-
-def test_standard_errors_apart():
-    spread = math.hypot(binomial_standard_error(70.0, 500), binomial_standard_error(65.0, 500))
-    assert standard_errors_apart(70.0, 65.0, 500) == pytest.approx(5.0 / spread)
-    assert standard_errors_apart(65.0, 70.0, 500) == pytest.approx(-5.0 / spread)
-    assert standard_errors_apart(100.0, 100.0, 20) == 0.0 and standard_errors_apart(100.0, 0.0, 20) == math.inf
 
 
 # --- Base-to-new evaluation, and shots held out of a pool -----------------------------------------

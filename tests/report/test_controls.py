@@ -141,3 +141,19 @@ def test_moving_the_toy_control_in_chromium_switches_setting_and_method(toy_cont
         assert browser.text(browser.find("output.llu-method")) == "Zero-shot"
     finally:
         browser.close()
+
+
+def test_frames_are_drawn_narrow_enough_to_stay_unshrunk_at_420_px(control):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from llu_core.report.widgets import CONTROL_WIDTH, mask_frame
+
+    explorer = control[0]
+    png, _ = mask_frame(explorer, BETA, GAMMA, dpi=80)
+    image = Image.open(io.BytesIO(png))
+    assert image.width == round(CONTROL_WIDTH * 80) <= 380  # a 420 px screen's column: 12 pt stay 13 px
+    first = control[1].html.split('"png": "')[1].split('"')[0]
+    assert Image.open(io.BytesIO(base64.b64decode(first))).width == round(CONTROL_WIDTH * 40)

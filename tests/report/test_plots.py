@@ -61,6 +61,9 @@ def drawings():
         "plot_mask_2d": lambda: plots.plot_mask_2d(rng.normal(size=(20, 2)), rng.random(20), rng.random(20) < 0.5,
                                                    rng.normal(size=(3, 2)), 0.5, 20.0, {"base": 70.0, "new": 60.0}),
         "plot_cluster_sweep": lambda: plots.plot_cluster_sweep(rows),
+        "plot_gamma_sweep": lambda: plots.plot_gamma_sweep(
+            [{"gamma": g, "base": 60.0 + i, "new": 70.0 - i, "base_error": 1.0, "new_error": 2.0}
+             for i, g in enumerate((None, 0.0, 2.0, 20.0, 1000.0))]),
         "plot_clusters": lambda: plots.plot_clusters(rng.normal(size=(20, 2)), rng.integers(0, 3, 20),
                                                      rng.normal(size=(3, 2))),
         "plot_accuracy_vs_shots": lambda: plots.plot_accuracy_vs_shots(summary_rows(["a", "b", "c"],
@@ -226,3 +229,26 @@ def test_cluster_sweep_labels_only_the_measured_counts():
     ax.figure.canvas.draw()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["7", "10", "85"]
     assert not any(t.get_text() for t in ax.xaxis.get_minorticklabels())
+
+
+def test_zero_shot_is_a_band_under_the_curves_it_could_hide():
+    rows = summary_rows(["a"], ["zero_shot", "tip_adapter"])
+    for row in rows:  # Tip-Adapter on new classes is zero-shot exactly
+        row["new_mean"] = 40.0
+    ax = plots.plot_accuracy_vs_shots(rows).axes[0]
+    lines = {(line.get_color(), line.get_linestyle()): line for line in ax.lines if len(line.get_xdata()) == 3}
+    band, on_top = lines[style.METHOD_COLOURS["zero_shot"], "--"], lines[style.METHOD_COLOURS["tip_adapter"], "--"]
+    assert np.allclose(np.asarray(band.get_ydata(), float), np.asarray(on_top.get_ydata(), float))
+    assert band.get_linewidth() > 3 * on_top.get_linewidth() and band.get_zorder() < on_top.get_zorder()
+
+
+def test_error_bars_are_standard_errors_given_the_test_images():
+    from llu_core.evaluation.noise import summary_standard_error
+
+    rows = summary_rows(["a"], ["llu"])
+    ax = plots.plot_accuracy_vs_shots(rows, n_test={"a": {"base": 500, "new": 400}}).axes[0]
+    spans = sorted(float(segment[1, 1] - segment[0, 1]) for container in ax.containers
+                   for segment in container.lines[2][0].get_segments())
+    expected = sorted(2 * summary_standard_error(row, metric, n) for row in rows
+                      for metric, n in (("base", 500), ("new", 400)))
+    assert np.allclose(spans, expected)

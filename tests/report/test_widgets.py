@@ -97,6 +97,30 @@ def test_sliders_wire_the_callback(explorer):
     assert bytes(image.value) != shown[0] and numbers.value != shown[1]
 
 
+def test_gamma_sweep_is_mask_numbers_averaged_over_seeds_with_paired_errors(data, explorer):
+    from llu_core.evaluation.noise import binomial_standard_error, mean_standard_error
+    from llu_core.report.widgets import gamma_sweep
+
+    second = build_mask_explorer(data, shots=4, seed=2, epochs=10)
+    rows = gamma_sweep([explorer, second], [0.0, 20.0])
+    assert [row["gamma"] for row in rows] == [None, 0.0, 20.0]
+    n_new = int(np.isin(explorer.test_y, explorer.new).sum())
+    for row, (beta, gamma) in zip(rows, ((0.0, 20.0), (0.5, 0.0), (0.5, 20.0))):
+        each = [mask_numbers(e, beta, gamma) for e in (explorer, second)]
+        for key in ("base", "new", "mean_alpha_base", "mean_alpha_new"):
+            assert row[key] == pytest.approx(np.mean([numbers[key] for numbers in each]))
+        assert row["new_error"] == pytest.approx(mean_standard_error([numbers["new"] for numbers in each], n_new))
+    zero_shot = rows[0]
+    assert zero_shot["new_change"] == zero_shot["new_change_error"] == 0.0  # zero-shot against itself
+    assert zero_shot["new_error"] == pytest.approx(binomial_standard_error(zero_shot["new"], n_new))  # seeds agree
+    for row in rows[1:]:
+        assert row["new_change"] == pytest.approx(row["new"] - zero_shot["new"])
+        if row["new_change_error"] > 0:
+            assert row["new_change_apart"] == pytest.approx(row["new_change"] / row["new_change_error"])
+        assert row["base_change"] == pytest.approx(row["base"] - zero_shot["base"])
+    assert any(row["base_change_error"] > 0 for row in rows[1:])
+
+
 def test_sliders_draw_the_values_their_readouts_show(explorer):
     from llu_core.report.widgets import as_shown, mask_frame
 
