@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
+from ..evaluation.protocols import binomial_standard_error
 from .labels import VARIANT_LABELS, dataset_label, in_paper_order, method_label
 from .style import MAX_WIDTH, METHOD_COLOURS, METHOD_MARKERS, MIN_FONT_SIZE, legend_below, marker_entry, styled
 from .tables import spread
@@ -369,3 +370,42 @@ def plot_ablations(summary, dataset="average", shots=None, title=None):
     return plot_base_new([{"label": VARIANT_LABELS.get(name, name), "base": rows[name]["base_mean"],
                            "new": rows[name]["new_mean"], "base_std": spread(rows[name], "base"),
                            "new_std": spread(rows[name], "new")} for name in order], title=title)
+
+
+@styled
+def plot_base_against_new(summary, n_test, methods=None, shots=None):
+    """Base- against new-class accuracy, one point per method and one panel per data set, each
+    with its binomial standard error as error bars; a method without new-class scores is left out.
+
+    Parameters
+    ----------
+    summary : list of dict
+        Rows of :func:`llu_core.evaluation.summary.summarise`.
+    n_test : dict
+        ``n_test[dataset] = {"base": ..., "new": ...}``: the test images behind each accuracy
+        (:func:`~llu_core.evaluation.protocols.binomial_standard_error`).
+    methods : list of str, optional
+        Which methods, in order (default: all of ``summary``).
+    shots : int, optional
+        Which shot count (default: the largest).
+    """
+    shots = shots or max(row["shots"] for row in summary)
+    rows = [row for row in summary if row["shots"] == shots and row["dataset"] in n_test]
+    datasets = in_paper_order(row["dataset"] for row in rows)
+    methods = methods or list(dict.fromkeys(row["method"] for row in rows))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(MAX_WIDTH, 3.6), squeeze=False, layout="constrained")
+    for ax, dataset in zip(axes.flat, datasets):
+        for method in methods:
+            row = next((r for r in rows if r["dataset"] == dataset and r["method"] == method), None)
+            if row is None or np.isnan(row["new_mean"]):
+                continue
+            ax.errorbar(row["new_mean"], row["base_mean"], capsize=2, linestyle="none",
+                        xerr=binomial_standard_error(row["new_mean"], n_test[dataset]["new"]),
+                        yerr=binomial_standard_error(row["base_mean"], n_test[dataset]["base"]),
+                        color=METHOD_COLOURS.get(method), marker=METHOD_MARKERS.get(method, "o"),
+                        label=method_label(method) if ax is axes.flat[0] else None)
+        ax.set_title(dataset_label(dataset))
+        ax.set_xlabel("new (%)")
+    axes.flat[0].set_ylabel("base (%)")
+    legend_below(fig)
+    return fig

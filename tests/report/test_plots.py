@@ -65,6 +65,10 @@ def drawings():
                                                      rng.normal(size=(3, 2))),
         "plot_accuracy_vs_shots": lambda: plots.plot_accuracy_vs_shots(summary_rows(["a", "b", "c"],
                                                                                     ["zero_shot", "llu"])),
+        "plot_base_against_new": lambda: plots.plot_base_against_new(
+            summary_rows(["fashion_mnist", "cifar10", "dtd"], ["zero_shot", "llu", "gda", "proker", "lp_plus_plus",
+                                                               "clap"], shots=(16,)),
+            {d: {"base": 500, "new": 500} for d in ("fashion_mnist", "cifar10", "dtd")}),
         "plot_image_rows": lambda: plots.plot_image_rows({"cifar10": [rng.random((8, 8, 3))] * 8,
                                                           "cifar10_gray_contrast@3": [rng.random((8, 8, 3))] * 8}),
         "plot_gain_vs_alpha": lambda: plots.plot_gain_vs_alpha(gains),
@@ -223,3 +227,22 @@ def test_cluster_sweep_labels_only_the_measured_counts():
     ax.figure.canvas.draw()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["7", "10", "85"]
     assert not any(t.get_text() for t in ax.xaxis.get_minorticklabels())
+
+
+def test_base_against_new_draws_binomial_errors_and_leaves_out_methods_without_new_classes():
+    rows = summary_rows(["cifar10", "dtd"], ["zero_shot", "llu", "linear_probe"], shots=(4, 16))
+    for row in rows:
+        if row["method"] == "linear_probe":
+            row["new_mean"] = float("nan")
+    figure = plots.plot_base_against_new(rows, {"cifar10": {"base": 100, "new": 400}, "dtd": {"base": 100, "new": 400}})
+    assert [ax.get_title() for ax in figure.axes] == ["CIFAR-10", "DTD"]
+    assert [text.get_text() for text in figure.legends[0].get_texts()] == ["Zero-shot", "LLU"]
+    ax = figure.axes[0]
+    assert len(ax.containers) == 2  # one point per method with new-class scores, at the largest shot count
+    point = next(r for r in rows if r["dataset"] == "cifar10" and r["method"] == "zero_shot" and r["shots"] == 16)
+    x_bar, y_bar = ax.containers[0].lines[2]
+    x_ends = x_bar.get_segments()[0][:, 0]
+    y_ends = y_bar.get_segments()[0][:, 1]
+    p_new, p_base = point["new_mean"] / 100, point["base_mean"] / 100
+    assert np.diff(x_ends)[0] / 2 == pytest.approx(100 * np.sqrt(p_new * (1 - p_new) / 400))
+    assert np.diff(y_ends)[0] / 2 == pytest.approx(100 * np.sqrt(p_base * (1 - p_base) / 100))
