@@ -10,7 +10,7 @@ from llu_core.utils.io import read_json
 
 from chapter_claims import (by_method, check_ablations, check_affine_adapter, check_base_to_new, check_clustering,
                             check_from_scratch, check_local_mask, check_own_images, check_prompt_learning,
-                            check_toy_model, check_transfer, check_zero_shot)
+                            check_successors, check_toy_model, check_transfer, check_zero_shot)
 
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -32,7 +32,7 @@ def test_chapters_are_stored_without_outputs_and_with_parameters():
     assert CHAPTERS == ["01_zero_shot.ipynb", "02_from_scratch.ipynb", "03_affine_adapter.ipynb",
                         "04_local_mask.ipynb", "05_toy_model.ipynb", "06_clustering.ipynb", "07_base_to_new.ipynb",
                         "08_ablations.ipynb", "09_prompt_learning.ipynb", "10_transfer.ipynb",
-                        "13_your_own_images.ipynb"]
+                        "12_successors.ipynb", "13_your_own_images.ipynb"]
     for name in CHAPTERS:
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
         assert notebook.cells[0].cell_type == "markdown"
@@ -83,7 +83,8 @@ def test_clustering(tmp_path):
 def test_base_to_new(tmp_path):
     result = execute(tmp_path, "07_base_to_new.ipynb", datasets=["dtd"], shots=[2], seeds=[1])
     methods = by_method(result["records"], dataset="dtd")
-    assert set(methods) == {"zero_shot", "clip_adapter", "tip_adapter", "linear_probe", "llu"}
+    assert set(methods) == {"zero_shot", "clip_adapter", "tip_adapter", "linear_probe", "llu", "gda", "proker",
+                            "lp_plus_plus", "clap"}
     assert {row["dataset"] for row in result["summary"]} == {"dtd", "average"}
     check_base_to_new(result, strict=False)
 
@@ -124,6 +125,15 @@ def test_prompt_learning(tmp_path):
     assert all(r["encode_s"] == 0.0 and r["classes"] == 10 and r["total_s"] == r["step_s"] for r in result["speed"])
 
 
+def test_successors(tmp_path):
+    result = execute(tmp_path, "12_successors.ipynb", datasets=["cifar10"], shots=4, seeds=[1])
+    methods = by_method(result["records"], dataset="cifar10")
+    assert list(methods) == ["zero_shot", "llu", "gda", "proker", "lp_plus_plus", "clap"]
+    assert [record["method"] for record in result["costs"]] == ["llu", "gda", "proker", "lp_plus_plus", "clap"]
+    assert result["kernel_rows"] == 4 * 5 and result["n_test"] == {"cifar10": {"base": 500, "new": 500}}
+    check_successors(result, strict=False)
+
+
 def test_your_own_images(tmp_path):
     # A folder of 3 classes x 6 images in tmp_path (not the book's folder), 2 shots: seconds.
     result = execute(tmp_path, "13_your_own_images.ipynb", folder=str(tmp_path / "photos"),
@@ -141,7 +151,7 @@ def test_reproduce_command(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "## base_to_new" in printed and "## ablations" in printed and "Dirac mask" in printed
     assert "Paper" not in printed and "paper" not in printed  # offline model: nothing to compare with
-    for chapter, n_methods in (("base_to_new", 5), ("ablations", 9)):
+    for chapter, n_methods in (("base_to_new", 9), ("ablations", 9)):
         assert (tmp_path / chapter / "dtd.ipynb").exists()
         combined = read_json(tmp_path / f"{chapter}.json")
         assert len(combined["records"]) == n_methods
