@@ -1,5 +1,6 @@
-# LLU Book. Two commands on a fresh machine:
+# LLU Book. Three commands on a fresh machine:
 #   make book   set up, fetch the offline data, build the offline model, execute every chapter, build the HTML book
+#   make lab    set up, fetch the offline data, open working copies of the chapters in JupyterLab on 127.0.0.1
 #   make test   set up, fetch the offline data and run the test suite (what CI runs)
 PYTHON ?= python3
 VENV   := .venv
@@ -8,7 +9,7 @@ BIN    := $(VENV)/bin
 export LLU_CACHE_DIR ?= $(CURDIR)/.cache
 export MPLBACKEND ?= Agg
 
-.PHONY: setup data book test benchmark reproduce clean
+.PHONY: setup data book lab test benchmark reproduce clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +28,11 @@ data: setup
 # Progress bars are for interactive runs; the built pages leave them out.
 book: setup data
 	TQDM_DISABLE=1 $(BIN)/jupyter-book build . --warningiserror --keep-going
+
+# The chapters live: copies in lab/notebooks/ (made once, then the reader's), JupyterLab on 127.0.0.1;
+# pass options with ARGS, e.g. make lab ARGS="--port 8890 -- --no-browser"
+lab: setup data
+	$(BIN)/python -m llu_core.report.lab $(ARGS)
 
 test: setup data
 	$(BIN)/python -m pytest

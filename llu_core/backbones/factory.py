@@ -41,6 +41,8 @@ def _offline(pretrained, device):
 #: Backbones by name besides open_clip's models: name -> ``load(pretrained, device)``; any other
 #: name is an open_clip model.
 REGISTRY = {OFFLINE: _offline}
+#: Names of :data:`REGISTRY` whose backbones have their own weights and refuse ``pretrained``.
+OWN_WEIGHTS = {OFFLINE}
 
 
 def check_backbone_name(name):
@@ -50,6 +52,24 @@ def check_backbone_name(name):
     from .openclip import check_model_name
 
     check_model_name(name)
+
+
+def check_backbone_arguments(name, pretrained=None):
+    """Raise unless :func:`load_backbone` can load ``name`` with ``pretrained`` (nothing is loaded).
+
+    ``ValueError`` for an unknown name, weights given to a backbone that has its own
+    (:data:`OWN_WEIGHTS`), or a pretrained tag open_clip lacks; ``FileNotFoundError`` for a
+    missing checkpoint.
+    """
+    check_backbone_name(name)
+    if name in REGISTRY:
+        if pretrained is not None and name in OWN_WEIGHTS:
+            raise ValueError(f"pretrained={str(pretrained)!r}: the {name} backbone has its own weights and takes no "
+                             "pretrained tag or checkpoint; give one with an open_clip model such as ViT-B-16")
+        return
+    from .openclip import check_pretrained
+
+    check_pretrained(name, pretrained)
 
 
 def load_backbone(name=OFFLINE, pretrained=None, device=None):
@@ -64,15 +84,15 @@ def load_backbone(name=OFFLINE, pretrained=None, device=None):
     pretrained : str or Path, optional
         For open_clip models: a pretrained tag (``"openai"``; needs a download, or open_clip's
         cache) or the path of a local checkpoint file. None gives random weights, with a
-        warning. Ignored by the offline model.
+        warning. The offline model has its own weights: it refuses any.
     device : str or torch.device, optional
         None: CUDA when available, else the CPU.
 
     Raises
     ------
     ValueError
-        For a model name or pretrained tag that open_clip does not know; the message lists the
-        known ones.
+        For a model name or pretrained tag that open_clip does not know (the message lists the
+        known ones), or weights given to the offline model.
     FileNotFoundError
         For a checkpoint path that does not exist.
     RuntimeError
@@ -80,6 +100,7 @@ def load_backbone(name=OFFLINE, pretrained=None, device=None):
         to download.
     """
     device = default_device(device)
+    check_backbone_arguments(name, pretrained)
     if name in REGISTRY:
         backbone = REGISTRY[name](pretrained, device)
     else:

@@ -1,5 +1,6 @@
 """open_clip's models as backbones: any architecture and weights open_clip can create."""
 
+import difflib
 import hashlib
 import warnings
 from pathlib import Path
@@ -21,9 +22,59 @@ def check_model_name(name):
     """Raise ``ValueError`` unless ``name`` is a model open_clip can create."""
     import open_clip
 
-    if name not in open_clip.list_models():
-        raise ValueError(f"unknown backbone {name!r}: use 'offline' or one of open_clip's models: "
-                         f"{', '.join(open_clip.list_models())}")
+    models = open_clip.list_models()
+    if name not in models:
+        close = difflib.get_close_matches(str(name), models, n=5, cutoff=0.5)
+        raise ValueError(f"unknown backbone {name!r}: use 'offline' or one of open_clip's {len(models)} models "
+                         f"(open_clip.list_models() lists them){'; the closest: ' + ', '.join(close) if close else ''}")
+
+
+#: File name endings that make ``pretrained`` a checkpoint path rather than a tag.
+CHECKPOINT_SUFFIXES = {".pt", ".pth", ".bin", ".safetensors"}
+
+
+def is_checkpoint_path(pretrained):
+    """Whether ``pretrained`` names a file (a checkpoint suffix, a folder in it, or an existing path) rather than a tag."""
+    text = str(pretrained)
+    return Path(text).suffix in CHECKPOINT_SUFFIXES or "/" in text or Path(text).exists()
+
+
+def check_pretrained(name, pretrained):
+    """Raise unless ``pretrained`` is None, a pretrained tag open_clip has for model ``name``, or a
+    regular checkpoint file: ``FileNotFoundError`` for a missing file, ``ValueError`` otherwise."""
+    import open_clip
+
+    check_model_name(name)
+    if pretrained is None:
+        return
+    if not isinstance(pretrained, (str, Path)) or not str(pretrained):
+        raise ValueError(f"pretrained must be a tag or a checkpoint file path, got {pretrained!r}")
+    if is_checkpoint_path(pretrained):
+        path = Path(pretrained).expanduser()
+        if path.is_dir():
+            raise ValueError(f"checkpoint {pretrained} is a directory; pass the checkpoint file itself")
+        if path.exists() and not path.is_file():
+            raise ValueError(f"checkpoint {pretrained} is not a regular file (a FIFO or a device); pass the "
+                             "checkpoint file itself")
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint {pretrained} does not exist; download {name}'s weights "
+                                    f"({OPEN_CLIP_CHECKPOINTS}) and pass the file's path")
+        return
+    tags = open_clip.list_pretrained_tags_by_model(name)
+    if pretrained not in tags:
+        raise ValueError(f"open_clip has no pretrained tag {pretrained!r} for {name}; known tags: "
+                         f"{', '.join(tags) or 'none'}, or pass a checkpoint file")
+
+
+def _weights(name, pretrained):
+    """A short, stable description of the weights for the cache key; checks ``pretrained`` first."""
+    check_pretrained(name, pretrained)
+    if pretrained is None:
+        warnings.warn(f"{name}: no pretrained weights given; the model has random weights", stacklevel=4)
+        return "random-seed0"
+    if is_checkpoint_path(pretrained):
+        return f"file-{_file_digest(Path(pretrained).expanduser())}"
+    return f"tag-{pretrained}"
 
 
 class OpenCLIPBackbone:
@@ -34,8 +85,7 @@ class OpenCLIPBackbone:
     def __init__(self, name, pretrained=None, device="cpu"):
         import open_clip
 
-        check_model_name(name)
-        weights = self._resolve_weights(open_clip, name, pretrained)
+        weights = _weights(name, pretrained)
         self.name = name if pretrained is None else f"{name} ({Path(str(pretrained)).name})"
         self.device = torch.device(device)
         try:
@@ -59,28 +109,6 @@ class OpenCLIPBackbone:
         self.tokenizer = open_clip.get_tokenizer(name)
         self.logit_scale = float(self.model.logit_scale.detach().exp())
         self.cache_key = f"open_clip-{name}-{weights}"
-
-    @staticmethod
-    def _resolve_weights(open_clip, name, pretrained):
-        """A short, stable description of the weights for the cache key; validates ``pretrained``."""
-        if pretrained is None:
-            warnings.warn(f"{name}: no pretrained weights given; the model has random weights", stacklevel=4)
-            return "random-seed0"
-        if Path(str(pretrained)).suffix in {".pt", ".pth", ".bin", ".safetensors"} or Path(str(pretrained)).exists():
-            if Path(pretrained).is_dir():
-                raise ValueError(f"checkpoint {pretrained} is a directory; pass the checkpoint file itself")
-            if Path(pretrained).exists() and not Path(pretrained).is_file():
-                raise ValueError(f"checkpoint {pretrained} is not a regular file (a FIFO or a device); pass the "
-                                 "checkpoint file itself")
-            if not Path(pretrained).is_file():
-                raise FileNotFoundError(f"checkpoint {pretrained} does not exist; download {name}'s weights "
-                                        f"({OPEN_CLIP_CHECKPOINTS}) and pass the file's path")
-            return f"file-{_file_digest(pretrained)}"
-        tags = open_clip.list_pretrained_tags_by_model(name)
-        if pretrained not in tags:
-            raise ValueError(f"open_clip has no pretrained tag {pretrained!r} for {name}; known tags: "
-                             f"{', '.join(tags) or 'none'}, or pass a checkpoint file")
-        return f"tag-{pretrained}"
 
     @torch.no_grad()
     def encode_image(self, images):

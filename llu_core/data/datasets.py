@@ -92,7 +92,7 @@ def image_folder(name):
     """
     if isinstance(name, os.PathLike):
         return Path(name).expanduser()
-    if not isinstance(name, str) or name.partition("@")[0] in DATASET_NAMES:
+    if not isinstance(name, str) or not name or name.partition("@")[0] in DATASET_NAMES:
         return None
     if "/" in name or os.sep in name or name.startswith((".", "~")) or Path(name).is_dir():
         return Path(name).expanduser()

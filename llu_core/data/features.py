@@ -171,13 +171,20 @@ def extract_text_features(backbone, classnames, templates):
     Each template is a string with one ``"{}"`` for the class name; a class's embedding
     averages over its prompts (``backbone.encode_text``).
     """
+    if isinstance(classnames, str):
+        raise ValueError(f"classnames must be a list of class names, got the string {classnames!r}")
     classnames, templates = list(classnames), check_templates(templates)
     if not classnames:
         raise ValueError("classnames is empty")
+    if not all(isinstance(name, str) and name.strip() for name in classnames):
+        raise ValueError(f"classnames must be non-empty strings, got {classnames!r}")
     path = text_cache_file(backbone, classnames, templates)
     text = read_cached_text(path)
     if text is None:
-        text = backbone.encode_text(classnames, templates).float().cpu().contiguous()
+        # A folder's name need not be UTF-8 (os.fsdecode keeps such bytes as lone surrogates, which no
+        # tokenizer takes): the prompt gets U+FFFD for each of them, the class keeps its name.
+        readable = [name.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for name in classnames]
+        text = backbone.encode_text(readable, templates).float().cpu().contiguous()
         write_cached_text(path, text)
     return text
 

@@ -12,6 +12,8 @@ and verified against the manifest before it enters the data root. So
 - an interrupted fetch resumes: finished files stay, and a partial download continues from its
   last byte (HTTP ``Range``, :func:`llu_core.utils.download.download`);
 - a file that fails verification is deleted with an error that names its address;
+- a download ends by a deadline derived from the file's size, never reads past that size, and
+  fails with the address in its message (:mod:`llu_core.utils.download`);
 - ``$LLU_DATA_MIRROR`` replaces every source's base address: a mirror serves each source's files
   under the same paths (``<mirror>/<owner>/<repository>/<commit>/<path>``); :func:`export_mirror`
   lays one out from a copy of the offline data;
@@ -30,8 +32,10 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ..utils.progress import progress_bar
+from ..utils.validation import check_integer
 from .manifest import BUNDLED_FOLDER, VerificationRecord, compare, load_manifest, resize_shorter_side
 from .paths import DEBIAN_FASHION_MNIST, data_root
 
@@ -41,6 +45,9 @@ MIRROR_VARIABLE = "LLU_DATA_MIRROR"
 INSTALLED_ELSEWHERE = {"fashion-mnist": DEBIAN_FASHION_MNIST}
 #: Files downloaded at a time.
 WORKERS = 8
+#: The most bytes a source file that is resized may have (the manifest holds the resized file's
+#: size): DTD's images are at most 640 × 640 pixels (Cimpoi et al., CVPR 2014), a few hundred KB.
+RESIZED_SOURCE_LIMIT = 8 * 2 ** 20
 #: What a reader is told to do when the data is incomplete.
 REMEDY = ("Fetch it on a machine with network access: python -m llu_core fetch-data (or: make data); from a "
           f"mirror of its sources: {MIRROR_VARIABLE}=URL python -m llu_core fetch-data; for data kept in another "
@@ -182,7 +189,10 @@ def _fetch_one(entry, source, root, staging, mirror):
         shutil.copyfile(address, built)
     else:
         address = source.address(entry.source_path, mirror)
-        download(address, partial)
+        if source.step == "copy":
+            download(address, partial, entry.size)
+        else:
+            download(address, partial, RESIZED_SOURCE_LIMIT, exact=False)
         if source.step == "copy":
             built = partial
         else:
@@ -230,7 +240,10 @@ def fetch_data(root=None, mirror=None, manifest=None, workers=WORKERS, progress=
         failure stay (verified), so the next run continues.
     """
     root = data_root(root)
-    mirror = mirror or os.environ.get(MIRROR_VARIABLE) or None
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"the data root {root} is not a folder")
+    mirror = check_mirror(mirror or os.environ.get(MIRROR_VARIABLE) or None)
+    check_integer("workers", workers)
     manifest = manifest or load_manifest()
     record = VerificationRecord(root)
     try:
@@ -244,6 +257,16 @@ def fetch_data(root=None, mirror=None, manifest=None, workers=WORKERS, progress=
         return report
     finally:
         record.save()
+
+
+def check_mirror(mirror):
+    """``mirror`` (None, or an ``http://`` or ``https://`` address with a host), else ``ValueError``."""
+    if mirror is not None:
+        parts = urlsplit(mirror)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"the mirror ({MIRROR_VARIABLE} or mirror=) must be an http:// or https:// address "
+                             f"such as http://127.0.0.1:8000, got {mirror!r}")
+    return mirror
 
 
 def _fetch(manifest, root, todo, damaged, mirror, workers, progress, record, report):

@@ -25,6 +25,7 @@ keyed by the folder and every file's size and modification time. The registry
 
 from pathlib import Path
 
+from ..utils.io import read_text_lines
 from .labelled import DEFAULT_TEMPLATE, SPLITS, ImageFiles
 
 #: The file in an image folder that names its classes.
@@ -61,14 +62,14 @@ def _existing(folder):
 def read_classnames(path, folders):
     """``{folder: class name}`` from a classnames file: one line ``<folder> <class name>`` per class.
 
-    Blank lines and lines starting with ``#`` are skipped. Raises ``ValueError`` naming the file
-    and line for a line without a name or a folder that is not a class of the image folder.
+    Blank lines and lines starting with ``#`` are skipped. The file must be a regular file of
+    UTF-8 text (:func:`llu_core.utils.io.read_text_lines`: a FIFO or a folder is refused, never waited
+    on). Raises ``ValueError`` naming the file and line for a line without a name or a folder that
+    is not a class of the image folder, and naming the file for text that is not UTF-8.
     """
     names = {}
-    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        folder, _, name = line.strip().partition(" ")
+    for number, line in read_text_lines(path, "classes file", "lines '<folder> <class name>'"):
+        folder, _, name = line.partition(" ")
         if not name.strip():
             raise ValueError(f"{path}, line {number}: {line!r} is not '<folder> <class name>'")
         if folder not in folders:
@@ -129,10 +130,9 @@ def load_image_folder(folder, split="train", classes_file=None):
             raise ValueError(f"class folder {images / name} holds no images (files ending in {', '.join(extensions)})")
         paths += [f"{name}/{file}" for file in files]
         labels += [label] * len(files)
-    classes_file = Path(classes_file).expanduser() if classes_file is not None else folder / CLASSNAMES_FILE
-    if classes_file != folder / CLASSNAMES_FILE and not classes_file.is_file():
-        raise FileNotFoundError(f"classes file {classes_file} does not exist")
-    names = read_classnames(classes_file, classes) if classes_file.is_file() else {}
+    given = classes_file is not None
+    classes_file = Path(classes_file).expanduser() if given else folder / CLASSNAMES_FILE
+    names = read_classnames(classes_file, classes) if given or classes_file.exists() else {}
     classnames = [names.get(name, name.replace("_", " ")) for name in classes]
     repeated = sorted({name for name in classnames if classnames.count(name) > 1})
     if repeated:

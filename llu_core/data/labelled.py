@@ -9,6 +9,7 @@ to an image (``preprocessing``): both are part of the embedding cache's key.
 """
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -99,15 +100,24 @@ class ImageFiles(LabelledImages):
         Another data root, an edited, replaced or damaged file changes it; a cache hit costs
         one ``stat`` per file.
         """
-        digest = hashlib.sha256(os.fsencode(f"{self.image_dir.resolve()}\n"))  # file names need not be UTF-8
+        digest = hashlib.sha256(os.fsencode(f"{_one_field(str(self.image_dir.resolve()))}\n"))  # names need not be UTF-8
         for path, label in zip(self.paths, self.labels.tolist()):
             try:
                 stat = (self.image_dir / path).stat()
                 version = f"{stat.st_size}\t{stat.st_mtime_ns}"
             except OSError:
                 version = "missing"
-            digest.update(os.fsencode(f"{path}\t{label}\t{version}\n"))
+            digest.update(os.fsencode(f"{_one_field(path)}\t{label}\t{version}\n"))
         return digest.hexdigest()
+
+
+def _one_field(name):
+    """``name`` as one field of a tab-separated line: as it is, unless it holds a tab or a line break or
+    starts with a quote; then as a JSON string (which starts with a quote and holds neither), so two
+    lists of names never make the same lines."""
+    if "\t" in name or "\n" in name or "\r" in name or name.startswith('"'):
+        return json.dumps(name)
+    return name
 
 
 class ImageArrays(LabelledImages):

@@ -154,8 +154,17 @@ def load_manifest(folder=MANIFEST_FOLDER):
 
 
 def write_manifest(manifest, folder):
-    """Write ``manifest`` as ``sources.json`` and ``files.tsv`` into ``folder`` (atomically each)."""
+    """Write ``manifest`` as ``sources.json`` and ``files.tsv`` into ``folder`` (atomically each).
+
+    A field with a tab or a line break (which would split a line of ``files.tsv``) is refused.
+    """
     folder = Path(folder)
+    for entry in manifest.entries:
+        for column in COLUMNS:
+            value = str(getattr(entry, column))
+            if any(character in value for character in "\t\n\r"):
+                raise ValueError(f"manifest entry {entry.path!r}: its {column} {value!r} holds a tab or a line break, "
+                                 "which files.tsv cannot hold")
     write_json(folder / "sources.json", {"sources": {
         name: {key: value for key, value in vars(source).items() if key != "name"}
         for name, source in manifest.sources.items()}})

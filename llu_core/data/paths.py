@@ -38,6 +38,8 @@ def data_root(root=None):
         An explicit folder; wins over ``$LLU_DATA_ROOT`` and the defaults.
     """
     if root is not None:
+        if isinstance(root, (str, os.PathLike)) and not os.fspath(root):
+            raise ValueError("the data root is empty; expected the path of a folder")
         return Path(root).expanduser()
     if os.environ.get("LLU_DATA_ROOT"):
         return Path(os.environ["LLU_DATA_ROOT"]).expanduser()

@@ -182,7 +182,8 @@ def fit_llu_together(models, inputs, progress=True):
     Parameters
     ----------
     models : sequence of LLUClassifier
-        Unfitted (or to be refitted); each has its own hyperparameters and seed.
+        Unfitted (or to be refitted); each has its own hyperparameters and seed. Each must be a
+        distinct object: the same one twice is refused (it would hold only its second fit).
     inputs : sequence of (X, y, T)
         One training set per model, as ``fit`` takes it.
     progress : bool
@@ -195,6 +196,16 @@ def fit_llu_together(models, inputs, progress=True):
     models, inputs = list(models), list(inputs)
     if len(models) != len(inputs):
         raise ValueError(f"models and inputs must have the same length, got {len(models)} and {len(inputs)}")
+    for index, model in enumerate(models):
+        if not isinstance(model, LLUClassifier):
+            raise ValueError(f"models[{index}] is a {type(model).__name__}; fit_llu_together fits LLUClassifier "
+                             "models only")
+        first = next(i for i, other in enumerate(models) if other is model)
+        if first != index:
+            raise ValueError(f"models[{first}] and models[{index}] are the same object: it would be fitted twice in "
+                             "place and hold only the second fit; pass sklearn.base.clone(model) for each fit")
+        if not isinstance(inputs[index], (tuple, list)) or len(inputs[index]) != 3:
+            raise ValueError(f"inputs[{index}] must be a triple (X, y, T), as fit takes it")
     problems = []
     for model, (X, y, T) in zip(models, inputs):
         X, y, T = model._start_fit(X, y, T)

@@ -161,6 +161,22 @@ def _description(classnames, templates, backbone):
     return described
 
 
+def fitted_class_count(clf):
+    """The number of classes ``clf`` was fitted on, where it keeps them, else None: a model saved with
+    fewer class names is refused (a class it scores would have none).
+
+    Estimators that score their own classes keep their embeddings (``class_embeddings_``); LLU
+    keeps the class texts themselves as D_text when they were fewer than its clusters.
+    """
+    embeddings = getattr(clf, "class_embeddings_", None)
+    if embeddings is not None:
+        return int(embeddings.shape[0])
+    if isinstance(clf, LLUClassifier) and clf.mask != "global":
+        rows = int(clf.text_centres_.shape[0])
+        return rows if clf.n_clusters is None or rows < clf.n_clusters else None
+    return None
+
+
 def save_classifier(clf, path, image_centre=None, classnames=None, templates=None, backbone=None):
     """Write the fitted classifier ``clf`` to ``path`` (a ``.safetensors`` file), atomically.
 
@@ -186,6 +202,10 @@ def save_classifier(clf, path, image_centre=None, classnames=None, templates=Non
     path = target_path(path)
     check_is_fitted(clf, "dim_")
     clf._check_params()
+    count = fitted_class_count(clf)
+    if classnames is not None and count is not None and len(list(classnames)) < count:
+        raise ValueError(f"classnames has {len(list(classnames))} name(s); the {name} was fitted on {count} classes, "
+                         "each needs its name")
     tensor_names, value_names = _FITTED[name]
     tensors = {key: tensor.detach().to("cpu", torch.float32).contiguous()
                for key, tensor in _fitted_tensors(clf, tensor_names).items()}

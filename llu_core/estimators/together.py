@@ -15,7 +15,8 @@ def fit_together(jobs, progress=True):
     ----------
     jobs : sequence of (estimator, X, y, T)
         An unfitted estimator of :mod:`llu_core.estimators` and its training set, as ``fit``
-        takes it. The estimators are fitted in place (clone them first to keep them unfitted).
+        takes it. The estimators are fitted in place (clone them first to keep them unfitted);
+        one object in two jobs is refused.
     progress : bool
         Show progress bars.
 
@@ -24,6 +25,12 @@ def fit_together(jobs, progress=True):
     list of fitted estimators, one per job.
     """
     jobs = list(jobs)
+    estimators = [job[0] for job in jobs]
+    for index, estimator in enumerate(estimators):
+        first = next(i for i, other in enumerate(estimators) if other is estimator)
+        if first != index:
+            raise ValueError(f"jobs {first} and {index} hold the same estimator object: it would be fitted twice in "
+                             "place and hold only the second fit; give each job its own (sklearn.base.clone)")
     together = [job for job in jobs if type(job[0]) is LLUClassifier]
     fit_llu_together([estimator for estimator, *_ in together], [inputs for _, *inputs in together], progress=progress)
     alone = [job for job in jobs if type(job[0]) is not LLUClassifier]

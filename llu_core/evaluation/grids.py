@@ -50,6 +50,13 @@ def run_grid(methods, datasets, shots, seeds, progress=True):
     if not methods or not datasets:
         raise ValueError(f"run_grid needs at least one method, data set, shot count and seed; got "
                          f"{len(methods)} methods, {len(datasets)} data sets")
+    if not isinstance(methods, dict):
+        raise ValueError(f"methods must be a dict of method name -> estimator, got a {type(methods).__name__}")
+    for index, data in enumerate(datasets):
+        lacking = [name for name in ("name", "train_X", "train_y", "test_X", "test_y", "text") if not hasattr(data, name)]
+        if lacking:
+            raise ValueError(f"datasets[{index}] is a {type(data).__name__} without {', '.join(lacking)}; expected an "
+                             "embedded data set (llu_core.embed_dataset)")
     records = []
     for data in datasets:
         runs = [(shot, seed, name) for shot in shots for seed in seeds for name in methods]

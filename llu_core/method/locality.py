@@ -11,8 +11,10 @@ from .defaults import DIRAC_THRESHOLD
 
 MASKS = ("local", "global", "dirac")
 
-# Rows handled per matrix product against D: bounds memory at 8192 × |D| floats.
+# Rows handled per matrix product against D: at most 8192, and at most 2**26 numbers (256 MB of
+# float32) in the product, however large D is (the "no cluster" ablation keeps every training row).
 _CHUNK_ROWS = 8192
+_CHUNK_NUMBERS = 2 ** 26
 
 
 def nearest_distance(X, centres):
@@ -29,7 +31,8 @@ def nearest_distance(X, centres):
     -------
     torch.Tensor, shape (n,), in [0, 2] (rounding that makes xᵀd exceed 1 is clamped).
     """
-    best = [(chunk @ centres.T).amax(dim=1) for chunk in X.split(_CHUNK_ROWS)]
+    rows = max(1, min(_CHUNK_ROWS, _CHUNK_NUMBERS // max(1, centres.shape[0])))
+    best = [(chunk @ centres.T).amax(dim=1) for chunk in X.split(rows)]
     return (1.0 - torch.cat(best)).clamp_(min=0.0)
 
 

@@ -3,7 +3,9 @@
 A static page (the built book) has no kernel to call back, so :func:`static_control` takes
 frames computed beforehand, one per combination of its dials, and returns plain HTML with one
 range input per dial that switches between them in the reader's browser (a few lines of
-JavaScript, nothing loaded from a network). :func:`palette_png` keeps the inlined frames small;
+JavaScript, nothing loaded from a network); its inputs answer the mouse and the arrow keys on a
+page and in JupyterLab alike (``data-lm-suppress-shortcuts`` keeps JupyterLab's notebook
+shortcuts, which bind the arrow keys, off them). :func:`palette_png` keeps the inlined frames small;
 :class:`StaticControl` shows the HTML in a notebook and keeps the numbers of every frame.
 """
 
@@ -109,7 +111,7 @@ def static_control(dials, frames, alt, css_class="llu-control"):
     def slider(name, label, values, start):
         return (f'<label style="margin-right:1.5em">{html.escape(label)} '
                 f'<input type="range" class="llu-{name}" id="llu-{name}-{key}" min="0" max="{len(values) - 1}" '
-                f'step="1" value="{start}" aria-label="{html.escape(label)}"> '
+                f'step="1" value="{start}" aria-label="{html.escape(label)}" data-lm-suppress-shortcuts="true"> '
                 f'<output class="llu-{name}" for="llu-{name}-{key}">{html.escape(values[start])}</output></label>')
 
     return (f'<div class="{css_class}">'

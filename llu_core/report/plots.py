@@ -16,6 +16,7 @@ from matplotlib.ticker import NullFormatter
 
 from ..evaluation.protocols import binomial_standard_error
 from .labels import VARIANT_LABELS, dataset_label, in_paper_order, method_label
+from .quoting import significant
 from .style import MAX_WIDTH, METHOD_COLOURS, METHOD_MARKERS, MIN_FONT_SIZE, legend_below, marker_entry, styled
 from .tables import spread
 
@@ -153,7 +154,7 @@ def plot_mask_2d(coords, alpha, is_base, centre_coords, beta, gamma, accuracies=
     ax.scatter(centre_coords[:, 0], centre_coords[:, 1], marker="*", s=90, facecolor="none", edgecolor="red",
                linewidths=1.0, label="$D_{image}$")
     fig.colorbar(scatter, ax=ax, label=rf"$\alpha(x, D_{{image}})$, 0 to $\beta$")
-    title = rf"$\beta = {beta:g}$, $\gamma = {gamma:g}$"
+    title = rf"$\beta = {significant(beta):g}$, $\gamma = {significant(gamma):g}$"  # as the sliders show them
     if accuracies is not None:
         title += f":  base {accuracies['base']:.1f} %, new {accuracies['new']:.1f} %"
     ax.set_title(title)

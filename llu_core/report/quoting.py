@@ -17,3 +17,12 @@ def rounded(value, digits=1):
     float
     """
     return round(float(value), digits) + 0.0  # adding +0.0 turns −0.0 into 0.0
+
+
+def significant(value, digits=3):
+    """``value`` rounded to ``digits`` significant digits, as a slider's readout shows it.
+
+    A logarithmic slider at the position the reader reads as 2.00 holds 10^0.3 = 1.99526;
+    rounded here, a figure's title says γ = 2 as the slider does (and 1000 stays 1000).
+    """
+    return float(f"{float(value):.{digits}g}") + 0.0

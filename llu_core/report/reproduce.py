@@ -18,9 +18,12 @@ transfer tables, ImageNet as the source).
 
 Every argument is checked before the first kernel starts (:func:`check_arguments`): data-set
 names against the registry (so no name such as ``../../x`` can place a file outside
-``--output``), a backbone :func:`llu_core.load_backbone` knows, a device this machine has,
-distinct shot counts ≥ 1 and distinct seeds ≥ 0, sizes ≥ 0, and an output folder that can
-be written. A bad one ends the command with status 2 and a message that names it.
+``--output``), a backbone :func:`llu_core.load_backbone` knows with weights it can load (a
+checkpoint file that exists; none for the offline model), a device this machine has, distinct
+shot counts ≥ 1 and distinct seeds ≥ 0, sizes ≥ 0, an output folder that can be written, and
+the data: the data root, and every data set of the run readable under it (its folder, split
+file and images). A bad one ends the command with status 2 and a message that names it. A
+chapter that fails while it runs ends it with status 1 and one message.
 """
 
 import argparse
@@ -30,8 +33,8 @@ from pathlib import Path
 
 import papermill
 
-from ..backbones.factory import check_backbone_name
-from ..data.datasets import CORRUPTED_DATASETS, TEST_ONLY, check_dataset_name
+from ..backbones.factory import check_backbone_arguments, check_backbone_name
+from ..data.datasets import CORRUPTED_DATASETS, TEST_ONLY, check_dataset_name, load_dataset
 from ..evaluation.protocols import shots_and_seeds
 from ..evaluation.summary import add_average, summarise
 from ..utils.io import read_json, write_bytes, write_json
@@ -168,10 +171,11 @@ def check_arguments(args):
     if len(set(chapters)) < len(chapters):
         raise ValueError(f"--chapters lists a chapter more than once: {chapters}")
     for flag, check in (("--backbone", lambda: check_backbone_name(args.backbone)),
+                        ("--pretrained", lambda: check_backbone_arguments(args.backbone, args.pretrained)),
                         ("--device", lambda: default_device(args.device))):
         try:
             check()
-        except ValueError as error:
+        except (ValueError, FileNotFoundError) as error:
             raise ValueError(f"{flag}: {error}") from None
     try:
         shots_and_seeds(args.shots, args.seeds)
@@ -190,6 +194,27 @@ def check_arguments(args):
                              f"got {value}")
     notebooks_folder(args.notebooks)
     check_output(args.output)
+    check_data(args, chapters)
+
+
+def check_data(args, chapters):
+    """Raise ``ValueError`` naming the data root or the first data set of the run whose files are not
+    there (its folder, split file or images), as the notebooks would find it, before any kernel starts."""
+    root = None if args.data_root is None else Path(args.data_root).expanduser()
+    if root is not None and not root.is_dir():
+        raise ValueError(f"--data-root {root} does not exist or is not a folder")
+    needed = {}
+    if "base_to_new" in chapters or "ablations" in chapters:
+        needed.update((dataset, "train") for dataset in args.datasets)
+    if "transfer" in chapters:
+        needed[args.source] = "train"
+        needed.update((dataset, "test") for dataset in [*args.cross_targets, *args.shift_targets]
+                      if dataset not in needed)
+    for dataset, split in needed.items():
+        try:
+            load_dataset(dataset, split, root=root)
+        except (FileNotFoundError, ValueError) as error:
+            raise ValueError(f"data set {dataset!r} cannot be read: {error}") from None
 
 
 def save_and_format(chapter, records, output, backbone, shots):
@@ -252,7 +277,17 @@ def argument_parser():
 
 
 def main(argv=None):
+    """Run the command line; returns the exit status (2 for a bad argument, 1 for a chapter that failed)."""
     args = parse_arguments(argv)
+    try:
+        return _run(args)
+    except papermill.PapermillExecutionError as error:
+        print(f"error: a chapter failed: {error.ename}: {error.evalue} (the executed notebook is under "
+              f"{Path(args.output).resolve()})", file=sys.stderr)
+        return 1
+
+
+def _run(args):
     parameters = dict(backbone=args.backbone, pretrained=args.pretrained, data_root=args.data_root,
                       shots=args.shots, seeds=args.seeds, device=args.device)
     for name in ("train_per_class", "test_per_class"):

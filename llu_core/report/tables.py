@@ -17,13 +17,12 @@ no-break spaces so that a browser never breaks a number over two lines. Data set
 appear by their display names, data sets in the paper's order (:mod:`llu_core.report.labels`).
 """
 
-import csv
 import math
-from io import StringIO
 
 from ..evaluation.geometry import CLIP_VIT_B32
 from ..evaluation.protocols import binomial_standard_error, standard_errors_apart
-from ..utils.io import atomic_path
+from ..utils.io import write_bytes
+from ..utils.records import as_bytes, csv_text
 from .labels import VARIANT_LABELS, dataset_label, in_paper_order, method_label
 from .paper_results import PAPER_SETTING, PEER_TABLE_1, TABLE_1, TABLE_2, TABLE_3, TABLE_4
 
@@ -414,19 +413,17 @@ TRANSFER_COLUMNS = ("protocol", "method", "source", "dataset", "shots", "seed", 
 
 def records_to_csv(records, leading=GRID_COLUMNS):
     """Render records as CSV text: the ``leading`` columns first (default: the grid's), then any
-    other key seen in a record.
+    other key seen in a record; a key a record lacks is an empty field.
 
-    The order does not depend on the records' key order, which JSON files do not keep.
+    The order does not depend on the records' key order, which JSON files do not keep. Every
+    string is quoted (:func:`llu_core.utils.records.csv_text`), so a data-set folder or method
+    name with a comma, a quote, a tab or a line break stays one field.
     """
     columns = list(dict.fromkeys([*leading, *(key for record in records for key in record)]))
-    buffer = StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(records)
-    return buffer.getvalue()
+    return csv_text(columns, ([record.get(column) for column in columns] for record in records))
 
 
 def write_csv(path, records, leading=GRID_COLUMNS):
-    """Write records to a CSV file atomically (see :func:`records_to_csv`)."""
-    with atomic_path(path) as temporary:
-        temporary.write_text(records_to_csv(records, leading))
+    """Write records to a CSV file atomically (see :func:`records_to_csv`); names that are not
+    UTF-8 keep their bytes."""
+    write_bytes(path, as_bytes(records_to_csv(records, leading)))

@@ -31,6 +31,7 @@ from ..utils.validation import check_in_range
 from .controls import StaticControl, palette_png, static_control
 from .labels import method_label
 from .plots import plot_mask_2d
+from .quoting import rounded, significant
 from .toy_plots import plot_toy_updates
 
 
@@ -136,23 +137,39 @@ def describe_view(result):
             f"new-class test images {result['mean_alpha_new']:.3f}")
 
 
+def as_shown(slider):
+    """The value of a slider rounded as its readout shows it.
+
+    ``readout_format`` ``".Nf"`` shows N decimals, ``".Nr"`` N significant digits (d3-format's
+    rounding, which keeps 1000 from reading 1e+3). A logarithmic slider's positions are powers
+    of its base, so the readout's 2.00 is 10^0.3 = 1.99526 underneath; the figure and the numbers
+    use the value the reader sees.
+    """
+    digits = int(slider.readout_format[1:-1])
+    if slider.readout_format.endswith("f"):
+        return rounded(slider.value, digits)
+    return significant(slider.value, digits)
+
+
 def mask_sliders(explorer, beta=BETA, gamma=GAMMA):
     """Sliders for β (linear, [0, 1]) and γ (logarithmic, [1, 1000]) that redraw :func:`mask_view`.
 
     The figure is an ``Image`` widget and the numbers an ``HTML`` widget, updated by the
     sliders' callbacks; there is no ``Output`` widget, whose capture protocol needs a round
     trip with the front end (executed without one, as when a book is built, it can stall).
+    Both sliders answer the mouse and the arrow keys; the callback draws the values as their
+    readouts show them (:func:`as_shown`).
     """
     import ipywidgets as widgets  # only a live notebook needs the widgets
 
     beta_slider = widgets.FloatSlider(value=beta, min=0.0, max=1.0, step=0.05, description="β",
-                                      continuous_update=False)
+                                      continuous_update=False, readout_format=".2f")
     gamma_slider = widgets.FloatLogSlider(value=gamma, base=10, min=0, max=3, step=0.1, description="γ",
-                                          continuous_update=False)
+                                          continuous_update=False, readout_format=".3r")
     image, numbers = widgets.Image(format="png"), widgets.HTML()
 
     def redraw(_=None):
-        image.value, result = mask_frame(explorer, beta_slider.value, gamma_slider.value, dpi=96)
+        image.value, result = mask_frame(explorer, as_shown(beta_slider), as_shown(gamma_slider), dpi=96)
         numbers.value = html.escape(describe_view(result))
 
     redraw()

@@ -52,12 +52,39 @@ def checksum(*parts):
 
 
 def target_path(path, name="path"):
-    """``path`` as a :class:`~pathlib.Path` with ``~`` expanded, refused when it is a folder."""
+    """``path`` as a :class:`~pathlib.Path` with ``~`` expanded, refused when it is empty or a folder."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name} must be a str or os.PathLike file path, got {type(path).__name__}")
+    if not os.fspath(path):
+        raise ValueError(f"{name} is empty; expected a file path")
     path = Path(path).expanduser()
     if path.is_dir():
         raise ValueError(f"{name} {path} is a directory; expected a file path")
+    return path
+
+
+def check_writable(path, name="path"):
+    """``path`` as a :class:`~pathlib.Path`, once it is certain that a file can be written there.
+
+    For the output arguments of a command, checked before any work starts: an empty path, a
+    folder, or an existing FIFO, device or socket is refused (``ValueError``), a path under a file
+    (``NotADirectoryError``), and a folder where no file can be created (the system's ``OSError``
+    naming the path). Missing folders are created, as writing the file would; a probe file is
+    created beside ``path`` and removed. An existing regular file stays as it is.
+    """
+    path = target_path(path, name)
+    if os.path.lexists(path) and not path.is_file():
+        kind = next((kind for test, kind in _FILE_KINDS if test(os.stat(path).st_mode)), "not a regular file")
+        raise ValueError(f"{name} {path} is {kind}; expected a regular file or a new file")
+    existing = next(folder for folder in path.parents if os.path.lexists(folder))
+    if not existing.is_dir():
+        raise NotADirectoryError(f"{name} {path} cannot be written: {existing} is a file, not a folder")
+    try:
+        temporary, descriptor = _temporary_beside(path)
+        os.close(descriptor)
+        os.remove(temporary)
+    except OSError as error:
+        raise _os_error(f"{name} {path} cannot be written", error) from None
     return path
 
 
@@ -104,6 +131,24 @@ def read_file(path, what="file", max_bytes=None):
             return handle.read()
         except OSError as error:
             raise _os_error(f"{what} {path} cannot be read", error) from None
+
+
+def read_text_lines(path, what, expected, max_bytes=1 << 20):
+    """The lines of the UTF-8 text file ``path`` that say something, stripped, with their numbers.
+
+    Blank lines and lines starting with ``#`` are skipped. The file is read by :func:`read_file`
+    (a FIFO or a folder is refused, never waited on). Raises ``ValueError`` naming the file for
+    text that is not UTF-8 or holds a NUL byte; ``expected`` says what its lines should be.
+    """
+    data = read_file(path, what, max_bytes=max_bytes)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{what} {path} is not UTF-8 text (byte {error.start})") from None
+    if "\x00" in text:
+        raise ValueError(f"{what} {path} holds a NUL byte; expected {expected}")
+    return [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip() and not line.lstrip().startswith("#")]
 
 
 def _os_error(message, error):

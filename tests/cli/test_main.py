@@ -1,9 +1,13 @@
-"""The command line, ``python -m llu_core``: fit on an image folder, predict with the saved model, and
-the errors a reader meets on the way. The folder is a few offline CIFAR-10 images copied into a
-temporary folder; one fit (2 shots, the offline model) serves every test of the saved model."""
+"""The command line, ``python -m llu_core``: fit on an image folder, predict with the saved model (with
+classes named at prediction time), output that any name passes through, and the errors a reader meets
+on the way. The folder is a few offline CIFAR-10 images copied into a temporary folder; one fit (2
+shots, the offline model) serves every test of the saved model, another one the odd names."""
 
 import contextlib
+import csv
 import io
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,10 +15,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from PIL import Image
 
 from llu_core import load_classifier, save_classifier
 from llu_core.__main__ import main
 from llu_core.data.paths import data_root
+from llu_core.evaluation import image_folders
 from llu_core.evaluation.image_folders import predict_images
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,6 +42,23 @@ def run(*arguments):
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = main([str(argument) for argument in arguments])
     return status, out.getvalue(), err.getvalue()
+
+
+def run_bytes(*arguments):
+    """As :func:`run`, with a stdout of bytes as a terminal or a pipe has: (status, stdout bytes, stderr)."""
+    raw, err = io.BytesIO(), io.StringIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main([str(argument) for argument in arguments])
+    return status, raw.getvalue(), err.getvalue()
+
+
+def csv_rows(printed):
+    """predict's CSV (text or bytes) as its header and its rows (path, class, probability)."""
+    text = printed.decode("utf-8", "surrogateescape") if isinstance(printed, bytes) else printed
+    header, *rows = csv.reader(io.StringIO(text, newline=""))
+    assert header == ["path", "class", "probability"]
+    return [(path, name, float(probability)) for path, name, probability in rows]
 
 
 @pytest.fixture(scope="module")
@@ -64,19 +87,55 @@ def test_predict_prints_path_class_and_probability_per_image(fitted):
     images = [fitted.folder / "bird" / "0000.jpg", fitted.folder / "airplane" / "0003.jpg"]
     status, out, err = run("predict", fitted.model, *images)
     assert status == 0 and "Traceback" not in err
-    lines = [line.split("\t") for line in out.splitlines()]
-    assert [line[0] for line in lines] == [str(image) for image in images]
-    assert all(line[1] in ("airplane", "car", "bird") and 1 / 3 <= float(line[2]) <= 1.0 for line in lines)
+    rows = csv_rows(out)
+    assert [row[0] for row in rows] == [str(image) for image in images]
+    assert all(row[1] in ("airplane", "car", "bird") and 1 / 3 <= row[2] <= 1.0 for row in rows)
     library = predict_images(fitted.model, images)
-    assert [(p.classname, f"{p.probability:.4f}") for p in library] == [(line[1], line[2]) for line in lines]
+    assert [(p.classname, round(p.probability, 4)) for p in library] == [row[1:] for row in rows]
+    status, out, _ = run("predict", fitted.model, *images, "--format", "jsonl")
+    assert [json.loads(line) for line in out.splitlines()] == [
+        {"path": path, "class": name, "probability": probability} for path, name, probability in rows]
 
 
 def test_predict_names_and_skips_images_it_cannot_read(fitted):
     good, broken, missing = fitted.folder / "bird" / "0001.jpg", fitted.folder / "bird" / "broken.jpg", "missing.jpg"
     status, out, err = run("predict", fitted.model, broken, good, missing)
     assert status == 1
-    assert [line.split("\t")[0] for line in out.splitlines()] == [str(good)]
+    assert [row[0] for row in csv_rows(out)] == [str(good)]
     assert "broken.jpg cannot be decoded" in err and "missing.jpg does not exist" in err
+    status, out, err = run("predict", fitted.model, missing)
+    assert status == 1 and out == "" and "missing.jpg does not exist" in err
+    assert "error: none of the 1 image(s) could be read (missing.jpg)" in err
+
+
+def test_predict_answers_a_class_named_at_prediction_time(fitted, tmp_path):
+    frogs = sorted((data_root() / "cifar10" / "train" / "frog").iterdir())[:10]  # the model never saw a frog
+    status, out, err = run("predict", fitted.model, *frogs)
+    assert status == 0 and "frog" not in [name for _, name, _ in csv_rows(out)]
+    status, out, err = run("predict", fitted.model, *frogs, "--classes", "frog", "truck")
+    answers = [name for _, name, _ in csv_rows(out)]
+    assert status == 0 and answers.count("frog") >= 8, answers  # 9 of the 10 when written
+    (tmp_path / "new.txt").write_text("# classes the model was not fitted on\nfrog\n\ntruck\n")
+    status, out, _ = run("predict", fitted.model, *frogs, "--classes-from", tmp_path / "new.txt")
+    assert status == 0 and [name for _, name, _ in csv_rows(out)] == answers
+    library = predict_images(fitted.model, frogs, classes=["frog", "truck"])
+    assert [(p.classname, round(p.probability, 4)) for p in library] == [row[1:] for row in csv_rows(out)]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--classes", "bird"], "error: --classes: 'bird' is already a class of the model (its classes: 'airplane', 'car', "
+                            "'bird'); name only new classes"),
+    (["--classes", "frog", "frog"], "error: --classes: 'frog' is named twice"),
+    (["--classes", " "], "error: --classes: item 0 (' ') is not a class name"),
+    (["--classes", "Bird"], "error: --classes rows 2 and 3 ('bird' and 'Bird') are the same class embedding"),
+    (["--classes-from", "nowhere.txt"], "error: classes file nowhere.txt does not exist"),
+    (["--pretrained", "/nowhere/ViT.pt"], "error: --pretrained='/nowhere/ViT.pt': the offline backbone has its own "
+                                          "weights"),
+    (["--device", "cuda:7"], "error: --device 'cuda:7' is not available"),
+])
+def test_predict_refuses_classes_and_options_it_cannot_use_with_one_message(fitted, arguments, message):
+    status, out, err = run("predict", fitted.model, fitted.folder / "bird" / "0000.jpg", *arguments)
+    assert status == 1 and out == "" and message in err and "Traceback" not in err and err.count("error:") == 1
 
 
 def test_predict_refuses_a_model_of_another_backbone(fitted, tmp_path):
@@ -120,4 +179,112 @@ def test_the_command_line_lists_its_commands():
     completed = subprocess.run([sys.executable, "-m", "llu_core", "--help"], capture_output=True, text=True,
                                cwd=REPO, timeout=120)
     assert completed.returncode == 0
-    assert all(command in completed.stdout for command in ("fetch-data", "fit", "predict"))
+    assert all(command in completed.stdout for command in ("fetch-data", "fit", "predict", "reproduce"))
+
+
+# --- Any name a folder or file can have passes through fit, predict and the results ---------------
+
+#: Class folder names -> the CIFAR-10 class of their images.
+ODD_CLASSES = {"tab\tname": "cat", "line\nbreak": "dog", "-dash": "ship", "ctl\x01\x1b[31m": "truck", "L" * 200: "horse",
+               os.fsdecode(b"caf\xe9"): "bird", 'q"u,o;te': "deer"}
+ODD_FILES = ["tab\tname.jpg", "line\nbreak.jpg", "-dash.jpg", os.fsdecode(b"\xff\xfe.jpg"), "N" * 240 + ".jpg",
+             'q"u,o;te.jpg', "cr\rreturn.jpg"]
+
+
+@pytest.fixture(scope="module")
+def odd(tmp_path_factory):
+    root = tmp_path_factory.mktemp("odd")
+    for name, source in ODD_CLASSES.items():
+        make_folder(root / "photos", classes=(source,), per_class=2)
+        (root / "photos" / source).rename(root / "photos" / name)
+    (root / "new").mkdir()
+    for index, name in enumerate(ODD_FILES):
+        shutil.copy2(sorted((data_root() / "cifar10" / "test" / "frog").iterdir())[index], root / "new" / name)
+    model = root / "odd.safetensors"
+    status, out, err = run_bytes("fit", root / "photos", "--out", model, "--shots", 1, "--format", "json")
+    return SimpleNamespace(root=root, model=model, status=status, out=out, err=err)
+
+
+def test_odd_class_names_pass_through_fit_its_report_and_the_saved_model(odd):
+    assert odd.status == 0, odd.err
+    report = json.loads(odd.out.decode("utf-8", "surrogateescape"))
+    assert sorted(report["classnames"]) == sorted(ODD_CLASSES) and report["model_path"] == str(odd.model)
+    assert load_classifier(odd.model).classnames_ == report["classnames"]
+    status, out, _ = run_bytes("fit", odd.root / "photos", "--out", odd.root / "again.safetensors", "--shots", 1)
+    text = out.decode("utf-8", "surrogateescape")
+    assert status == 0 and text.splitlines()[0].startswith(f"{odd.root / 'photos'}: 7 classes (")
+    assert len(text.splitlines()) == 10  # the text report: every name on one line, escaped where it must be
+    assert "'tab\\tname'" in text and "'line\\nbreak'" in text and "'caf\\udce9'" in text
+
+
+@pytest.mark.parametrize("format", ["csv", "jsonl"])
+def test_odd_file_and_class_names_pass_through_predict_parsed_back_exactly(odd, format, monkeypatch):
+    monkeypatch.chdir(odd.root / "new")  # relative names: one starts with a dash
+    new_classes = ["fr\tog", "line\nclass", "-x", 'a"b,c']
+    status, out, err = run_bytes("predict", odd.model, "--format", format, *(f"--classes={name}" for name in new_classes),
+                                 "--", *ODD_FILES)
+    assert status == 0, err
+    text = out.decode("utf-8", "surrogateescape")
+    if format == "csv":
+        rows = csv_rows(out)
+    else:
+        rows = [(record["path"], record["class"], record["probability"]) for record in map(json.loads, text.splitlines())]
+        assert text.isascii() and len(text.splitlines()) == len(ODD_FILES)
+    assert [path for path, _, _ in rows] == ODD_FILES
+    assert all(name in [*ODD_CLASSES, *new_classes] for _, name, _ in rows)
+
+
+def test_a_name_that_is_not_utf_8_keeps_its_bytes_on_a_real_stdout(odd):
+    completed = subprocess.run([sys.executable, "-m", "llu_core", "predict", str(odd.model), os.fsencode(ODD_FILES[3])],
+                               capture_output=True, cwd=odd.root / "new", timeout=300,
+                               env=dict(os.environ, TQDM_DISABLE="1", PYTHONPATH=str(REPO)))
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith(b'path,class,probability\n"\xff\xfe.jpg","')
+
+
+# --- Every argument that names a file is checked before any work -----------------------------------
+
+
+@pytest.fixture
+def nothing_loads(monkeypatch):
+    """load_backbone replaced by a failure: a refusal passes only if it came before any backbone loaded."""
+    def loaded(*args, **kwargs):
+        raise AssertionError("a backbone was loaded")
+
+    monkeypatch.setattr(image_folders, "load_backbone", loaded)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--out", "{tmp}/fifo"], "error: --out {tmp}/fifo is a FIFO; expected a regular file or a new file"),
+    (["--out", "{tmp}"], "error: --out {tmp} is a directory; expected a file path"),
+    (["--out", "{tmp}/photos/cat/0000.jpg"], "error: --out {tmp}/photos/cat/0000.jpg must name a .safetensors file"),
+    (["--out", "{tmp}/a file/m.safetensors"], "cannot be written: {tmp}/a file is a file, not a folder"),
+    (["--out", ""], "error: --out is empty; expected a file path"),
+    (["--pretrained", "/nowhere/ViT.pt"], "error: --pretrained='/nowhere/ViT.pt': the offline backbone has its own"),
+    (["--backbone", "ViT-B-16", "--pretrained", "{tmp}/missing.pt"], "error: checkpoint {tmp}/missing.pt does not exist"),
+    (["--gamma", "-1"], "error: --gamma must lie in [0.0, inf], got -1.0"),
+    (["--seed", "-1"], "error: --seed must be an integer >= 0, got -1"),
+    (["--hold-out-classes", "horse"], "error: --hold-out-classes: 'horse' is not a class of photos; its classes are "
+                                      "'cat', 'dog'"),
+    (["--hold-out-classes", "cat"], "error: --hold-out-classes leaves 1 class(es) to fit on; LLU needs at least two"),
+    (["--classes-file", "{tmp}/fifo"], "error: classes file {tmp}/fifo is a FIFO; expected a regular file"),
+])
+def test_fit_checks_every_argument_before_loading_anything(tmp_path, options, message, nothing_loads):
+    folder = make_folder(tmp_path / "photos", classes=("cat", "dog"), per_class=2)
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "a file").write_text("")
+    options = [option.replace("{tmp}", str(tmp_path)) for option in options]
+    status, out, err = run("fit", folder, "--shots", 1, *(["--out", tmp_path / "m.safetensors"] if "--out" not in options
+                                                          else []), *options)
+    assert status == 1 and out == "" and message.replace("{tmp}", str(tmp_path)) in err, err
+    assert err.count("error:") == 1 and "Traceback" not in err
+    assert os.path.exists(tmp_path / "fifo") and not os.path.isfile(tmp_path / "fifo")  # left as it was
+    Image.open(folder / "cat" / sorted(os.listdir(folder / "cat"))[0]).verify()  # the image is intact
+
+
+@pytest.mark.parametrize("root, message", [("", "error: the data root is empty"),
+                                           ("{tmp}/a file", "error: the data root {tmp}/a file is not a folder")])
+def test_fetch_data_checks_its_root_before_anything(tmp_path, root, message):
+    (tmp_path / "a file").write_text("")
+    status, out, err = run("fetch-data", "--root", root.replace("{tmp}", str(tmp_path)))
+    assert status == 1 and out == "" and err.startswith(message.replace("{tmp}", str(tmp_path)))

@@ -1,6 +1,7 @@
 """Encoding images and class texts (llu_core.data.features): the indices and templates it accepts,
 and an image it cannot read, which loses only itself."""
 
+import os
 import re
 
 import numpy as np
@@ -75,3 +76,19 @@ def test_a_truncated_image_loses_only_itself_and_is_named(cache, tmp_path):
     with pytest.warns(UserWarning, match=re.escape(str(damaged))):
         extract_features(backbone, files_dataset(root, paths), progress=False)
     assert backbone.images_seen == 5
+
+
+def test_a_class_name_that_is_not_utf_8_reaches_the_text_tower_readable(cache):
+    seen = []
+
+    class Recording(CountingBackbone):
+        def encode_text(self, classnames, templates):
+            seen.extend(classnames)
+            return super().encode_text(classnames, templates)
+
+    name = os.fsdecode(b"caf\xe9")  # a folder's name in Latin-1
+    text = extract_text_features(Recording("recording-v1"), [name, "tab\tname"], ["a photo of a {}."])
+    assert text.shape == (2, 3) and seen == ["caf\ufffd", "tab\tname"]
+    for bad in ("one string", [None], ["fine", " "]):
+        with pytest.raises(ValueError, match="classnames must be"):
+            extract_text_features(Recording("recording-v1"), bad, ["a photo of a {}."])

@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -209,3 +210,47 @@ def test_fetch_data_without_network_exits_with_one_message_and_no_traceback(tmp_
     assert completed.returncode == 1 and completed.stdout == ""
     assert completed.stderr.startswith("error: The offline data in") and "Traceback" not in completed.stderr
     assert "cifar10/: 15,001" in completed.stderr and "LLU_DATA_ROOT=/path/to/data" in completed.stderr
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("drip", "did not arrive within its deadline"),
+    ("announce", "the server announces 10,000,000,000 bytes; the file has 200,000"),
+    ("endless", "the server sent more than the file's 200,000 bytes"),
+])
+def test_fetch_data_stops_a_mirror_that_drips_lies_or_never_ends_within_its_deadline(
+        sources, tmp_path, monkeypatch, capsys, fault, message):
+    from llu_core.__main__ import main
+
+    tree, manifest, expected = sources
+    root, url = tmp_path / "data", "/owner/photos/abc123/test/dog/0000.bin"
+    monkeypatch.setattr("llu_core.data.fetch.load_manifest", lambda: manifest)
+    monkeypatch.setattr("llu_core.utils.download.DEADLINE_BASE", 1.0)  # the dog file's deadline: 1.2 s
+    monkeypatch.setattr("llu_core.utils.download.MIN_RATE", 1_000_000)
+    monkeypatch.setenv("TQDM_DISABLE", "1")  # stderr then holds the messages alone, not the bars before them
+    with MirrorServer(tree) as server:
+        if fault == "drip":
+            server.drip[url] = 0.05
+        elif fault == "announce":
+            server.announce[url] = 10 ** 10
+        else:
+            server.endless.add(url)
+        monkeypatch.setenv("LLU_DATA_MIRROR", server.address)
+        started = time.monotonic()
+        status = main(["fetch-data", "--root", str(root)])
+        elapsed = time.monotonic() - started
+    out, err = capsys.readouterr()
+    assert status == 1 and out == "" and elapsed < 5
+    assert err.startswith("error: The offline data in") and err.count("error:") == 1 and "Traceback" not in err
+    assert f"{server.address}{url}" in err and message in err
+    assert "photos/test/dog/0000.bin" not in _files_under(root)  # nothing half-written in the data root
+    assert all((root / path).read_bytes() == expected[path] for path in _files_under(root))
+
+
+def test_a_mirror_that_is_not_an_http_address_is_refused_before_anything_is_fetched(sources, tmp_path):
+    _, manifest, _ = sources
+    with pytest.raises(ValueError, match="the mirror \\(LLU_DATA_MIRROR or mirror=\\) must be an http:// or https:// "
+                                         "address such as http://127.0.0.1:8000, got 'ftp://example.org'"):
+        fetch_data(tmp_path / "data", mirror="ftp://example.org", manifest=manifest, progress=False)
+    with pytest.raises(NotADirectoryError, match="is not a folder"):
+        fetch_data(REPO / "README.md", manifest=manifest, progress=False)
+    assert not (tmp_path / "data").exists()

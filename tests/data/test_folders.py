@@ -34,3 +34,23 @@ def test_an_image_folder_with_split_folders_has_those_splits(tmp_path):
     write_images(folder / "test", {"c": 1})
     with pytest.raises(ValueError, match="the splits must have the same class folders"):
         load_image_folder(folder, "test")
+
+
+@pytest.mark.parametrize("content, message", [
+    ("fifo", "classes file .*names is a FIFO; expected a regular file"),
+    (b"cat \xff\xfekitten\n", "classes file .*names is not UTF-8 text \\(byte 4\\)"),
+    (b"cat kit\x00ten\n", "classes file .*names holds a NUL byte"),
+    (b"cat\n", "names, line 1: 'cat' is not '<folder> <class name>'"),
+])
+def test_a_classes_file_that_cannot_be_read_as_names_is_refused_at_once(tmp_path, content, message):
+    import os
+
+    folder = write_images(tmp_path / "photos", {"cat": 1, "dog": 1})
+    if content == "fifo":
+        os.mkfifo(tmp_path / "names")  # read without blocking: refused, never waited on
+    else:
+        (tmp_path / "names").write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        load_image_folder(folder, classes_file=tmp_path / "names")
+    with pytest.raises(FileNotFoundError, match="classes file .*nowhere does not exist"):
+        load_image_folder(folder, classes_file=tmp_path / "nowhere")

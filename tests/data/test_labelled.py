@@ -68,3 +68,13 @@ def test_file_names_that_are_not_utf_8_are_read(cache, tmp_path):
     dataset = load_dataset("cifar10", "train", root=tmp_path)
     features, labels = extract_features(CountingBackbone(), dataset, progress=False)  # before: UnicodeEncodeError
     assert features.shape[0] == 3 and labels.tolist() == [0, 0, 1]
+
+
+def test_names_with_tabs_or_line_breaks_cannot_make_two_folders_digest_alike(tmp_path):
+    # As tab-separated lines these two lists would read the same: "a\t1\t<version>\nb" ...
+    one = ImageFiles("x", "train", tmp_path, ["a\t0\tmissing\nb"], [1], ["c0", "c1"], ["{}"])
+    other = ImageFiles("x", "train", tmp_path, ["a", "b"], [0, 1], ["c0", "c1"], ["{}"])
+    assert one.content_digest() != other.content_digest()
+    quoted = ImageFiles("x", "train", tmp_path, ['"a\\tb"'], [0], ["c0", "c1"], ["{}"])  # a name that looks escaped
+    escaped = ImageFiles("x", "train", tmp_path, ["a\tb"], [0], ["c0", "c1"], ["{}"])
+    assert quoted.content_digest() != escaped.content_digest()

@@ -63,3 +63,13 @@ def test_fashion_mnist_in_the_manifest_is_debians():
     for entry in load_manifest().entries:
         if entry.path.startswith("fashion-mnist/"):
             assert compare(entry, debian / Path(entry.path).name) == ("identical", "")
+
+
+def test_a_field_that_would_split_a_line_of_files_tsv_is_refused(tmp_path):
+    from llu_core.data.manifest import Entry, Manifest, write_manifest
+
+    manifest = load_manifest()
+    for path in ("cifar10/a\tb.jpg", "cifar10/a\nb.jpg"):
+        with pytest.raises(ValueError, match="holds a tab or a line break, which files.tsv cannot hold"):
+            write_manifest(Manifest(manifest.sources, (Entry(path, 1, "0" * 64, "cifar10", "x.jpg", ""),)), tmp_path)
+    assert not (tmp_path / "files.tsv").exists()

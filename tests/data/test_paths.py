@@ -45,3 +45,8 @@ def test_else_the_folder_fetched_data_goes_to(checkout, monkeypatch):
 
 def test_the_debian_fashion_mnist_folder_is_where_the_package_installs_it():
     assert paths.DEBIAN_FASHION_MNIST == Path("/usr/share/datasets/fashion-mnist")
+
+
+def test_an_empty_root_is_refused_not_read_as_the_current_folder():
+    with pytest.raises(ValueError, match="the data root is empty"):
+        data_root("")

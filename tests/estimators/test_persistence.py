@@ -288,3 +288,25 @@ print(model.decision_function(random_unit(8, 6, seed=0), random_unit(3, 6, seed=
 """)
     assert result.returncode == 0, result.stderr[-2000:]  # before: -7, SIGBUS
     assert result.stdout.strip() == "(8, 3)"
+
+
+def test_class_names_must_name_every_class_the_model_keeps(small_task, tmp_path):
+    X, y, T = small_task.X_train, small_task.y_train, small_task.T
+    llu = LLUClassifier(epochs=1).fit(X, y, T)
+    with pytest.raises(ValueError, match=f"classnames has 1 name\\(s\\); the LLUClassifier was fitted on {len(T)} "
+                                         "classes"):
+        save_classifier(llu, tmp_path / "m.safetensors", classnames=["only one"])
+    probe = LinearProbeClassifier().fit(X, y, T)  # fitted on the classes of y, the base classes
+    known = len(np.unique(y))
+    with pytest.raises(ValueError, match=f"the LinearProbeClassifier was fitted on {known} classes, each needs its name"):
+        save_classifier(probe, tmp_path / "m.safetensors", classnames=[f"c{k}" for k in range(known - 1)])
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_class_names_of_any_characters_are_saved_and_loaded_exactly(small_task, tmp_path):
+    X, y, T = small_task.X_train, small_task.y_train, small_task.T
+    names = ["tab\there", "line\nbreak", "-dash", "ctl\x01\x1b", "L" * 300, os.fsdecode(b"caf\xe9"), 'q"u,o'][:len(T)]
+    names += [f"class {k}" for k in range(len(T) - len(names))]
+    save_classifier(LLUClassifier(epochs=1).fit(X, y, T), tmp_path / "m.safetensors", classnames=names,
+                    templates=["a photo of a {}."])
+    assert load_classifier(tmp_path / "m.safetensors").classnames_ == names

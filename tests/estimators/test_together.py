@@ -36,3 +36,24 @@ def test_a_diverging_model_of_a_stack_raises_with_its_hyperparameters():
     with pytest.raises(ValueError, match=r"LLU: training diverged in epoch \d+: .*lr=0.002 and lam=100000 and "
                                          r"logit_scale=100 .* lower them"):
         fit_together(jobs, progress=False)
+
+
+def test_one_estimator_object_in_two_jobs_is_refused_before_any_fit():
+    from llu_core import ZeroShotClassifier
+    from llu_core.estimators.llu import fit_llu_together
+
+    X, T = random_unit(8, 6, seed=0), random_unit(3, 6, seed=1)
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    for shared in (LLUClassifier(epochs=1), ZeroShotClassifier()):
+        with pytest.raises(ValueError, match="jobs 0 and 2 hold the same estimator object: it would be fitted twice"):
+            fit_together([(shared, X, y, T), (LLUClassifier(epochs=1), X, y, T), (shared, X, y, T[::-1])],
+                         progress=False)
+        assert not hasattr(shared, "dim_")  # nothing was fitted
+    model = LLUClassifier(epochs=1)
+    with pytest.raises(ValueError, match="models\\[0\\] and models\\[1\\] are the same object"):
+        fit_llu_together([model, model], [(X, y, T), (X[::-1], y[::-1], T)], progress=False)
+    with pytest.raises(ValueError, match="models\\[0\\] is a ZeroShotClassifier; fit_llu_together fits LLUClassifier"):
+        fit_llu_together([ZeroShotClassifier()], [(X, y, T)], progress=False)
+    with pytest.raises(ValueError, match="inputs\\[0\\] must be a triple \\(X, y, T\\)"):
+        fit_llu_together([model], [X], progress=False)
+    assert not hasattr(model, "dim_")

@@ -84,3 +84,10 @@ BAD_INPUT = [
 @our_error_cases(BAD_INPUT)
 def test_bad_input_raises_our_error_naming_the_argument_or_file(call, error, message, tmp_path, cache):
     assert_raises_ours(call, error, message, tmp_path)
+
+
+def test_methods_and_data_sets_of_the_wrong_kind_are_named():
+    with pytest.raises(ValueError, match="datasets\\[0\\] is a str without name, train_X, .*expected an embedded data set"):
+        run_grid({"zero_shot": ZeroShotClassifier()}, ["cifar10"], shots=[1], seeds=[1], progress=False)
+    with pytest.raises(ValueError, match="methods must be a dict of method name -> estimator, got a list"):
+        run_grid([ZeroShotClassifier()], [SimpleNamespace()], shots=[1], seeds=[1], progress=False)

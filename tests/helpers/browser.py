@@ -5,6 +5,7 @@ commands the browser tests need: open a page, find elements, press keys on them 
 events, which move a range input as a reader's keyboard does) and read what the page shows.
 """
 
+import base64
 import json
 import shutil
 import socket
@@ -86,6 +87,11 @@ class Browser:
     def run(self, script, *args):
         """Run JavaScript in the page (a function body) and return its result."""
         return self._call("POST", f"{self._session}/execute/sync", {"script": script, "args": list(args)})
+
+    def screenshot(self, path):
+        """Save what the window shows as a PNG file at ``path``."""
+        with open(path, "wb") as file:
+            file.write(base64.b64decode(self._call("GET", f"{self._session}/screenshot")))
 
     def close(self):
         try:

@@ -7,6 +7,7 @@ on the results of the book build itself (tests/test_book.py, default parameters)
 """
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -373,7 +374,25 @@ def check_own_images(result, strict=True):
     cli = result["cli"]
     assert cli["accuracy"]["zero-shot"] == pytest.approx(accuracy["zero_shot"], abs=0.051)
     assert cli["accuracy"]["LLU"] == pytest.approx(accuracy["llu"], abs=0.051)
-    assert [[path, name, f"{probability:.4f}"] for path, name, probability in result["predictions"]] == cli["predictions"]
+    assert [[path, name, round(probability, 4)] for path, name, probability in result["predictions"]] == cli["predictions"]
+    # "Classes the model never saw": the held-out class is not a class of the saved model.
+    held = result["held_out"]
+    assert held["name"] not in held["classes_of_the_model"] and len(held["classes_of_the_model"]) == len(result["classes"]) - 1
+    accuracy, one_image = held["accuracy"], 100.0 / held["n_new"]
+    # "on a class it never saw the fitted model answers as zero-shot CLIP does, within a couple of images".
+    assert abs(accuracy["llu_new"] - accuracy["zero_shot_new"]) <= 2 * one_image + 1e-9
+    if strict:
+        # "on the held-out images of the four classes it was fitted on it reaches ... against zero-shot's".
+        assert accuracy["llu"] > accuracy["zero_shot"]
+        # "'checkered' is one the offline tower places well, far above the 20 % of chance among five classes".
+        assert accuracy["zero_shot_new"] > 2 * 100.0 / len(result["classes"])
+    # "Without --classes the model can only answer one of the four classes it was fitted on".
+    assert all(name in held["classes_of_the_model"] for _, name, _ in held["without_classes"])
+    # "With ... named, the new ... image is answered ...": as glued; the held-out image's folder is the class.
+    [held_image] = [row for row in held["with_classes"] if Path(row[0]).parent.name == held["class"]]
+    assert held_image[1] in held["classes_of_the_model"] + [held["name"]]
+    if strict:
+        assert held_image[1] == held["name"]
 
 
 def check_from_scratch(result):

@@ -69,3 +69,36 @@ def test_no_clustering_when_fewer_points_or_none():
     torch.testing.assert_close(cluster_centres(X, n_clusters=512), X)
     torch.testing.assert_close(cluster_centres(X, n_clusters=None), X)
     assert cluster_centres(X, n_clusters=3).shape[0] <= 3
+
+
+def test_the_linkage_memory_is_estimated_and_bounded():
+    assert clustering.linkage_bytes(16_000) == 16 * (16_000 * 15_999 // 2)  # 2 × 1.0 GB, as measured
+    n = clustering.MAX_LINKAGE_ROWS
+    assert clustering.linkage_bytes(n) <= clustering.LINKAGE_MEMORY < clustering.linkage_bytes(n + 1)
+    assert n >= 16_000  # every setting of the paper (16 shots of ImageNet's 1000 classes) is clustered whole
+
+
+def test_beyond_max_rows_the_linkage_sees_spread_rows_and_the_others_join_their_nearest_centre(monkeypatch):
+    X = torch.from_numpy(grouped(n_groups=6, per_group=100, dim=12, spread=0.02, seed=5))
+    seen = []
+    linkage = clustering.complete_linkage_labels
+    monkeypatch.setattr(clustering, "complete_linkage_labels", lambda rows, k: seen.append(len(rows)) or linkage(rows, k))
+    centres = cluster_centres(X, n_clusters=6, max_rows=120)
+    assert seen == [120]  # the quadratic part ran on 120 rows, not 600
+    assert centres.shape == (6, 12) and torch.isfinite(centres).all()
+    torch.testing.assert_close(centres.norm(dim=1), torch.ones(6))
+    # The six groups are found from a fifth of their rows: each group's mean has its centre.
+    means = torch.nn.functional.normalize(X.reshape(6, 100, 12).mean(dim=1), dim=1)
+    assert (means @ centres.T).max(dim=1).values.min() > 0.999
+    np.testing.assert_array_equal(clustering.spread_rows(600, 120)[[0, -1]], [0, 599])
+
+
+def test_cluster_centres_refuses_what_it_cannot_cluster():
+    X = torch.from_numpy(random_unit(10, 4, seed=1))
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="n_clusters must be None or an integer >= 1"):
+            cluster_centres(X, bad)
+    with pytest.raises(TypeError, match="X must be a torch.Tensor"):
+        cluster_centres(X.numpy(), 3)
+    with pytest.raises(ValueError, match="max_rows=2 is below n_clusters=3"):
+        cluster_centres(X, 3, max_rows=2)

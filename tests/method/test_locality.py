@@ -75,3 +75,17 @@ def test_kernel_is_eq5_before_its_maximum_and_never_above_one(centres):
     np.testing.assert_allclose(BETA * values.max(dim=1).values.numpy(), local_weight(X, centres, beta=BETA, gamma=GAMMA).numpy(),
                                rtol=1e-5)
     assert float(kernel(centres, centres, GAMMA).max()) <= 1.0
+
+
+def test_the_distance_to_a_large_d_is_computed_in_blocks_that_shrink_with_d(monkeypatch):
+    from llu_core.method import locality
+
+    X = torch.nn.functional.normalize(torch.randn(50, 8, generator=torch.Generator().manual_seed(0)), dim=1)
+    D = torch.nn.functional.normalize(torch.randn(40, 8, generator=torch.Generator().manual_seed(1)), dim=1)
+    products = []
+    real_split = torch.Tensor.split
+    monkeypatch.setattr(locality, "_CHUNK_NUMBERS", 400)  # 400 numbers: 10 rows at a time against 40 centres
+    monkeypatch.setattr(torch.Tensor, "split", lambda self, size: products.append(size) or real_split(self, size))
+    distance = nearest_distance(X, D)
+    assert products == [10]
+    torch.testing.assert_close(distance, (1 - (X @ D.T).amax(dim=1)).clamp(min=0))

@@ -100,6 +100,14 @@ def toy_control():
     return sweep, static_toy_control(sweep, ["zero_shot", "llu"], extent, start=(0.0, "llu"), dpi=30)
 
 
+def test_every_input_keeps_jupyterlabs_shortcuts_off_its_keys(control):
+    # JupyterLab binds the arrow keys in a notebook's command mode (move between cells); Lumino
+    # leaves an event alone whose target carries this attribute, so the keys move the input.
+    page = control[1].html
+    inputs = re.findall(r"<input [^>]*>", page)
+    assert len(inputs) == 2 and all('data-lm-suppress-shortcuts="true"' in tag for tag in inputs)
+
+
 def test_a_control_needs_one_frame_per_combination_of_its_dials():
     with pytest.raises(ValueError, match="one frame per combination"):
         static_control([("a", "a", ["1", "2"], 0), ("b", "b", ["x", "y", "z"], 0)], [(b"", "")] * 5, "alt")

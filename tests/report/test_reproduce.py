@@ -69,6 +69,44 @@ def test_reproduce_refuses_an_output_it_cannot_write(where, tmp_path, capsys, no
     assert expected in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("arguments, message", [
+    (["--pretrained", "/nonexistent.pt"], "--pretrained: pretrained='/nonexistent.pt': the offline backbone has "
+                                          "its own weights"),
+    (["--backbone", "ViT-B-16", "--pretrained", "/nonexistent.pt"], "--pretrained: checkpoint /nonexistent.pt does "
+                                                                    "not exist"),
+    (["--backbone", "ViT-B-16", "--pretrained", "no-such-tag"], "--pretrained: open_clip has no pretrained tag"),
+    (["--data-root", "{tmp}/nowhere"], "--data-root {tmp}/nowhere does not exist or is not a folder"),
+    (["--data-root", "{tmp}"], "data set 'cifar10' cannot be read: "),
+    (["--datasets", "imagenet"], "data set 'imagenet' cannot be read: "),
+    (["--chapters", "transfer", "--cross-targets", "caltech101"], "data set 'caltech101' cannot be read: "),
+], ids=["offline-weights", "missing-checkpoint", "unknown-tag", "missing-root", "empty-root", "absent-dataset",
+        "absent-target"])
+def test_reproduce_checks_weights_and_data_before_any_kernel(arguments, message, tmp_path, capsys, no_kernel):
+    from llu_core.__main__ import main
+
+    arguments = [argument.replace("{tmp}", str(tmp_path)) for argument in arguments]
+    with pytest.raises(SystemExit) as stopped:
+        main(["reproduce", *arguments, "--output", str(tmp_path / "results")])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and message.replace("{tmp}", str(tmp_path)) in err
+    assert err.count("error:") == 1 and "Traceback" not in err
+
+
+def test_a_chapter_that_fails_ends_the_command_with_status_1_and_one_message(monkeypatch, tmp_path, capsys):
+    import papermill
+
+    import llu_core.report.reproduce as reproduce
+
+    def failing(chapter, datasets, output, **parameters):
+        raise papermill.PapermillExecutionError(4, 3, "load_dataset(...)", "ValueError", "the data set is damaged", [])
+
+    monkeypatch.setattr(reproduce, "run_chapter", failing)
+    assert reproduce.main(["--chapters", "ablations", "--datasets", "cifar10", "--output", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: a chapter failed: ValueError: the data set is damaged")
+    assert captured.err.count("\n") == 1 and "## ablations" not in captured.out
+
+
 # --- Each chapter gets its own parameters ---------------------------------------------------------
 
 

@@ -95,3 +95,18 @@ def test_sliders_wire_the_callback(explorer):
     assert shown[0].startswith(b"\x89PNG") and "base-class accuracy" in shown[1]
     beta_slider.value = 1.0
     assert bytes(image.value) != shown[0] and numbers.value != shown[1]
+
+
+def test_sliders_draw_the_values_their_readouts_show(explorer):
+    from llu_core.report.widgets import as_shown, mask_frame
+
+    box = mask_sliders(explorer, beta=0.25, gamma=50.0)
+    beta_slider, gamma_slider = box.children[0].children
+    image = box.children[1]
+    gamma_slider.value = 10 ** 0.3  # the readout shows 2.00
+    assert gamma_slider.value != 2.0 and as_shown(gamma_slider) == 2.0
+    assert bytes(image.value) == mask_frame(explorer, 0.25, 2.0, dpi=96)[0]
+    gamma_slider.value = 1000.0
+    beta_slider.value = 0.1 + 0.2
+    assert (as_shown(beta_slider), as_shown(gamma_slider)) == (0.3, 1000.0)
+    assert bytes(image.value) == mask_frame(explorer, 0.3, 1000.0, dpi=96)[0]

@@ -10,8 +10,8 @@ import torch
 from llu_core import ZeroShotClassifier, load_backbone
 from llu_core.data.coop import read_split_file
 from llu_core.estimators.persistence import load_classifier, save_classifier
-from llu_core.utils.io import (atomic_path, checksum, read_file, read_json, read_tensors, target_path, write_bytes,
-                               write_json, write_tensors)
+from llu_core.utils.io import (atomic_path, checksum, read_file, read_json, read_tensors, read_text_lines, target_path,
+                               write_bytes, write_json, write_tensors)
 from synthetic import small_problem
 
 X, y, T = small_problem()
@@ -142,3 +142,36 @@ def test_a_checksum_changes_with_any_bit_and_with_the_order_of_its_parts():
     flipped.view(torch.int32)[2] ^= 1  # the lowest bit of one element
     assert checksum("header", flipped, b) != reference
     assert checksum("header", b, a) != reference and checksum("header!", a, b) != reference
+
+
+def test_an_output_path_is_checked_before_any_work(tmp_path):
+    from llu_core.utils.io import check_writable
+
+    assert check_writable(tmp_path / "new" / "m.safetensors", "out") == tmp_path / "new" / "m.safetensors"
+    assert (tmp_path / "new").is_dir() and list((tmp_path / "new").iterdir()) == []  # the probe file is gone
+    (tmp_path / "old.bin").write_bytes(b"kept")
+    check_writable(tmp_path / "old.bin")
+    assert (tmp_path / "old.bin").read_bytes() == b"kept"
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "a file").write_text("")
+    for path, error, message in [("", ValueError, "out is empty; expected a file path"),
+                                 (tmp_path, ValueError, "is a directory; expected a file path"),
+                                 (tmp_path / "fifo", ValueError, "out .*fifo is a FIFO; expected a regular file"),
+                                 (tmp_path / "a file" / "m", NotADirectoryError, "a file is a file, not a folder"),
+                                 ("/proc/llu-out/m", OSError, "out /proc/llu-out/m cannot be written")]:
+        with pytest.raises(error, match=message):
+            check_writable(path, "out")
+    with pytest.raises(ValueError, match="path is empty"):
+        target_path("")
+
+
+def test_read_text_lines_gives_numbered_stripped_lines_and_names_bad_text(tmp_path):
+    path = tmp_path / "classes.txt"
+    path.write_text("# a comment\n  frog \n\n\ttruck\n", encoding="utf-8")
+    assert read_text_lines(path, "classes file", "one class per line") == [(2, "frog"), (4, "truck")]
+    path.write_bytes(b"frog\n\xff\n")
+    with pytest.raises(ValueError, match=r"classes file .* is not UTF-8 text \(byte 5\)"):
+        read_text_lines(path, "classes file", "one class per line")
+    path.write_bytes(b"frog\x00\n")
+    with pytest.raises(ValueError, match="holds a NUL byte; expected one class per line"):
+        read_text_lines(path, "classes file", "one class per line")
