@@ -173,3 +173,45 @@ def map_extent(data, pad=0.1):
     points = np.concatenate([data.text_map, to_map(data.frame, data.test_X)])
     (u_min, v_min), (u_max, v_max) = points.min(axis=0) - pad, points.max(axis=0) + pad
     return float(u_min), float(u_max), float(v_min), float(v_max)
+
+
+def toy_family(n_datasets, dim=TOY_DIM, **toy_kwargs):
+    """``n_datasets`` toy data sets, each on its own sphere: different tasks of one embedding space.
+
+    Data set k (named ``"toy_k"``, k = 1, 2, ...) is :func:`toy_dataset` drawn with ``seed=k``
+    and carried, with its frame, into its own random orientation of R^d (a seeded orthogonal
+    map): within a data set every cosine is the toy's; between two data sets the spheres lie in
+    random 3-D subspaces of R^d, nearly orthogonal for d = 64, so their embeddings are far
+    apart (cosine near 0). Class names carry the data set's number ("A1", "B1", ... in toy_1).
+
+    Parameters
+    ----------
+    n_datasets : int
+        How many data sets.
+    dim : int
+        The embedding dimension d ≥ 3.
+    **toy_kwargs
+        Any other argument of :func:`toy_dataset` except ``seed`` (the misalignment, the sizes).
+
+    Returns
+    -------
+    list of ToyDataset
+    """
+    check_integer("n_datasets", n_datasets)
+    if "seed" in toy_kwargs:
+        raise ValueError("toy_family seeds data set k with k; pass the other arguments of toy_dataset only")
+    family = []
+    for k in range(1, n_datasets + 1):
+        data = toy_dataset(dim=dim, seed=k, **toy_kwargs)
+        rotation, _ = np.linalg.qr(np.random.default_rng([FRAME_SEED, k]).normal(size=(dim, dim)))
+
+        def turn(E, rotation=rotation):
+            return (np.asarray(E, dtype=np.float64) @ rotation.T).astype(np.float32)
+
+        classnames = [f"{name}{k}" for name in data.classnames]
+        family.append(ToyDataset(name=f"toy_{k}", backbone="toy", classnames=classnames, templates=data.templates,
+                                 train_X=turn(data.train_X), train_y=data.train_y, test_X=turn(data.test_X),
+                                 test_y=data.test_y, text=ClassTexts(turn(data.text), classnames),
+                                 image_centre=data.image_centre, frame=rotation @ data.frame, text_map=data.text_map,
+                                 misalignment=data.misalignment))
+    return family

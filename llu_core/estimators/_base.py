@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from ..utils.validation import (MAX_BATCH_SIZE, SAME_EMBEDDING, as_labels, check_fit_inputs, check_in_range,
-                                check_integer, check_is_fitted, check_predict_inputs, check_seed, default_device)
+from ..utils.validation import (MAX_BATCH_SIZE, SAME_EMBEDDING, as_embeddings, as_labels, check_fit_inputs,
+                                check_in_range, check_integer, check_is_fitted, check_predict_inputs, check_seed, default_device)
 
 #: The CLIP temperature 1/τ accepted. CLIP learns it in [1, 100]; far outside that range float32
 #: scores stop carrying the cosines: at 1e-45 every score underflows to a tie, near 3e38 they overflow.
@@ -128,6 +128,28 @@ class EmbeddingClassifier(BaseEstimator):
         predicted = self.predict(X, T)
         labels = as_labels(y, predicted.shape[0], len(T))
         return float((predicted == labels.numpy()).mean())
+
+
+class MovedEmbeddings:
+    """The moved embeddings of a classifier that moves both image and text embeddings.
+
+    The classifier implements ``_transform(E, modality)`` on validated unit-norm tensors on
+    ``device_`` (``modality``: ``"image"`` or ``"text"``) and records ``dim_`` when fitted.
+    """
+
+    def transform_images(self, X):
+        """Moved unit-norm image embeddings, numpy float32 (n, d)."""
+        return self._transform_numpy(X, "image")
+
+    def transform_texts(self, T):
+        """Moved unit-norm class text embeddings, numpy float32 (C, d)."""
+        return self._transform_numpy(T, "text")
+
+    def _transform_numpy(self, E, modality):
+        check_is_fitted(self, "dim_")
+        E = as_embeddings(E, "embeddings", dim=self.dim_).to(self.device_)
+        with torch.no_grad():
+            return self._transform(E, modality).cpu().numpy()
 
 
 def store_params(estimator, params):

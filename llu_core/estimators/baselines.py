@@ -61,6 +61,10 @@ class CLIPAdapterClassifier(EmbeddingClassifier):
         The global residual ratio in [0, 1].
     logit_scale, epochs, lr, batch_size, seed, device
         As for :class:`LLUClassifier`.
+    warm_start : bool
+        As scikit-learn's ``warm_start``: a ``fit`` of a fitted model continues training its
+        adapter instead of starting from a fresh one (fine-tuning on data set after data set,
+        which forgets the earlier ones). Default: every ``fit`` starts afresh.
 
     Attributes
     ----------
@@ -70,18 +74,26 @@ class CLIPAdapterClassifier(EmbeddingClassifier):
     """
 
     def __init__(self, reduction=4, ratio=0.2, logit_scale=100.0, epochs=None, lr=0.002, batch_size=32, seed=1,
-                 device=None):
+                 device=None, warm_start=False):
         store_params(self, locals())
 
     def _check_params(self):
         check_in_range("ratio", self.ratio, 0.0, 1.0)
         check_integer("reduction", self.reduction)
+        check_bool("warm_start", self.warm_start)
         check_training_params(self)
 
     def fit(self, X, y, T):
         """Train the adapter on image embeddings ``X`` (n, d) labelled ``y`` against ``T`` (C, d)."""
+        previous = getattr(self, "dim_", None) if self.warm_start else None
         X, y, T = self._start_fit(X, y, T)
-        self._build_modules()
+        if previous is None:
+            self._build_modules()
+        elif previous != self.dim_:
+            raise ValueError(f"warm_start=True continues the fitted adapter of dimension {previous}, but X and T have "
+                             f"dimension {self.dim_}; set warm_start=False to start afresh")
+        else:
+            self.adapter_.to(self.device_)
         X, y, T = X.to(self.device_), y.to(self.device_), T.to(self.device_)
 
         def batch_loss(indices):

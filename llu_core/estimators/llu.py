@@ -13,10 +13,10 @@ from ..method.locality import MASKS, interpolate, local_weight
 from ..method.training import coop_optimizer, minimise, training_epochs
 from ..utils.validation import (as_embeddings, check_choice, check_in_range, check_integer,
                                 check_is_fitted, check_seed)
-from ._base import EmbeddingClassifier, check_training_params, store_params
+from ._base import EmbeddingClassifier, MovedEmbeddings, check_training_params, store_params
 
 
-class LLUClassifier(EmbeddingClassifier):
+class LLUClassifier(MovedEmbeddings, EmbeddingClassifier):
     """Localized Latent Updates (Sec. 3.2): local affine updates of both embedding spaces.
 
     An image embedding x becomes normalize(α_I · normalize(g_I(x)) + (1 − α_I) · x) with
@@ -155,20 +155,6 @@ class LLUClassifier(EmbeddingClassifier):
         check_is_fitted(self, "dim_")
         X = as_embeddings(X, "X", dim=self.dim_).to(self.device_)
         return self._alpha(X, modality).cpu().numpy()
-
-    def transform_images(self, X):
-        """Adapted unit-norm image embeddings, numpy float32 (n, d)."""
-        return self._transform_numpy(X, "image")
-
-    def transform_texts(self, T):
-        """Adapted unit-norm text embeddings, numpy float32 (C, d)."""
-        return self._transform_numpy(T, "text")
-
-    def _transform_numpy(self, E, modality):
-        check_is_fitted(self, "dim_")
-        E = as_embeddings(E, "embeddings", dim=self.dim_).to(self.device_)
-        with torch.no_grad():
-            return self._transform(E, modality).cpu().numpy()
 
 
 def fit_llu_together(models, inputs, progress=True):

@@ -41,8 +41,10 @@ from ..utils.validation import check_is_fitted, default_device
 from .baselines import CLIPAdapterClassifier, LinearProbeClassifier, TipAdapterClassifier, ZeroShotClassifier
 from .clap import CLAPClassifier
 from .gda import GDAClassifier
+from .layouts import FITTED, expected_shapes
 from .llu import LLUClassifier
 from .lp_plus_plus import LPPlusPlusClassifier
+from .multi import MultiLLUClassifier
 from .prompt_learners import CoCoOpClassifier, CoOpClassifier, KgCoOpClassifier, ProGradClassifier
 from .proker import ProKeRClassifier
 
@@ -56,58 +58,8 @@ _IMAGE_CENTRE = "image_centre"
 _CLASSES = {cls.__name__: cls for cls in (ZeroShotClassifier, LLUClassifier, CLIPAdapterClassifier,
                                           TipAdapterClassifier, LinearProbeClassifier, CoOpClassifier,
                                           CoCoOpClassifier, ProGradClassifier, KgCoOpClassifier, GDAClassifier,
-                                          ProKeRClassifier, LPPlusPlusClassifier, CLAPClassifier)}
-
-# Per class: fitted tensors stored as such, and fitted plain values stored in the JSON.
-_FITTED = {
-    "ZeroShotClassifier": ((), ("dim_",)),
-    "LLUClassifier": (("image_adapter_", "text_adapter_", "image_centres_", "text_centres_"),
-                      ("dim_", "identity_distance_", "loss_history_", "n_epochs_")),
-    "CLIPAdapterClassifier": (("adapter_",), ("dim_", "loss_history_", "n_epochs_")),
-    "TipAdapterClassifier": (("keys_", "values_", "class_embeddings_"), ("dim_", "loss_history_")),
-    "LinearProbeClassifier": (("coef_", "intercept_", "class_embeddings_"), ("dim_",)),
-    "GDAClassifier": (("coef_", "intercept_", "features_", "class_embeddings_"), ("dim_", "alpha_")),
-    "ProKeRClassifier": (("support_", "dual_coef_", "class_embeddings_"), ("dim_", "beta_", "lam_")),
-    "LPPlusPlusClassifier": (("visual_prototypes_", "bias_", "blending_", "class_embeddings_"),
-                             ("dim_", "prototype_step_", "blending_step_", "loss_history_")),
-    "CLAPClassifier": (("prototypes_", "penalty_weights_", "class_embeddings_"),
-                       ("dim_", "loss_history_", "n_epochs_")),
-    **{name: (("context_", *modules), ("dim_", "ctx_dim_", "tower_key_", "loss_history_", "n_epochs_"))
-       for name, modules in (("CoOpClassifier", ()), ("CoCoOpClassifier", ("meta_net_",)),
-                             ("ProGradClassifier", ()), ("KgCoOpClassifier", ()))},
-}
-
-
-def _expected_shapes(name, params, d):
-    """Every stored tensor's shape for a model of dimension ``d``: ints, or letters that must agree."""
-    if name == "LLUClassifier":
-        adapter = {f"{side}_adapter_.linear.{part}": shape for side in ("image", "text")
-                   for part, shape in (("weight", (d, d)), ("bias", (d,)))}
-        return {**adapter, "image_centres_": ("k", d), "text_centres_": ("m", d)}
-    if name == "CLIPAdapterClassifier":
-        hidden = max(1, d // params["reduction"])
-        return {"adapter_.down.weight": (hidden, d), "adapter_.up.weight": (d, hidden)}
-    if name == "TipAdapterClassifier":
-        return {"keys_": ("n", d), "values_": ("n", "K"), "class_embeddings_": ("K", d)}
-    if name == "LinearProbeClassifier":
-        return {"coef_": ("k", d), "intercept_": ("k",), "class_embeddings_": ("K", d)}
-    if name == "GDAClassifier":
-        return {"coef_": ("K", d), "intercept_": ("K",), "features_": ("n", d), "class_embeddings_": ("K", d)}
-    if name == "ProKeRClassifier":
-        return {"support_": ("n", d), "dual_coef_": ("n", "K"), "class_embeddings_": ("K", d)}
-    if name == "LPPlusPlusClassifier":
-        return {"visual_prototypes_": ("K", d), "bias_": ("K",), "blending_": ("K",), "class_embeddings_": ("K", d)}
-    if name == "CLAPClassifier":
-        return {"prototypes_": ("K", d), "penalty_weights_": ("K",), "class_embeddings_": ("K", d)}
-    if name in ("CoOpClassifier", "CoCoOpClassifier", "ProGradClassifier", "KgCoOpClassifier"):
-        shapes = {"context_": (params["n_ctx"] or "M", "w")}  # w: the tower's word-embedding width
-        if name == "CoCoOpClassifier":
-            hidden = max(1, d // 16)
-            shapes.update({"meta_net_.0.weight": (hidden, d), "meta_net_.0.bias": (hidden,),
-                           "meta_net_.2.weight": ("w", hidden), "meta_net_.2.bias": ("w",)})
-        return shapes
-    return {}
-
+                                          ProKeRClassifier, LPPlusPlusClassifier, CLAPClassifier,
+                                          MultiLLUClassifier)}
 
 def _plain(value, name):
     """``value`` as JSON data: numpy scalars become Python numbers, a torch device its string."""
@@ -161,6 +113,26 @@ def _description(classnames, templates, backbone):
     return described
 
 
+def _record(clf):
+    """The header entries (class, hyperparameters, fitted values) and the tensors of a fitted estimator."""
+    name = type(clf).__name__
+    check_is_fitted(clf, "dim_")
+    clf._check_params()
+    tensor_names, value_names = FITTED[name]
+    tensors = _fitted_tensors(clf, tensor_names)
+    record = {"class": name, "params": {key: _plain(value, key) for key, value in clf.get_params().items()},
+              "fitted": {attribute: _plain(getattr(clf, attribute), attribute) for attribute in value_names}}
+    if name == "MultiLLUClassifier":
+        record["updates"] = []
+        for i, (dataset, update) in enumerate(clf.updates_.items()):
+            part, own = _record(update)
+            texts = clf.texts_[dataset]
+            record["updates"].append({**part, "name": dataset, "classnames": list(texts.classnames)})
+            tensors.update({f"updates.{i}.{key}": tensor for key, tensor in own.items()})
+            tensors[f"updates.{i}.texts"] = torch.from_numpy(texts.embeddings)
+    return record, tensors
+
+
 def fitted_class_count(clf):
     """The number of classes ``clf`` was fitted on, where it keeps them, else None: a model saved with
     fewer class names is refused (a class it scores would have none).
@@ -179,6 +151,9 @@ def fitted_class_count(clf):
 
 def save_classifier(clf, path, image_centre=None, classnames=None, templates=None, backbone=None):
     """Write the fitted classifier ``clf`` to ``path`` (a ``.safetensors`` file), atomically.
+
+    A :class:`~llu_core.estimators.multi.MultiLLUClassifier` is stored with every update (its
+    LLU's record and tensors, its data set's name, class names and class texts), in order.
 
     Parameters
     ----------
@@ -200,24 +175,18 @@ def save_classifier(clf, path, image_centre=None, classnames=None, templates=Non
     if name not in _CLASSES or type(clf) is not _CLASSES[name]:
         raise ValueError(f"cannot save a {name}; expected one of {sorted(_CLASSES)}")
     path = target_path(path)
-    check_is_fitted(clf, "dim_")
-    clf._check_params()
+    record, tensors = _record(clf)
     count = fitted_class_count(clf)
     if classnames is not None and count is not None and len(list(classnames)) < count:
         raise ValueError(f"classnames has {len(list(classnames))} name(s); the {name} was fitted on {count} classes, "
                          "each needs its name")
-    tensor_names, value_names = _FITTED[name]
-    tensors = {key: tensor.detach().to("cpu", torch.float32).contiguous()
-               for key, tensor in _fitted_tensors(clf, tensor_names).items()}
+    tensors = {key: tensor.detach().to("cpu", torch.float32).contiguous() for key, tensor in tensors.items()}
     if image_centre is not None:
         tensors[_IMAGE_CENTRE] = _as_centre(image_centre)
     for key, tensor in tensors.items():
         if not torch.isfinite(tensor).all():
             raise ValueError(f"cannot save this {name}: its {key} has NaN or infinite entries")
-    header = {"format": _FORMAT_VERSION, "class": name,
-              "params": {key: _plain(value, key) for key, value in clf.get_params().items()},
-              "fitted": {attribute: _plain(getattr(clf, attribute), attribute) for attribute in value_names},
-              **_description(classnames, templates, backbone)}
+    header = {"format": _FORMAT_VERSION, **record, **_description(classnames, templates, backbone)}
     text = json.dumps(header, sort_keys=True)
     write_tensors(path, tensors, metadata={_HEADER_KEY: text,
                                            _CHECKSUM_KEY: checksum(text, *(tensors[k] for k in sorted(tensors)))})
@@ -235,12 +204,18 @@ def _read_header(metadata, path):
     name = header.get("class")
     if name not in _CLASSES:
         raise ValueError(f"{path} asks for class {name!r}; only {sorted(_CLASSES)} can be loaded")
-    params, fitted = header.get("params"), header.get("fitted")
-    expected_params = set(_CLASSES[name]._get_param_names())
-    if not isinstance(params, dict) or set(params) != expected_params:
-        raise ValueError(f"{path}: the hyperparameters of a {name} must be exactly {sorted(expected_params)}")
-    if not isinstance(fitted, dict) or set(fitted) != set(_FITTED[name][1]):
-        raise ValueError(f"{path}: the fitted values of a {name} must be exactly {sorted(_FITTED[name][1])}")
+    _check_record(header, path)
+    if name == "MultiLLUClassifier":
+        updates = header.get("updates")
+        if not isinstance(updates, list) or not updates:
+            raise ValueError(f"{path}: a MultiLLUClassifier holds a non-empty list of updates")
+        for update in updates:
+            if not isinstance(update, dict) or update.get("class") != "LLUClassifier" \
+                    or not isinstance(update.get("name"), str) or not isinstance(update.get("classnames"), list):
+                raise ValueError(f"{path}: every update of a MultiLLUClassifier is an LLUClassifier record with its "
+                                 "data set's name and class names")
+            _check_record(update, path)
+            _check_fitted_values(update["fitted"], path)
     try:
         _description(header.get("classnames"), header.get("templates"), None)
     except ValueError as error:
@@ -250,6 +225,16 @@ def _read_header(metadata, path):
                                      and isinstance(backbone.get("description"), str)):
         raise ValueError(f"{path}: the backbone record must hold a cache_key and a description")
     return header, metadata[_HEADER_KEY], metadata.get(_CHECKSUM_KEY)
+
+
+def _check_record(record, path):
+    """The hyperparameters and fitted values of a record are exactly those of its class."""
+    name, params, fitted = record["class"], record.get("params"), record.get("fitted")
+    expected_params = set(_CLASSES[name]._get_param_names())
+    if not isinstance(params, dict) or set(params) != expected_params:
+        raise ValueError(f"{path}: the hyperparameters of a {name} must be exactly {sorted(expected_params)}")
+    if not isinstance(fitted, dict) or set(fitted) != set(FITTED[name][1]):
+        raise ValueError(f"{path}: the fitted values of a {name} must be exactly {sorted(FITTED[name][1])}")
 
 
 def _check_fitted_values(fitted, path):
@@ -276,7 +261,7 @@ def _check_fitted_values(fitted, path):
 def _check_shapes(layout, path, header):
     """Compare every stored tensor (``layout``: name -> (dtype, shape)) with the shapes the header implies."""
     name, d = header["class"], header["fitted"]["dim_"]
-    expected = _expected_shapes(name, header["params"], d)
+    expected = expected_shapes(name, header["params"], d, header.get("updates", ()))
     stored = set(layout) - {_IMAGE_CENTRE}
     if stored != set(expected):
         raise ValueError(f"{path}: a {name} stores the tensors {sorted(expected)}, this file holds {sorted(stored)}")
@@ -291,8 +276,14 @@ def _check_shapes(layout, path, header):
                              f"dimension {d} needs F32 of shape {list(shape)}")
     if name == "LinearProbeClassifier" and sizes["k"] != (1 if sizes["K"] == 2 else sizes["K"]):
         raise ValueError(f"{path}: coef_ has {sizes['k']} row(s) for {sizes['K']} classes")
-    if name == "LLUClassifier" and header["params"]["mask"] != "global" and min(sizes["k"], sizes["m"]) == 0:
-        raise ValueError(f"{path}: the {header['params']['mask']} mask needs image and text centres, one is empty")
+    llus = {"LLUClassifier": [("", header)], "MultiLLUClassifier": list(enumerate(header.get("updates", ())))}
+    for i, update in llus.get(name, []):
+        mask = update["params"]["mask"]
+        if mask != "global" and min(sizes[f"{i}k"], sizes[f"{i}m"]) == 0:
+            raise ValueError(f"{path}: the {mask} mask needs image and text centres, one is empty")
+        if i != "" and sizes[f"{i}C"] != len(update["classnames"]):
+            raise ValueError(f"{path}: update {update['name']!r} has {sizes[f'{i}C']} class texts for "
+                             f"{len(update['classnames'])} class names")
     if _IMAGE_CENTRE in layout:
         dtype, shape = layout[_IMAGE_CENTRE]
         if dtype != "F32" or len(shape) != 1:
@@ -360,10 +351,27 @@ def load_classifier(path, device=None, image_centre=None, backbone=None):
             check_backbone(clf, backbone)
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from None
-    for attribute, value in header["fitted"].items():
+    if name != "MultiLLUClassifier":
+        return _restore(clf, header["fitted"], tensors)
+    for i, update in enumerate(header["updates"]):
+        prefix = f"updates.{i}."
+        own = {key[len(prefix):]: tensor for key, tensor in tensors.items() if key.startswith(prefix)}
+        llu = LLUClassifier(**update["params"])
+        try:  # the checks of fit and of add: a file is trusted no more than a caller
+            llu._check_params()
+            llu.device_ = clf.device_
+            clf.add(_restore(llu, update["fitted"], own), update["name"], own["texts"].numpy(), update["classnames"])
+        except ValueError as error:
+            raise ValueError(f"{path}: update {update['name']!r}: {error}") from None
+    return clf
+
+
+def _restore(clf, fitted, tensors):
+    """``clf`` (built with its hyperparameters, its ``device_`` set) with its fitted values and tensors."""
+    for attribute, value in fitted.items():
         setattr(clf, attribute, value)
     clf._build_modules()
-    for attribute in _FITTED[name][0]:
+    for attribute in FITTED[type(clf).__name__][0]:
         value = getattr(clf, attribute, None)
         if isinstance(value, torch.nn.Module):
             prefix = f"{attribute}."

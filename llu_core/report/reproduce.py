@@ -6,9 +6,12 @@
         --data-root /data --datasets dtd eurosat --shots 16 --seeds 1 2 3   # the paper's setting
     python -m llu_core.report.reproduce --chapters transfer --source imagenet --cross-targets dtd eurosat \\
         --shift-targets imagenet_v2 imagenet_sketch ...   # Tables 2 and 3 (with the backbone options)
+    python -m llu_core.report.reproduce --chapters many_datasets --many-datasets oxford_pets oxford_flowers \\
+        fgvc_aircraft --unseen dtd eurosat ...   # one model, many data sets (with the backbone options)
 
 The base-to-new and ablation chapter notebooks are executed once per data set with the grid's
-shots and seeds as their parameters; the transfer chapter once, with its source and targets.
+shots and seeds as their parameters; the transfer chapter once, with its source and targets; the many-data-sets chapter once per shot
+count, with the data sets it fits one after another and the unseen ones.
 The executed notebooks, every notebook's JSON results, and the combined records
 (``<chapter>.csv`` and ``<chapter>.json``, with the summaries over seeds) are written under
 ``--output`` (default ``results/``). The notebooks are read from ``--notebooks``, by default
@@ -35,21 +38,28 @@ import papermill
 
 from ..backbones.factory import check_backbone_arguments, check_backbone_name
 from ..data.datasets import CORRUPTED_DATASETS, TEST_ONLY, check_dataset_name, load_dataset
+from ..evaluation.many_datasets import summarise_many
 from ..evaluation.protocols import shots_and_seeds
 from ..evaluation.summary import add_average, summarise
 from ..utils.io import read_json, write_bytes, write_json
 from ..utils.locations import checkout_root
 from ..utils.validation import default_device
+from .many_datasets import format_many_datasets_table
 from .tables import TRANSFER_COLUMNS, format_table_1, format_table_2, format_table_3, format_table_4, write_csv
 
 #: Chapter name -> the notebook that runs it.
 CHAPTERS = {"base_to_new": "07_base_to_new.ipynb", "ablations": "08_ablations.ipynb",
-            "transfer": "10_transfer.ipynb"}
+            "transfer": "10_transfer.ipynb", "many_datasets": "11_many_datasets.ipynb"}
+#: The chapters run once in all (not once per data set), by their own function.
+_WHOLE = ("transfer", "many_datasets")
 
 OFFLINE_DATASETS = ("fashion_mnist", "cifar10", "dtd")
 #: The transfer chapter's offline source and targets (see notebooks/10_transfer.ipynb).
 OFFLINE_TRANSFER = {"source": "cifar10", "cross_dataset": ["fashion_mnist", "dtd"],
                     "domain_shift": list(CORRUPTED_DATASETS)}
+#: The many-data-sets chapter's offline data sets, fitted in this order (see notebooks/11_many_datasets.ipynb).
+OFFLINE_MANY = ("cifar10", "fashion_mnist", "dtd")
+MANY_COLUMNS = ("method", "dataset", "setting", "classes", "shots", "seed", "accuracy")
 
 
 def notebooks_folder(folder=None):
@@ -95,9 +105,9 @@ def run_chapter(chapter, datasets, output, notebooks=None, **parameters):
         The records of every run (see :func:`llu_core.evaluation.grids.run_grid`).
     """
     notebooks = notebooks_folder(notebooks)
-    if chapter not in CHAPTERS or chapter == "transfer":
+    if chapter not in CHAPTERS or chapter in _WHOLE:
         raise ValueError(f"unknown per-data-set chapter {chapter!r}; expected one of "
-                         f"{sorted(set(CHAPTERS) - {'transfer'})} (see run_transfer_chapter)")
+                         f"{sorted(set(CHAPTERS) - set(_WHOLE))} (see run_transfer_chapter, run_many_datasets_chapter)")
     check_datasets("datasets", datasets, trained=True)
     folder = Path(output) / chapter
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,6 +143,31 @@ def run_transfer_chapter(output, source, cross_dataset, domain_shift, notebooks=
                         results_path=str(results_path)),
         cwd=str(notebooks), progress_bar=False)
     return read_json(results_path)["records"]
+
+
+def run_many_datasets_chapter(output, datasets, unseen, shots, notebooks=None, **parameters):
+    """Execute the many-data-sets chapter once per shot count: ``datasets`` fitted one after another.
+
+    Writes ``many_datasets/<shots>shots.ipynb`` and ``.json`` under ``output``; ``unseen`` are
+    data sets never fitted (empty: each of ``datasets`` held out in turn); the further
+    ``parameters`` are notebook parameters as for :func:`run_chapter`. Returns the records of
+    every run (see :func:`llu_core.evaluation.many_datasets.run_many_datasets`).
+    """
+    notebooks = notebooks_folder(notebooks)
+    check_datasets("datasets", datasets, trained=True)
+    check_datasets("unseen", unseen)
+    folder = Path(output) / "many_datasets"
+    folder.mkdir(parents=True, exist_ok=True)
+    records = []
+    for shot in shots:
+        results_path = (folder / f"{shot}shots.json").resolve()
+        papermill.execute_notebook(
+            str(notebooks / CHAPTERS["many_datasets"]), str(folder / f"{shot}shots.ipynb"),
+            parameters=dict(parameters, datasets=list(datasets), unseen=list(unseen), shots=shot,
+                            results_path=str(results_path)),
+            cwd=str(notebooks), progress_bar=False)
+        records += read_json(results_path)["records"]
+    return records
 
 
 def check_datasets(name, datasets, trained=False):
@@ -183,6 +218,11 @@ def check_arguments(args):
         raise ValueError(f"--{error}") from None
     if "base_to_new" in chapters or "ablations" in chapters:
         check_datasets("--datasets", args.datasets, trained=True)
+    if "many_datasets" in chapters:
+        check_datasets("--many-datasets", args.many_datasets, trained=True)
+        check_datasets("--unseen", args.unseen)
+        if len(args.many_datasets) < 2 or set(args.many_datasets) & set(args.unseen):
+            raise ValueError("--many-datasets: fit at least two data sets, none of them also --unseen")
     if "transfer" in chapters:
         check_datasets("--source", [args.source], trained=True)
         check_datasets("--cross-targets", args.cross_targets)
@@ -219,6 +259,12 @@ def check_data(args, chapters):
 
 def save_and_format(chapter, records, output, backbone, shots):
     """Write the combined records and summary of a chapter and return its tables as text."""
+    if chapter == "many_datasets":
+        summary = summarise_many(records)
+        write_csv(Path(output) / "many_datasets.csv", records, leading=MANY_COLUMNS)
+        write_json(Path(output) / "many_datasets.json", {"records": records, "summary": summary})
+        return "\n\n".join(f"**{shot} shots**\n\n" + format_many_datasets_table(
+            [row for row in summary if row["shots"] == shot]) for shot in shots)
     if chapter == "transfer":
         summary = summarise(add_average(records, where={"protocol": "cross_dataset"}))
         write_csv(Path(output) / "transfer.csv", records, leading=TRANSFER_COLUMNS)
@@ -258,6 +304,10 @@ def argument_parser():
                         help="transfer: other data sets (Table 2)")
     parser.add_argument("--shift-targets", nargs="+", default=OFFLINE_TRANSFER["domain_shift"],
                         help="transfer: shifted domains of the source's classes (Table 3)")
+    parser.add_argument("--many-datasets", nargs="+", default=list(OFFLINE_MANY),
+                        help="many data sets: the data sets fitted one after another, in this order")
+    parser.add_argument("--unseen", nargs="+", default=[],
+                        help="many data sets: data sets never fitted (default: each fitted one held out in turn)")
     parser.add_argument("--shots", nargs="+", type=int, default=[16])
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--train-per-class", type=int, default=None,
@@ -295,7 +345,11 @@ def _run(args):
         if value is not None:
             parameters[name] = value or None
     for chapter in args.chapters:
-        if chapter == "transfer":
+        if chapter == "many_datasets":
+            records = run_many_datasets_chapter(args.output, args.many_datasets, args.unseen, args.shots,
+                                                notebooks=args.notebooks,
+                                                **{key: value for key, value in parameters.items() if key != "shots"})
+        elif chapter == "transfer":
             extra = {} if args.shift_per_class is None else {"shift_per_class": args.shift_per_class or None}
             records = run_transfer_chapter(args.output, args.source, args.cross_targets, args.shift_targets,
                                            notebooks=args.notebooks, **parameters, **extra)

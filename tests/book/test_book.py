@@ -32,8 +32,8 @@ from PIL import Image
 from browser import ARROW_RIGHT, HOME, Browser
 from chapter_claims import (check_ablations, check_affine_adapter, check_base_to_new, check_clustering,
                             check_default_is_base_to_new_llu, check_from_scratch, check_local_mask,
-                            check_own_images, check_prompt_learning, check_successors, check_toy_model,
-                            check_transfer, check_zero_shot)
+                            check_many_datasets, check_own_images, check_prompt_learning, check_successors,
+                            check_toy_model, check_transfer, check_zero_shot)
 from llu_core.report.style import MIN_FONT_SIZE
 from llu_core.utils.io import read_json
 
@@ -43,8 +43,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--virtual-time-budget=5000"]
 CHAPTERS = ["01_zero_shot", "02_from_scratch", "03_affine_adapter", "04_local_mask", "05_toy_model", "06_clustering",
-            "07_base_to_new", "08_ablations", "09_prompt_learning", "10_transfer", "12_successors",
-            "13_your_own_images"]
+            "07_base_to_new", "08_ablations", "09_prompt_learning", "10_transfer", "11_many_datasets",
+            "12_successors", "13_your_own_images"]
 #: Pages whose every image is a figure of the book.
 FIGURE_PAGES = ["book/method", *(f"notebooks/{name}" for name in CHAPTERS)]
 #: The smallest figure text a 420 px wide screen may show, in CSS pixels.
@@ -93,7 +93,8 @@ def test_page_renders_with_figures_and_without_errors(built, page, n_figures):
 CLAIMS = {"01_zero_shot": check_zero_shot, "02_from_scratch": check_from_scratch,
           "03_affine_adapter": check_affine_adapter, "04_local_mask": check_local_mask, "05_toy_model": check_toy_model,
           "06_clustering": check_clustering, "07_base_to_new": check_base_to_new, "08_ablations": check_ablations,
-          "09_prompt_learning": check_prompt_learning, "10_transfer": check_transfer, "12_successors": check_successors,
+          "09_prompt_learning": check_prompt_learning, "10_transfer": check_transfer,
+          "11_many_datasets": check_many_datasets, "12_successors": check_successors,
           "13_your_own_images": check_own_images}
 
 

@@ -9,8 +9,9 @@ import pytest
 from llu_core.utils.io import read_json
 
 from chapter_claims import (by_method, check_ablations, check_affine_adapter, check_base_to_new, check_clustering,
-                            check_from_scratch, check_local_mask, check_own_images, check_prompt_learning,
-                            check_successors, check_toy_model, check_transfer, check_zero_shot)
+                            check_from_scratch, check_local_mask, check_many_datasets, check_own_images,
+                            check_prompt_learning, check_successors, check_toy_model, check_transfer,
+                            check_zero_shot)
 
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -32,7 +33,7 @@ def test_chapters_are_stored_without_outputs_and_with_parameters():
     assert CHAPTERS == ["01_zero_shot.ipynb", "02_from_scratch.ipynb", "03_affine_adapter.ipynb",
                         "04_local_mask.ipynb", "05_toy_model.ipynb", "06_clustering.ipynb", "07_base_to_new.ipynb",
                         "08_ablations.ipynb", "09_prompt_learning.ipynb", "10_transfer.ipynb",
-                        "12_successors.ipynb", "13_your_own_images.ipynb"]
+                        "11_many_datasets.ipynb", "12_successors.ipynb", "13_your_own_images.ipynb"]
     for name in CHAPTERS:
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
         assert notebook.cells[0].cell_type == "markdown"
@@ -113,6 +114,17 @@ def test_transfer(tmp_path):
         elif dataset in result["domain_shift"]:
             assert record["protocol"] == "domain_generalisation"
     check_transfer(result, strict=False)
+
+
+def test_many_datasets(tmp_path):
+    # Subsets of the book's default images (nested subsets share the embedding cache), one seed, 2 shots.
+    result = execute(tmp_path, "11_many_datasets.ipynb", datasets=["cifar10", "dtd"], test_per_class=10, shots=2,
+                     seeds=[1], toy_datasets=2, cost_repeats=1)
+    assert result["datasets"] == ["cifar10", "dtd"] and [row["n_datasets"] for row in result["cost"]] == [1, 2]
+    settings = {(r["method"], r["dataset"], r["setting"]) for r in result["records"]}
+    assert ("oracle_llu", "dtd", "fitted") in settings and ("multi_max", "dtd", "unseen") in settings  # held out in turn
+    assert set(result["zero_shot_by_centre"]) == {"dtd"}
+    check_many_datasets(result, strict=False)
 
 
 def test_prompt_learning(tmp_path):

@@ -350,6 +350,75 @@ def check_transfer(result, strict=True):
         assert mean_gain["text"] > mean_gain["image"] and mean_gain["text"] > 0.0 and mean_gain["both"] > 0.0
 
 
+def check_many_datasets(result, strict=True):
+    """Chapter 11. ``strict``: the default build, whose reading of the comparison, the combination
+    rules and the costs is checked (small runs keep only what holds by construction)."""
+    toy = result["toy"]
+    # "scores each data set as its own LLU alone does", "touches nothing else".
+    assert toy["score_gap"] <= 1e-6 and toy["restored"]
+    alpha = toy["alpha"]  # rows: data sets (the last never fitted), columns: updates
+    own = [alpha[k][k] for k in range(len(alpha[0]))]
+    assert min(own) > 100 * max(_toy_others(alpha))  # "practically nowhere else"
+    toy_avg = _averages(toy["summary"])
+    # The toy is "the ideal case": far-apart data sets keep their own LLU's accuracy, the unseen one zero-shot's.
+    assert abs(toy_avg["multi_max", "fitted", "own"] - toy_avg["oracle_llu", "fitted", "own"]) <= 0.5
+    assert abs(toy_avg["multi_max", "unseen", "own"] - toy_avg["zero_shot", "unseen", "own"]) <= 1.0
+
+    avg, names = _averages(result["summary"]), result["datasets"]
+    cells = {(r["method"], r["dataset"]): r["accuracy_mean"] for r in result["summary"]
+             if r["setting"] == "fitted" and r["classes"] == "own"}
+    # On the last data set sequential CLIP-Adapter is the model just after its turn: "the two rows agree".
+    assert cells["sequential_clip_adapter", names[-1]] == cells["sequential_clip_adapter_when_fitted", names[-1]]
+    # "The model grows linearly": one update of one size per data set.
+    cost = result["cost"]
+    assert all(row["update_floats"] == cost[0]["update_floats"] for row in cost)
+    assert all(row["model_floats"] == row["n_datasets"] * cost[0]["update_floats"] for row in cost)
+    inter = result["interference"]
+    others = [value for row, name in zip(inter["image"], inter["datasets"]) for value, update in
+              zip(row, inter["updates"]) if update != name]
+    assert max(others) > max(_toy_others(alpha))  # real data sets "share one embedding space less politely"
+    if not strict:
+        return
+    # "putting the three updates into one model costs nothing measurable"; per data set within half a point.
+    assert abs(avg["multi_max", "fitted", "own"] - avg["oracle_llu", "fitted", "own"]) <= 0.5
+    assert all(abs(cells["multi_max", name] - cells["oracle_llu", name]) <= 0.5 for name in names)
+    assert avg["sequential_clip_adapter_when_fitted", "fitted", "own"] > avg["sequential_clip_adapter", "fitted", "own"]
+    # Against all classes the combined model "beats any single one", and the LLU on the union "leads".
+    union = {method: value for (method, setting, classes), value in avg.items()
+             if setting == "fitted" and classes == "union"}
+    assert union["multi_max"] > union["oracle_llu"] and union["multi_max"] > union["zero_shot"]
+    assert union["union_llu"] == max(union.values())
+    # "far from every D, the combined model is zero-shot CLIP".
+    assert abs(avg["multi_max", "unseen", "own"] - avg["zero_shot", "unseen", "own"]) <= 1.0
+    # The default rule "stays closest to each data set's LLU alone" and is "the cheaper rule to score".
+    gap = {rule: abs(avg[f"multi_{rule}", "fitted", "own"] - avg["oracle_llu", "fitted", "own"])
+           for rule in ("max", "mixture", "share")}
+    assert gap["max"] == min(gap.values())
+    assert cost[-1]["score_max_s"] < cost[-1]["score_mixture_s"]
+    # "almost every image" has its largest α under its own data set's update; the data set routed
+    # least well is the one of the smallest own weight; the class texts are "cleanly apart".
+    assert min(inter["routing"].values()) >= 0.9
+    own = {name: inter["image"][inter["datasets"].index(name)][k] for k, name in enumerate(inter["updates"])}
+    assert min(inter["routing"], key=inter["routing"].get) == min(own, key=own.get)
+    text_others = [value for row, name in zip(inter["text"], inter["datasets"]) for value, update in
+                   zip(row, inter["updates"]) if update != name]
+    assert max(text_others) < 0.01 * min(inter["text"][inter["datasets"].index(name)][k]
+                                         for k, name in enumerate(inter["updates"]))
+    # The shared image centre "lowers the zero-shot accuracy of the other data sets".
+    assert all(row["shared centre"] <= row["own centre"] for row in result["zero_shot_by_centre"].values())
+    # The added fit "takes as long whatever the model already holds"; the union's refit "grows with every data set".
+    assert 0.5 <= cost[-1]["fit_added_s"] / cost[0]["fit_added_s"] <= 2.0
+    assert all(later["fit_union_s"] > earlier["fit_union_s"] for earlier, later in zip(cost, cost[1:]))
+
+
+def _averages(summary):
+    return {(r["method"], r["setting"], r["classes"]): r["accuracy_mean"] for r in summary if r["dataset"] == "average"}
+
+
+def _toy_others(alpha):
+    return [alpha[i][k] for i in range(len(alpha)) for k in range(len(alpha[0])) if i != k]
+
+
 def check_own_images(result, strict=True):
     """Chapter 13. ``strict``: the default build, whose 4 shots of 5 classes must beat zero-shot."""
     # "A folder without train/ and test/ sub-folders is one pool of images, all in the training split".

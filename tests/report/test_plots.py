@@ -15,7 +15,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
 import llu_core.report
-from llu_core.report import diagrams, plots, style, toy_plots
+from llu_core.report import diagrams, many_datasets, plots, style, toy_plots
 from llu_core.report.labels import VARIANT_LABELS
 
 
@@ -83,6 +83,9 @@ def drawings():
                                                              "alpha": np.full((3, 3), 0.2)}],
                                                            (-1, 1, -1, 1), 0.5, list("ABCD"), 2),
         "plot_toy_sweep": lambda: toy_plots.plot_toy_sweep(toy_records),
+        "plot_interference": lambda: many_datasets.plot_interference(
+            {"updates": ["cifar10", "fashion_mnist", "dtd"], "datasets": ["cifar10", "fashion_mnist", "dtd"],
+             "image": 0.01 + 0.2 * np.eye(3), "text": 5e-5 + 0.5 * np.eye(3)}),
         "plot_margin_effect": lambda: toy_plots.plot_margin_effect(
             [{"margin": g, "effect": e, "spread": 1.0} for g, e in ((0.02, 5.0), (0.08, -3.0))],
             [{"label": "x", "margin": 0.03, "effect": 1.0}, {"label": "y", "margin": 0.1, "effect": -2.0,

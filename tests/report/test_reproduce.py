@@ -120,3 +120,38 @@ def test_reproduce_passes_the_prompt_learners_to_chapter_5_only(monkeypatch, tmp
     reproduce.main(["--prompt-learners", "--chapters", "base_to_new", "ablations", "--output", str(tmp_path)])
     reproduce.main(["--chapters", "base_to_new", "--output", str(tmp_path)])
     assert calls == [("base_to_new", True), ("ablations", None), ("base_to_new", None)]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--many-datasets", "dtd"], "--many-datasets: fit at least two data sets"),
+    (["--many-datasets", "dtd", "cifar10", "--unseen", "dtd"], "none of them also --unseen"),
+    (["--many-datasets", "dtd", "imagenet_a"], "--many-datasets: 'imagenet_a' is a test-only transfer target"),
+    (["--unseen", "../x"], "--unseen: unknown data set '../x'"),
+], ids=["one-data-set", "fitted-and-unseen", "test-only", "escaping-unseen"])
+def test_reproduce_refuses_bad_many_datasets_arguments(arguments, message, tmp_path, capsys, no_kernel):
+    from llu_core.report.reproduce import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--chapters", "many_datasets", *arguments, "--output", str(tmp_path / "results")])
+    assert stopped.value.code == 2 and re.search(message, capsys.readouterr().err)
+
+
+def test_reproduce_runs_the_many_datasets_chapter_once_per_shot_count(monkeypatch, tmp_path):
+    import papermill
+
+    import llu_core.report.reproduce as reproduce
+
+    runs = []
+
+    def executed(source, target, parameters, **options):
+        runs.append((Path(source).name, Path(target).name, parameters["datasets"], parameters["unseen"],
+                     parameters["shots"]))
+        reproduce.write_json(parameters["results_path"], {"records": [
+            {"method": "zero_shot", "dataset": name, "setting": "fitted", "classes": "own", "shots": parameters["shots"],
+             "seed": 1, "accuracy": 50.0} for name in parameters["datasets"]]})
+
+    monkeypatch.setattr(papermill, "execute_notebook", executed)
+    reproduce.main(["--chapters", "many_datasets", "--many-datasets", "dtd", "cifar10", "--shots", "1", "4",
+                    "--seeds", "1", "--output", str(tmp_path)])
+    assert runs == [("11_many_datasets.ipynb", f"{shots}shots.ipynb", ["dtd", "cifar10"], [], shots) for shots in (1, 4)]
+    assert (tmp_path / "many_datasets.csv").read_text().startswith("method,dataset,setting,classes,shots,seed,accuracy")
