@@ -46,6 +46,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/bench_method.py
 	$(BIN)/python benchmarks/bench_extraction.py
 	$(BIN)/python benchmarks/bench_training_speed.py --batch-sizes 1 4 16 32 --threads 1
+	$(BIN)/python benchmarks/bench_successors.py
 
 # Rerun chapters 7, 8 and 10 (Tables 1-4) through papermill over a grid; pass options with ARGS, e.g.
 #   make reproduce ARGS="--chapters base_to_new --backbone ViT-B-16 --pretrained /models/ViT-B-16.pt --data-root /data --datasets dtd"

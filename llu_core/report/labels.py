@@ -13,6 +13,7 @@ METHOD_LABELS = {
     "tip_adapter_f": "Tip-Adapter-F", "linear_probe": "Linear probe", "llu": "LLU",
     "coop": "CoOp", "cocoop": "CoCoOp", "prograd": "ProGrad", "kgcoop": "KgCoOp",
     "no_mask": "LLU, no mask",  # the ablation, where chapter 10 compares it with the methods
+    "gda": "GDA", "proker": "ProKeR", "lp_plus_plus": "LP++", "clap": "CLAP",
 }
 
 #: How the tables and figures call the data sets, in the order they are listed: the average,

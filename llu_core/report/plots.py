@@ -4,7 +4,7 @@ Every function draws in the book's style (:mod:`llu_core.report.style`: page-wid
 legible at 420 px, legends under the panels, error bars over seeds) and names data sets and
 methods by their display names (:mod:`llu_core.report.labels`). The figures that explain the
 method are in :mod:`llu_core.report.diagrams`, the toy model's in
-:mod:`llu_core.report.toy_plots`.
+:mod:`llu_core.report.toy_plots`, the base-to-new grid's in :mod:`llu_core.report.grid_plots`.
 """
 
 import itertools
@@ -14,11 +14,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from ..evaluation.noise import summary_standard_error
-from .labels import VARIANT_LABELS, dataset_label, in_paper_order, method_label
+from .labels import VARIANT_LABELS, dataset_label, method_label
 from .quoting import significant
-from .style import (MAX_WIDTH, METHOD_COLOURS, METHOD_MARKERS, MIN_FONT_SIZE, legend_below, marker_entry,
-                    reference_style, styled)
+from .style import MAX_WIDTH, METHOD_COLOURS, METHOD_MARKERS, MIN_FONT_SIZE, legend_below, marker_entry, styled
 from .tables import spread
 
 
@@ -249,53 +247,6 @@ def plot_clusters(coords, labels, centre_coords):
     entries = [marker_entry("o", "training embedding (colour: its cluster)", color="0.35", markersize=6),
                marker_entry("*", "centre", markerfacecolor="white", markeredgecolor="black", markersize=15)]
     legend_below(fig, entries, [entry.get_label() for entry in entries])
-    return fig
-
-
-@styled
-def plot_accuracy_vs_shots(summary, datasets=None, methods=None, n_test=None):
-    """Base (circles) and new (crosses) accuracy against shots, one panel per data set (in the
-    paper's order), laid out like the paper's Figure 2. ``summary``: rows of
-    :func:`llu_core.evaluation.summary.summarise`. Error bars: with ``n_test`` (data set ->
-    ``{"base": n, "new": n}`` test images) the standard error of each mean
-    (:func:`~llu_core.evaluation.noise.summary_standard_error`), else the standard deviation
-    over seeds. Zero-shot is a broad pale band under the other methods, so that a method that
-    coincides with it (Tip-Adapter on new classes) stays visible."""
-    datasets = datasets or in_paper_order(row["dataset"] for row in summary)
-    methods = methods or list(dict.fromkeys(row["method"] for row in summary))
-    ncols = min(2, len(datasets))
-    nrows = math.ceil(len(datasets) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(MAX_WIDTH, 3.4 * nrows + 1.3), squeeze=False,
-                             layout="constrained")
-    for ax in axes.flat[len(datasets):]:
-        ax.remove()  # no empty panel; the legend goes below the figure
-    shot_counts = sorted({r["shots"] for r in summary})
-    for ax, dataset in zip(axes.flat, datasets):
-        for method in methods:
-            rows = sorted((r for r in summary if r["dataset"] == dataset and r["method"] == method),
-                          key=lambda r: r["shots"])
-            if not rows:
-                continue
-            shots = [r["shots"] for r in rows]
-            colour = METHOD_COLOURS.get(method)
-            for metric, marker, style in (("base", "o", "-"), ("new", "x", "--")):
-                values = [r[f"{metric}_mean"] for r in rows]
-                if all(np.isnan(values)):
-                    continue
-                errors = [r[f"{metric}_std"] if n_test is None else summary_standard_error(r, metric,
-                                                                                           n_test[dataset][metric])
-                          for r in rows]
-                ax.errorbar(shots, values, yerr=errors, color=colour, linestyle=style, capsize=2,
-                            label=method_label(method) if metric == "base" else None,
-                            **reference_style(method, marker))
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(shot_counts, [str(s) for s in shot_counts])
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_title(dataset_label(dataset))
-        ax.set_xlabel("shots per base class")
-        ax.set_ylabel("accuracy (%)")
-    legend_below(fig)
-    fig.suptitle("Base classes (circles, solid), new classes (crosses, dashed)")
     return fig
 
 

@@ -36,11 +36,13 @@ STYLE = {"font.size": MIN_FONT_SIZE, "axes.titlesize": 13, "axes.labelsize": MIN
 METHOD_COLOURS = {
     "zero_shot": "tab:blue", "llu": "tab:red", "clip_adapter": "tab:purple", "tip_adapter": "tab:olive",
     "tip_adapter_f": "tab:brown", "linear_probe": "tab:gray", "coop": "tab:green", "cocoop": "gold",
-    "prograd": "tab:cyan", "no_mask": "tab:pink", "kgcoop": "magenta",
+    "prograd": "tab:cyan", "no_mask": "tab:pink", "kgcoop": "magenta", "gda": "tab:orange", "proker": "navy",
+    "lp_plus_plus": "teal", "clap": "darkgreen",
 }
 #: Marker per method where colour alone would have to tell them apart.
 METHOD_MARKERS = {"zero_shot": "o", "llu": "D", "clip_adapter": "s", "tip_adapter": "^", "tip_adapter_f": "v",
-                  "linear_probe": "P", "coop": "<", "cocoop": ">", "prograd": "X", "no_mask": "o", "kgcoop": "h"}
+                  "linear_probe": "P", "coop": "<", "cocoop": ">", "prograd": "X", "no_mask": "o", "kgcoop": "h",
+                  "gda": "*", "proker": "p", "lp_plus_plus": "d", "clap": "8"}
 
 
 #: The method every curve is read against, drawn as a broad pale band under the others.

@@ -24,7 +24,7 @@ from ..evaluation.noise import binomial_standard_error, standard_errors_apart
 from ..utils.io import write_bytes
 from ..utils.records import as_bytes, csv_text
 from .labels import VARIANT_LABELS, dataset_label, in_paper_order, method_label
-from .paper_results import PAPER_SETTING, TABLE_1, TABLE_2, TABLE_3, TABLE_4
+from .paper_results import PAPER_SETTING, PEER_TABLE_1, TABLE_1, TABLE_2, TABLE_3, TABLE_4
 
 BASE_NEW_METRICS = ("base", "new", "hm")
 #: Joins a number to its spread or unit: a space the browser does not break a line at.
@@ -219,7 +219,8 @@ def format_paper_table_1(dataset="average", methods=None):
 
     For chapters whose results come from another backbone or other data: the paper's numbers
     are shown beside ours, in their own table whose heading names the paper's setting, so that
-    nobody mistakes one for the other.
+    nobody mistakes one for the other. Under the average, the successors that publish numbers in
+    the same setting (:data:`~llu_core.report.paper_results.PEER_TABLE_1`) follow, with their sources.
 
     Parameters
     ----------
@@ -227,18 +228,24 @@ def format_paper_table_1(dataset="average", methods=None):
         A key of :data:`llu_core.report.paper_results.TABLE_1` (``"average"``: Table 1(a), the
         mean over the paper's 11 data sets).
     methods : iterable of str, optional
-        Which rows, in this order (default: all the paper has), by ``llu_core`` method name.
+        Which rows, in this order (default: all the paper has, and the successors'), by ``llu_core``
+        method name.
     """
     if dataset not in TABLE_1:
         raise ValueError(f"the paper's Table 1 has no data set {dataset!r}; it has {', '.join(TABLE_1)}")
     entries = TABLE_1[dataset]
-    methods = [method for method in (entries if methods is None else methods) if method in entries]
-    where = "average over its 11 data sets" if dataset == "average" else dataset_label(dataset)
+    peers = PEER_TABLE_1 if dataset == "average" else {}
+    methods = list(entries) + list(peers) if methods is None else list(methods)
     rows = [[method_label(m).replace("Zero-shot", "CLIP zero-shot")] + [f"{entries[m][k]:.2f}"
                                                                                  for k in BASE_NEW_METRICS]
-            for m in methods]
+            for m in methods if m in entries]
+    published = [m for m in methods if m in peers and m not in entries]
+    rows += [[f"{peers[m]['name']} (its authors)"] + [f"{peers[m][k]:.2f}" for k in BASE_NEW_METRICS]
+             for m in published]
+    where = "average over its 11 data sets" if dataset == "average" else dataset_label(dataset)
+    sources = "".join(f"\n\n{peers[m]['name']}: {peers[m]['source']}." for m in published)
     return (f"**The paper's Table 1, {where}** (CLIP ViT-B/16, 16 shots)\n\n"
-            + markdown_table(["Method", "Base", "New", "H"], rows))
+            + markdown_table(["Method", "Base", "New", "H"], rows) + sources)
 
 
 def format_paper_table_4():

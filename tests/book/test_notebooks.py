@@ -91,7 +91,7 @@ def test_reproduce_command(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "## base_to_new" in printed and "## ablations" in printed and "Dirac mask" in printed
     assert "Paper" not in printed and "paper" not in printed  # offline model: nothing to compare with
-    for chapter, n_methods in (("base_to_new", 5), ("ablations", 9)):
+    for chapter, n_methods in (("base_to_new", 9), ("ablations", 9)):
         assert (tmp_path / chapter / "dtd.ipynb").exists()
         combined = read_json(tmp_path / f"{chapter}.json")
         assert len(combined["records"]) == n_methods

@@ -40,7 +40,7 @@ def deep_imports(source, public=frozenset(llu_core.__all__)):
 
 
 def test_every_page_is_read():
-    assert len([path for path in PAGES if path.suffix == ".ipynb"]) == 12
+    assert len([path for path in PAGES if path.suffix == ".ipynb"]) == 13
     assert any("from llu_core import" in cell for path in PAGES if path.suffix == ".md" for cell in code_cells(path))
 
 

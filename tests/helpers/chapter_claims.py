@@ -15,11 +15,16 @@ from pathlib import Path
 import pytest
 
 from llu_core.evaluation.geometry import CLIP_VIT_B32
+from llu_core.evaluation.noise import binomial_standard_error
 from llu_core.method.training import coop_epochs
+from llu_core.report.paper_results import PEER_TABLE_1, TABLE_1
 
 #: The smallest image-text margin of the CLIP row: its lowest own-text cosine minus its highest
 #: other-text cosine (the appendix quotes it as "at least ...").
 CLIP_MARGIN_LOW = CLIP_VIT_B32["cosine_own_text"][0] - CLIP_VIT_B32["cosine_other_texts"][1]
+#: The successors of chapter 12, and those of them that learn nothing for a class they never saw.
+SUCCESSORS = ("gda", "proker", "lp_plus_plus", "clap")
+ZERO_SHOT_ON_NEW = ("proker", "lp_plus_plus", "clap")
 
 
 def by_method(records, **where):
@@ -159,17 +164,22 @@ def check_base_to_new(result, strict=True):
     learned something on the base classes; a 2-shot test run need not have."""
     shots = max(result["shots"])
     assert {row["dataset"] for row in result["summary"]} == {*result["datasets"], "average"}
-    for dataset in result["datasets"]:
-        assert set(by_method(result["records"], dataset=dataset)) == {"zero_shot", "clip_adapter", "tip_adapter",
-                                                                      "linear_probe", "llu"}
+    chapter_7s = {"zero_shot", "clip_adapter", "tip_adapter", "linear_probe", "llu"}
+    for dataset in result["datasets"]:  # the chapter's five, and the successors or prompt learners it may add
+        methods = set(by_method(result["records"], dataset=dataset))
+        assert chapter_7s <= methods and methods - chapter_7s <= {*SUCCESSORS, "coop", "cocoop", "prograd", "kgcoop"}
     average = summary_by_method(result["summary"], dataset="average", shots=shots)
     zero_shot = average["zero_shot"]
     # "its new-class accuracy ... against zero-shot's": nearly untouched.
     assert abs(average["llu"]["new_mean"] - zero_shot["new_mean"]) <= 1.0
     # "Tip-Adapter, whose cache holds no new class, is zero-shot there by construction."
     assert average["tip_adapter"]["new_mean"] == pytest.approx(zero_shot["new_mean"])
+    # The successors that learn nothing for an unseen class are zero-shot there too (chapter 12).
+    for method in set(ZERO_SHOT_ON_NEW) & set(average):
+        assert average[method]["new_mean"] == pytest.approx(zero_shot["new_mean"], abs=1e-6), method
     # "In Base every trained method improves on zero-shot's".
-    for method in ("clip_adapter", "tip_adapter", "linear_probe", "llu") if strict else ("llu",):
+    successors = [method for method in SUCCESSORS if method in average]
+    for method in ("clip_adapter", "tip_adapter", "linear_probe", "llu", *successors) if strict else ("llu",):
         assert average[method]["base_mean"] > zero_shot["base_mean"], method
     assert math.isnan(average["linear_probe"]["new_mean"])  # "it has no new-class curve"
     # LLU's base-class gain, one adapter at a time: "LLU's gain on the classes it was trained on comes
@@ -631,11 +641,63 @@ def check_toy_model(result, strict=True):
         assert dtd["dial"] is None
 
 
+def check_successors(result, strict=True):
+    """Chapter 12. ``strict``: the default build (16 shots, three seeds), where every successor
+    has learned something on the base classes and the fit times are compared."""
+    datasets = result["datasets"]
+    for dataset in [*datasets, "average"]:
+        rows = summary_by_method(result["summary"], dataset=dataset)
+        zero_shot = rows["zero_shot"]
+        # "ProKeR, LP++ and CLAP are zero-shot by construction" on the new classes.
+        for method in ZERO_SHOT_ON_NEW:
+            assert rows[method]["new_mean"] == pytest.approx(zero_shot["new_mean"], abs=1e-6), (dataset, method)
+        # "Where the new-class accuracy is the same, H ... ranks the methods as their base-class gain does."
+        by_hm = sorted(ZERO_SHOT_ON_NEW, key=lambda m: rows[m]["hm_mean"])
+        assert by_hm == sorted(ZERO_SHOT_ON_NEW, key=lambda m: rows[m]["base_mean"]), dataset
+        if dataset != "average":
+            # The figure: "LLU sits on or near that line too" (within one standard error).
+            error = binomial_standard_error(zero_shot["new_mean"], result["n_test"][dataset]["new"])
+            assert abs(rows["llu"]["new_mean"] - zero_shot["new_mean"]) < error, dataset
+        if strict:
+            # "every successor gains on the base classes" (and on CIFAR-10, as the estimators' tests ask).
+            for method in (*SUCCESSORS, "llu"):
+                assert rows[method]["base_mean"] > zero_shot["base_mean"], (dataset, method)
+    if strict:
+        average = summary_by_method(result["summary"], dataset="average")
+        # "the closed forms match or beat LLU on the base classes and tie it on the new ones".
+        for method in ("gda", "proker"):
+            assert average[method]["base_mean"] >= average["llu"]["base_mean"] - 1.0, method
+            assert abs(average[method]["new_mean"] - average["llu"]["new_mean"]) < 2.0, method
+        # "every successor fits in a fraction of LLU's time".
+        costs = {record["method"]: record for record in result["costs"]}
+        assert costs["llu"]["ratio_to_llu"] == 1.0
+        for method in SUCCESSORS:
+            assert costs[method]["ratio_to_llu"] < 1.0, method
+    # "LLU trains two d × d affine adapters"; GDA's head, LP++'s and CLAP's prototypes are "one vector per
+    # class", "ProKeR's coefficients one per shot and class"; its kernel matrix is kernel_rows × kernel_rows.
+    costs = {record["method"]: record for record in result["costs"]}
+    classes = result["kernel_rows"] // result["shots"]
+    dim = costs["clap"]["learned"] // classes
+    assert costs["clap"]["learned"] == classes * dim and costs["llu"]["learned"] == 2 * dim * (dim + 1)
+    assert costs["gda"]["learned"] == classes * (dim + 1) and costs["lp_plus_plus"]["learned"] == classes * (dim + 2)
+    assert costs["proker"]["learned"] == result["kernel_rows"] * classes
+    # The published numbers: "within about half a point of LLU's: both gain a little on the base classes,
+    # and neither loses more than a point on the new ones".
+    llu = TABLE_1["average"]["llu"]
+    for peer in ("gda", "prolip"):
+        assert abs(PEER_TABLE_1[peer]["hm"] - llu["hm"]) <= 0.6
+        assert PEER_TABLE_1[peer]["base"] > llu["base"] and PEER_TABLE_1[peer]["new"] > llu["new"] - 1.0
+    # The batch mask: "the mean weight of the new-class images rises" when it is taken per batch.
+    for half in ("base", "new"):
+        assert result["batch_mask"][half]["alpha_per_batch"] >= result["batch_mask"][half]["alpha_per_sample"]
+    assert result["batch_mask"]["new"]["alpha_per_batch"] > result["batch_mask"]["new"]["alpha_per_sample"]
+
+
 #: Every chapter's check, by the chapter's file name in notebooks/ (tests/book/test_book.py runs each
 #: on the results its book build wrote, and requires one for every chapter of _toc.yml).
 CHECKS = {"01_zero_shot": check_zero_shot, "02_from_scratch": check_from_scratch,
           "03_affine_adapter": check_affine_adapter, "04_local_mask": check_local_mask, "05_toy_model": check_toy_model,
           "06_clustering": check_clustering, "07_base_to_new": check_base_to_new, "08_ablations": check_ablations,
           "09_prompt_learning": check_prompt_learning, "10_transfer": check_transfer,
-          "11_many_datasets": check_many_datasets,
+          "11_many_datasets": check_many_datasets, "12_successors": check_successors,
           "13_your_own_images": check_own_images}

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from llu_core.evaluation.protocols import harmonic_mean
-from llu_core.report.paper_results import TABLE_1, TABLE_2, TABLE_3, TABLE_4
+from llu_core.report.paper_results import PEER_TABLE_1, TABLE_1, TABLE_2, TABLE_3, TABLE_4
 
 
 @pytest.mark.parametrize("dataset", sorted(set(TABLE_1) - {"average"}))
@@ -39,3 +39,10 @@ def test_paper_tables_2_and_3_transcription_is_consistent():
         # Both tables report the same ImageNet source accuracy (CLIP's to one decimal in Table 2).
         assert TABLE_3[method]["imagenet"] == pytest.approx(row["imagenet"], abs=0.05), method
     assert set(TABLE_3) == set(TABLE_2) and all(len(row) == 5 for row in TABLE_3.values())
+
+
+@pytest.mark.parametrize("method", sorted(PEER_TABLE_1))
+def test_successors_published_h_is_the_harmonic_mean_of_their_base_and_new(method):
+    row = PEER_TABLE_1[method]
+    assert harmonic_mean(row["base"], row["new"]) == pytest.approx(row["hm"], abs=0.011)
+    assert row["source"] and row["name"]

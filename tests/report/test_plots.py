@@ -15,14 +15,10 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
 import llu_core.report
-from llu_core.report import diagrams, many_datasets, plots, style, toy_plots
+from llu_core.report import diagrams, grid_plots, many_datasets, plots, style, toy_plots
 from llu_core.report.labels import VARIANT_LABELS
 
-
-def summary_rows(datasets, methods, shots=(1, 4, 16)):
-    rng = np.random.default_rng(0)
-    return [{"dataset": d, "method": m, "shots": s, "n_seeds": 2, "base_mean": 50 + rng.random(), "base_std": 1.0,
-             "new_mean": 40 + rng.random(), "new_std": 1.0} for d in datasets for m in methods for s in shots]
+from synthetic import summary_rows
 
 
 def drawings():
@@ -66,8 +62,12 @@ def drawings():
              for i, g in enumerate((None, 0.0, 2.0, 20.0, 1000.0))]),
         "plot_clusters": lambda: plots.plot_clusters(rng.normal(size=(20, 2)), rng.integers(0, 3, 20),
                                                      rng.normal(size=(3, 2))),
-        "plot_accuracy_vs_shots": lambda: plots.plot_accuracy_vs_shots(summary_rows(["a", "b", "c"],
+        "plot_accuracy_vs_shots": lambda: grid_plots.plot_accuracy_vs_shots(summary_rows(["a", "b", "c"],
                                                                                     ["zero_shot", "llu"])),
+        "plot_base_against_new": lambda: grid_plots.plot_base_against_new(
+            summary_rows(["fashion_mnist", "cifar10", "dtd"], ["zero_shot", "llu", "gda", "proker", "lp_plus_plus",
+                                                               "clap"], shots=(16,)),
+            {d: {"base": 500, "new": 500} for d in ("fashion_mnist", "cifar10", "dtd")}),
         "plot_image_rows": lambda: plots.plot_image_rows({"cifar10": [rng.random((8, 8, 3))] * 8,
                                                           "cifar10_gray_contrast@3": [rng.random((8, 8, 3))] * 8}),
         "plot_gain_vs_alpha": lambda: plots.plot_gain_vs_alpha(gains),
@@ -161,12 +161,6 @@ def test_legends_and_labels_stay_off_the_data_and_each_other(name):
             assert not any(box.contains(x, y) for x, y in points), text.get_text()
 
 
-def test_no_empty_panel():
-    figure = plots.plot_accuracy_vs_shots(summary_rows(["a", "b", "c"], ["zero_shot", "llu"]))
-    assert len(figure.axes) == 3 and all(ax.lines for ax in figure.axes)
-    assert len(figure.legends) == 1
-
-
 def test_wrong_predictions_name_the_true_class():
     figure = plots.plot_examples([np.zeros((4, 4, 3))] * 2, ["cat", "dog"], ["cat", "cat"])
     titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
@@ -215,7 +209,7 @@ def test_spreads_over_seeds_are_error_bars_and_small_differences_carry_values():
 
 
 def test_data_sets_and_methods_appear_by_their_display_names():
-    figure = plots.plot_accuracy_vs_shots(summary_rows(["dtd", "fashion_mnist", "average"], ["zero_shot", "clip_adapter"]))
+    figure = grid_plots.plot_accuracy_vs_shots(summary_rows(["dtd", "fashion_mnist", "average"], ["zero_shot", "clip_adapter"]))
     assert [ax.get_title() for ax in figure.axes] == ["Average", "Fashion-MNIST", "DTD"]  # the paper's order
     assert [text.get_text() for text in figure.legends[0].get_texts()] == ["Zero-shot", "CLIP-Adapter"]
     figure = drawings()["plot_image_rows"]()
@@ -229,26 +223,3 @@ def test_cluster_sweep_labels_only_the_measured_counts():
     ax.figure.canvas.draw()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["7", "10", "85"]
     assert not any(t.get_text() for t in ax.xaxis.get_minorticklabels())
-
-
-def test_zero_shot_is_a_band_under_the_curves_it_could_hide():
-    rows = summary_rows(["a"], ["zero_shot", "tip_adapter"])
-    for row in rows:  # Tip-Adapter on new classes is zero-shot exactly
-        row["new_mean"] = 40.0
-    ax = plots.plot_accuracy_vs_shots(rows).axes[0]
-    lines = {(line.get_color(), line.get_linestyle()): line for line in ax.lines if len(line.get_xdata()) == 3}
-    band, on_top = lines[style.METHOD_COLOURS["zero_shot"], "--"], lines[style.METHOD_COLOURS["tip_adapter"], "--"]
-    assert np.allclose(np.asarray(band.get_ydata(), float), np.asarray(on_top.get_ydata(), float))
-    assert band.get_linewidth() > 3 * on_top.get_linewidth() and band.get_zorder() < on_top.get_zorder()
-
-
-def test_error_bars_are_standard_errors_given_the_test_images():
-    from llu_core.evaluation.noise import summary_standard_error
-
-    rows = summary_rows(["a"], ["llu"])
-    ax = plots.plot_accuracy_vs_shots(rows, n_test={"a": {"base": 500, "new": 400}}).axes[0]
-    spans = sorted(float(segment[1, 1] - segment[0, 1]) for container in ax.containers
-                   for segment in container.lines[2][0].get_segments())
-    expected = sorted(2 * summary_standard_error(row, metric, n) for row in rows
-                      for metric, n in (("base", 500), ("new", 400)))
-    assert np.allclose(spans, expected)

@@ -10,7 +10,7 @@ import pytest
 from llu_core.evaluation.protocols import harmonic_mean
 from llu_core.evaluation.summary import add_average, summarise
 from llu_core.report.labels import METHOD_LABELS
-from llu_core.report.paper_results import TABLE_1, TABLE_2, TABLE_4
+from llu_core.report.paper_results import PEER_TABLE_1, TABLE_1, TABLE_2, TABLE_4
 from llu_core.report.tables import (NO_BREAK_SPACE, format_binomial_table, format_paper_table_1, format_paper_table_2,
                                     format_paper_table_3, format_paper_table_4, format_table_1, format_table_2,
                                     format_table_3, format_table_4, write_csv)
@@ -71,8 +71,13 @@ def test_paper_tables_are_shown_under_the_papers_setting():
     assert "CLIP ViT-B/16, 16 shots" in table and "average over its 11 data sets" in table
     assert f"{TABLE_1['average']['llu']['hm']:.2f}" in table and "CLIP zero-shot" in table
     assert "Tip-Adapter" not in table  # the paper has no such row
+    assert "GDA" not in table  # a successor only when asked for (or by default)
     with pytest.raises(ValueError, match="no data set 'cifar10'"):
         format_paper_table_1("cifar10")
+    table = format_paper_table_1("average", methods=["llu", "gda", "proker"])
+    assert "GDA (its authors)" in table and f"{PEER_TABLE_1['gda']['hm']:.2f}" in table
+    assert PEER_TABLE_1["gda"]["source"] in table and "ProKeR" not in table  # ProKeR publishes no such table
+    assert "ProLIP (its authors)" in format_paper_table_1() and "GDA" not in format_paper_table_1("dtd")
     table_4 = format_paper_table_4()
     assert "ViT-B/16" in table_4 and f"{TABLE_4['linear']['new']:.2f}" in table_4 and "Dirac mask" in table_4
 
