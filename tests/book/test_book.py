@@ -23,6 +23,7 @@ or output is cut off.
 """
 
 import base64
+import fcntl
 import io
 
 import os
@@ -62,10 +63,16 @@ FIGURES = {"book/method": 1, **{f"notebooks/{name}": 1 for name in CHAPTERS}, "n
 
 @pytest.fixture(scope="module")
 def built():
+    """The book built once per process, one build at a time: jupyter-cache's records are not safe
+    against two builds writing at once, so a second process waits here and then finds every
+    chapter in the cache."""
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     environment = dict(os.environ, TQDM_DISABLE="1")
-    completed = subprocess.run([str(jupyter_book), "build", str(REPO), "--warningiserror", "--keep-going"],
-                               capture_output=True, text=True, env=environment, timeout=1800)
+    (REPO / "_build").mkdir(exist_ok=True)
+    with open(REPO / "_build" / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        completed = subprocess.run([str(jupyter_book), "build", str(REPO), "--warningiserror", "--keep-going"],
+                                   capture_output=True, text=True, env=environment, timeout=1800)
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     return HTML
 

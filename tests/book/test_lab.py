@@ -142,19 +142,19 @@ def test_chapter_4_runs_live_and_reads_like_the_page(lab, tmp_path):
         assert errors(browser) == []
         text = browser.run(f"return {NOTEBOOK}.node.innerText;")
         browser.run(f"[...{NOTEBOOK}.node.querySelectorAll('.jp-MarkdownCell')]"
-                    ".find(c => c.innerText.includes('In Fig. 4.1')).scrollIntoView({block: 'center'});")
+                    ".find(c => c.innerText.includes('In Fig. 4.3')).scrollIntoView({block: 'center'});")
         browser.screenshot(tmp_path / "lab_prose.png")
 
         # The prose reads like the page: numbers, citations, figure numbers, no MyST markup.
         assert not RAW_MYST.search(text), RAW_MYST.search(text)
         assert "(Ibing et al., 2022)" in text
-        assert re.search(r"In Fig\. 4\.1, at β = 0\.5 and γ = 20, base-class test images receive a mean α of "
+        assert re.search(r"In Fig\. 4\.3, at β = 0\.5 and γ = 20, base-class test images receive a mean α of "
                          r"\d\.\d{3}", text), text[:3000]
         assert "Fig. 4.1." in text and "Fig. 4.2." in text
         # Bookkeeping stays collapsed: its code is not on the page.
         bookkeeping = browser.run(f"""return {NOTEBOOK}.widgets.filter(c => (c.model.getMetadata('tags') || [])
             .includes('remove-cell')).map(c => [c.inputHidden, c.outputArea.node.innerText.trim()]);""")
-        assert len(bookkeeping) == 6 and all(hidden and not output for hidden, output in bookkeeping), bookkeeping
+        assert len(bookkeeping) == 7 and all(hidden and not output for hidden, output in bookkeeping), bookkeeping
         assert "write_json(results_path" not in text and "glue(" not in text
 
         # The live sliders: β and γ by keyboard redraw the figure and change the accuracies.
