@@ -45,10 +45,13 @@ BOOKKEEPING = "# Bookkeeping, not shown on the page"
 #: What an inline expression shows before its cell has run.
 NOT_RUN = "…"
 #: JupyterLab settings for the copies' server: no news or update checks (nothing is fetched); every
-#: cell of a notebook on the page at once (a short chapter; the browser's search finds any text).
+#: cell of a notebook on the page at once (a short chapter; the browser's search finds any text);
+#: no "Show more outputs" button under a bookkeeping cell, whose many `glue` calls each publish an
+#: output that shows nothing (JupyterLab trims a cell's outputs past 50 by default).
 SETTINGS = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
                                                                                 "checkForUpdates": False},
-            "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"}}
+            "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none",
+                                                                           "maxNumberOutputs": 10000}}
 
 
 def chapter_files(checkout):
