@@ -376,7 +376,8 @@ def check_transfer(result, strict=True):
     source, beta = result.get("source", "cifar10"), 0.5  # LLUClassifier's default β
     methods = {method for method, _ in runs}
     targets = [source, *result["cross_dataset"], *result["domain_shift"]]
-    assert len(runs) == len(result["records"]) == len(methods) * len(targets) * len(result["seeds"])
+    seeded = {(r["method"], r["dataset"], r["seed"]) for r in result["records"]}
+    assert len(seeded) == len(result["records"]) == len(methods) * len(targets) * len(result["seeds"])
     assert all("@" in name for name in result["domain_shift"])  # a shifted domain is named with its severity
     for (method, dataset), record in runs.items():
         assert 0.0 <= record["accuracy"] <= 100.0
