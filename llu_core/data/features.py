@@ -23,8 +23,9 @@ from .images import UnreadableImageError
 
 
 #: Images per forward pass on a CPU: the activations of a few images stay in the CPU's caches, those
-#: of 32 do not (the offline image tower on one thread: 1.7x less CPU time per image at 4 than at
-#: 32, benchmarks/bench_extraction.py). On a GPU, :data:`GPU_BATCH_SIZE`.
+#: of 32 do not (the offline image tower on one thread: 1.4-1.9x less CPU time per image at 4 than
+#: at 32 in runs on this project's 2-core machines, benchmarks/bench_extraction.py). On a GPU,
+#: :data:`GPU_BATCH_SIZE`.
 CPU_BATCH_SIZE = 4
 GPU_BATCH_SIZE = 128
 #: Images per cache part: small enough for two processes embedding the same images to share them.
@@ -74,9 +75,9 @@ def encode_images(backbone, dataset, indices, batch_size=CPU_BATCH_SIZE, num_wor
 
     With ``num_workers`` > 0 the images are decoded and preprocessed in that many worker
     processes; on a CPU the workers also run the forward pass, each on one thread, a batch at a
-    time (small batches on one thread each use the cores better than one process's threads on
-    a batch: benchmarks/bench_extraction.py). An image that cannot be decoded is left out, with
-    a warning naming its file.
+    time, so that one worker decodes while another computes (on 2 cores as fast as the forward
+    pass in this process on both threads, within the noise: benchmarks/bench_extraction.py and
+    the README). An image that cannot be decoded is left out, with a warning naming its file.
 
     Returns
     -------
