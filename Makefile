@@ -25,9 +25,13 @@ $(VENV)/.installed: requirements.txt pyproject.toml scripts/install-system-deps.
 data: setup
 	$(BIN)/python -m llu_core fetch-data
 
-# Progress bars are for interactive runs; the built pages leave them out.
+# Progress bars are for interactive runs; the built pages leave them out. One build at a time:
+# jupyter-cache's records and Sphinx's _build/ are not safe against two builds writing at once, so a
+# build started beside another (or beside the tests' build, which takes the same lock) waits for it.
+BUILD_LOCK := _build/.build.lock
 book: setup data
-	TQDM_DISABLE=1 $(BIN)/jupyter-book build . --warningiserror --keep-going
+	mkdir -p _build
+	TQDM_DISABLE=1 flock $(BUILD_LOCK) $(BIN)/jupyter-book build . --warningiserror --keep-going
 
 # The chapters live: copies in lab/notebooks/ (made once, then the reader's), JupyterLab on 127.0.0.1;
 # pass options with ARGS, e.g. make lab ARGS="--port 8890 -- --no-browser"

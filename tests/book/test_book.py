@@ -64,8 +64,8 @@ FIGURES = {"book/method": 1, **{f"notebooks/{name}": 1 for name in CHAPTERS}, "n
 @pytest.fixture(scope="module")
 def built():
     """The book built once per process, one build at a time: jupyter-cache's records are not safe
-    against two builds writing at once, so a second process waits here and then finds every
-    chapter in the cache."""
+    against two builds writing at once, so a second process waits here (on the lock ``make book``
+    takes too) and then finds every chapter in the cache."""
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     environment = dict(os.environ, TQDM_DISABLE="1")
     (REPO / "_build").mkdir(exist_ok=True)
