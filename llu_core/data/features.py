@@ -22,10 +22,10 @@ from .cache import (cached_rows, claim_part, has_part, image_cache_folder, merge
 from .images import UnreadableImageError
 
 
-#: Images per forward pass on a CPU: the activations of a few images stay in the CPU's caches, those
-#: of 32 do not (the offline image tower on one thread: 1.4-1.9x less CPU time per image at 4 than
-#: at 32 in runs on this project's 2-core machines, benchmarks/bench_extraction.py). On a GPU,
-#: :data:`GPU_BATCH_SIZE`.
+#: Images per forward pass on a CPU: few, so that the activations of a batch stay in the CPU's caches.
+#: The offline image tower in PyTorch took 1.3-1.9x less CPU time per image at 4 than at 32 on this
+#: project's 2-core machines; in ONNX Runtime, which runs it on a CPU now, the batch size hardly
+#: matters (benchmarks/bench_extraction.py, the README). On a GPU, :data:`GPU_BATCH_SIZE`.
 CPU_BATCH_SIZE = 4
 GPU_BATCH_SIZE = 128
 #: Images per cache part: small enough for two processes embedding the same images to share them.

@@ -14,9 +14,12 @@
   (:func:`llu_core.data.paths.data_root`) and the chapter notebooks that ``reproduce`` runs.
 """
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
+
+from filelock import FileLock
 
 from .io import write_tensors
 
@@ -55,6 +58,31 @@ def write_cache_file(path, tensors, metadata):
                           "not cached (reported once)", stacklevel=3)
         return False
     return True
+
+
+def build_once(path, read, build):
+    """The cache file ``path``'s content, built and written first where it is missing or not current.
+
+    ``read(path, warn)`` returns what the file holds, or None where it is missing, stale, unreadable
+    or damaged (warning about the last when ``warn``); ``build()`` makes ``(tensors, metadata)``
+    for :func:`write_cache_file`. Processes that need the file at once build it once: the builder
+    holds a file lock beside it (``<name>.lock``), the others wait for it and read what it wrote.
+    When the built file cannot be written, it is used from memory (:func:`write_cache_file` warns).
+    """
+    stored = read(path, warn=True)
+    if stored is not None:
+        return stored
+    with contextlib.ExitStack() as held:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            held.enter_context(FileLock(path.with_suffix(".lock")))
+        except OSError:  # a cache that cannot be written: nothing to share, the result lives in memory
+            pass
+        stored = read(path, warn=False)  # another process may have built it meanwhile
+        if stored is None:
+            stored = build()
+            write_cache_file(path, *stored)
+    return stored
 
 
 def checkout_root():
