@@ -3,9 +3,9 @@
 PyTorch runs EfficientNet-Lite0 operator by operator: each 1×1 convolution, each ReLU6 and each
 zero padding makes its own pass over activations that do not fit the CPU's caches. ONNX Runtime
 runs the exported graph with the activations fused into the convolutions and the tensors laid
-out in blocks of channels for the CPU's vector units (its default graph optimizations:
-https://onnxruntime.ai/docs/performance/model-optimizations/graph-optimizations.html); on this project's 2-core machines a forward pass of 4 images
-takes about 1.5× less CPU time, and the features agree with PyTorch's to a cosine of
+out in blocks of channels for the CPU's vector units (its default graph optimizations,
+https://onnxruntime.ai/docs/performance/model-optimizations/graph-optimizations.html). On this
+project's 2-core machines a forward pass of 4 images takes about 1.5× less CPU time, and the features agree with PyTorch's to a cosine of
 1 − 2e-7 (``benchmarks/bench_extraction.py``; the README has the table). So the embeddings, and
 every cache key, are those of the PyTorch tower. On a GPU the tower stays in PyTorch.
 
